@@ -1,0 +1,53 @@
+# lambdalab — `make run` and `make test` are the whole set-up; `make help` lists the rest.
+GO      ?= go
+BIN     := bin/lambdalab
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: help deps deps-browser generate build run test e2e bench image lint clean
+
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | column -t -s ':'
+
+## deps: ensure a running Docker engine and the runtime image (installs Debian packages when root)
+deps:
+	@scripts/deps.sh docker
+	@$(GO) run . image
+
+## deps-browser: ensure Debian's chromium for the browser tests
+deps-browser:
+	@scripts/deps.sh browser
+
+## generate: regenerate templ components (the generated files are committed)
+generate:
+	$(GO) tool templ generate
+
+## build: one static binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) .
+
+## run: start lambdalab on 127.0.0.1:8080 with embedded defaults
+run: deps build
+	./$(BIN) serve
+
+## test: every test, race detector on, Docker and Chromium required
+test: deps deps-browser lint
+	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 40m ./...
+
+## bench: the benchmarks (numbers for the closing notes)
+bench: deps deps-browser
+	LAMBDALAB_REQUIRE_DOCKER=1 $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 40m ./...
+
+## image: build or verify the Lambda runtime image
+image:
+	$(GO) run . image
+
+## lint: gofmt, go vet and templ staleness
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	@scripts/templ-fresh.sh
+
+## clean: remove build output
+clean:
+	rm -rf bin

@@ -1,0 +1,54 @@
+// Command lambdalab is an interactive course and lab platform for AWS Lambda:
+// lessons in a browser, and labs whose handlers run in a Docker sandbox that
+// behaves like Lambda. main only wires the pieces together; see run.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lambdalab: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `lambdalab — learn AWS Lambda by running real handlers.
+
+Usage:
+  lambdalab serve   [--addr 127.0.0.1:8080] [--data ./lambdalab-data] [--content DIR]
+  lambdalab image   [--rebuild]        build or verify the Lambda runtime image
+  lambdalab user add --email E [--instructor] --password-stdin
+  lambdalab help
+`
+
+// run is the whole program behind a testable signature: tests call it with
+// their own arguments, environment and output streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "image":
+		return runImage(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Ensures what lambdalab needs on this machine, idempotently:
+#   deps.sh docker   a running Docker engine and debootstrap (for the offline image build)
+#   deps.sh browser  Debian's chromium (for the browser tests)
+# On Debian as root it installs what is missing from Debian's packages and
+# starts dockerd; elsewhere it says what to install and stops.
+set -euo pipefail
+
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+apt_updated=
+apt_install() {
+  if ! can_apt; then
+    echo "lambdalab needs these packages: $*" >&2
+    echo "install them (on Debian: sudo apt-get install $*) and run this again" >&2
+    exit 1
+  fi
+  if [ -z "$apt_updated" ]; then
+    echo "deps: apt-get update"
+    apt-get update -qq
+    apt_updated=1
+  fi
+  echo "deps: installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+docker_up() { docker info >/dev/null 2>&1; }
+
+ensure_docker() {
+  local need=()
+  command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+  command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+  [ ${#need[@]} -gt 0 ] && apt_install "${need[@]}"
+  # Debian's docker.io ships its own client; an older client elsewhere on PATH is fine
+  # because lambdalab talks to the engine through the Go SDK, not the CLI.
+  if docker_up; then return 0; fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "Docker is installed but no engine answers: start it (sudo systemctl start docker) or add yourself to the docker group" >&2
+    exit 1
+  fi
+  echo "deps: starting dockerd (log: /var/log/lambdalab-dockerd.log)"
+  if command -v systemctl >/dev/null 2>&1 && systemctl start docker >/dev/null 2>&1; then :; else
+    nohup dockerd >/var/log/lambdalab-dockerd.log 2>&1 &
+  fi
+  for _ in $(seq 1 60); do docker_up && return 0; sleep 0.5; done
+  echo "dockerd did not come up in 30 s; see /var/log/lambdalab-dockerd.log" >&2
+  exit 1
+}
+
+ensure_browser() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  apt_install chromium
+}
+
+case "${1:-}" in
+  docker) ensure_docker ;;
+  browser) ensure_browser ;;
+  *) echo "usage: $0 docker|browser" >&2; exit 2 ;;
+esac
