@@ -1,0 +1,153 @@
+package content
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+)
+
+//go:embed course
+var embedded embed.FS
+
+// Embedded returns the course compiled into the binary, rooted at the course
+// folder so that Load(Embedded()) works.
+func Embedded() fs.FS {
+	sub, err := fs.Sub(embedded, "course")
+	if err != nil {
+		// fs.Sub only fails on an invalid path, and "course" is a constant.
+		panic(err)
+	}
+	return sub
+}
+
+// Course is a loaded, validated and fully rendered course. It is read-only
+// once Load returns, so it can be shared between requests without locking.
+type Course struct {
+	Title   string
+	Modules []*Module // in course.yaml order
+	Lessons []*Lesson // all lessons in reading order: module order, then lesson order
+	// Assets is the course file system, for images: the web layer serves
+	// GET /content/{path...} from it (images only).
+	Assets fs.FS
+
+	bySlug map[string]*Lesson
+}
+
+// Lesson returns the lesson with the given slug.
+func (c *Course) Lesson(slug string) (*Lesson, bool) {
+	l, ok := c.bySlug[slug]
+	return l, ok
+}
+
+// Module is one chapter of the course, declared in course.yaml.
+type Module struct {
+	Slug, Title, Summary string
+	Lessons              []*Lesson // in order
+}
+
+// Lesson is one rendered Markdown page.
+type Lesson struct {
+	Slug, Title, Summary string
+	Module               *Module
+	Order                int
+	Parts                []Part  // the rendered body, split around quizzes
+	Quizzes              []*Quiz // the same quizzes, in order of appearance
+	Prev, Next           *Lesson // neighbours in reading order; nil at the ends
+	File                 string  // path within the course FS, e.g. "compute/01-options.md"
+}
+
+// Part is either trusted, rendered HTML or a quiz placeholder (exactly one of
+// the two is set); the web layer renders a quiz as a form (and, after
+// submission, the graded result) in place.
+type Part struct {
+	HTML string
+	Quiz *Quiz
+}
+
+// Quiz is a set of questions from one ```quiz block.
+type Quiz struct {
+	ID        string // stable within the lesson: "quiz-1", "quiz-2", … or the block's id: field
+	Questions []*Question
+}
+
+// Question is one quiz question.
+type Question struct {
+	ID          string // stable within the quiz: "q1", "q2", … or the question's id: field
+	Prompt      string // rendered inline HTML
+	Multiple    bool   // more than one choice may be selected
+	Choices     []*Choice
+	Explanation string // rendered HTML, shown only after submission
+}
+
+// Choice is one possible answer.
+type Choice struct {
+	ID   string // stable within the question: "a", "b", … or the choice's id: field
+	Text string // rendered inline HTML
+	// Correct tells whether this choice is part of the right answer. It must
+	// never be written into a page before the student has submitted: treat it
+	// as private to grading and to the result view.
+	Correct bool
+}
+
+// Grade is the result of grading one submission of a quiz.
+type Grade struct {
+	Score, Total int
+	Questions    []QuestionGrade // one per question, in quiz order
+}
+
+// QuestionGrade is the result for one question.
+type QuestionGrade struct {
+	Question *Question
+	Chosen   []string // the valid choice ids the student picked, in choice order
+	Correct  bool
+}
+
+// Grade grades answers, a map from question id to chosen choice ids. Unknown
+// question and choice ids are ignored. A question is correct when the chosen
+// set equals the set of correct choices.
+func (q *Quiz) Grade(answers map[string][]string) Grade {
+	g := Grade{Total: len(q.Questions)}
+	for _, qu := range q.Questions {
+		chosen := map[string]bool{}
+		for _, id := range answers[qu.ID] {
+			chosen[id] = true
+		}
+		qg := QuestionGrade{Question: qu, Correct: true}
+		for _, c := range qu.Choices {
+			if chosen[c.ID] {
+				qg.Chosen = append(qg.Chosen, c.ID)
+			}
+			if chosen[c.ID] != c.Correct {
+				qg.Correct = false
+			}
+		}
+		if qg.Correct {
+			g.Score++
+		}
+		g.Questions = append(g.Questions, qg)
+	}
+	return g
+}
+
+// Load parses, validates and renders every lesson of the course in fsys.
+func Load(fsys fs.FS) (*Course, error) {
+	return nil, errors.New("load course: not built yet")
+}
+
+// Watch loads the course in dir, calls fn with it (or the load error), then
+// reloads on every change and calls fn again, until ctx ends.
+func Watch(ctx context.Context, dir string, logger *slog.Logger, fn func(*Course, error)) error {
+	fn(Load(os.DirFS(dir)))
+	<-ctx.Done()
+	return nil
+}
+
+// HighlightCSS returns the stylesheet for highlighted code: a light style and
+// a dark one under @media (prefers-color-scheme: dark).
+func HighlightCSS() string { return "" }
+
+// RenderUntrusted renders Markdown typed by a student: raw HTML is escaped.
+func RenderUntrusted(md string) string { return "" }
