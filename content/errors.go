@@ -1,0 +1,112 @@
+package content
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is one problem in the course files, located at a line of a file so an
+// author can jump straight to it.
+type Error struct {
+	File string // path within the course folder, e.g. "compute/01-options.md"
+	Line int    // 1-based; 0 when the problem concerns the whole file
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// LoadError lists every problem found while loading a course, sorted by file
+// and line. Load returns it (wrapped) so that an author sees all mistakes at
+// once instead of fixing them one reload at a time; find it with errors.As.
+type LoadError struct {
+	Problems []*Error
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	if len(e.Problems) == 1 {
+		b.WriteString("1 problem in the course:")
+	} else {
+		fmt.Fprintf(&b, "%d problems in the course:", len(e.Problems))
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.As reach each *Error.
+func (e *LoadError) Unwrap() []error {
+	errs := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = p
+	}
+	return errs
+}
+
+// maxProblems bounds the list so that a folder of garbage cannot produce an
+// unreadable error page.
+const maxProblems = 50
+
+// problems collects errors while loading.
+type problems struct {
+	list []*Error
+}
+
+func (p *problems) add(file string, line int, format string, args ...any) {
+	p.list = append(p.list, &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	list := slices.Clone(p.list)
+	slices.SortStableFunc(list, func(a, b *Error) int {
+		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
+	if len(list) > maxProblems {
+		list = list[:maxProblems]
+	}
+	return &LoadError{Problems: list}
+}
+
+var (
+	yamlLinePrefix = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+	yamlTypeSuffix = regexp.MustCompile(` in type [\w.]+$`)
+)
+
+// addYAML records a YAML decoding error. yaml.v3 numbers lines from the start
+// of the text it was given; base is the file line just before that text, so
+// base+n is where the author must look.
+func (p *problems) addYAML(file string, base int, what string, err error) {
+	var msgs []string
+	if te, ok := err.(*yaml.TypeError); ok {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	for _, m := range msgs {
+		line := base + 1
+		if sub := yamlLinePrefix.FindStringSubmatch(m); sub != nil {
+			n, _ := strconv.Atoi(sub[1])
+			line = base + n
+			m = m[len(sub[0]):]
+		}
+		m = strings.TrimPrefix(m, "yaml: ")
+		m = yamlTypeSuffix.ReplaceAllString(m, "")
+		p.add(file, line, "%s: %s", what, m)
+	}
+}
