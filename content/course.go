@@ -129,4 +129,3 @@ func (q *Quiz) Grade(answers map[string][]string) Grade {
 	}
 	return g
 }
-
