@@ -1,0 +1,84 @@
+// Package static holds the site's hand-written CSS and small scripts,
+// embedded in the binary and served under content-hashed names so browsers
+// may cache them forever: a changed file gets a new URL.
+// It knows nothing about pages or the course.
+package static
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed *.css *.js
+var files embed.FS
+
+// Prefix is where Handler expects to be mounted.
+const Prefix = "/static/"
+
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+var (
+	byHashed = map[string]asset{}  // "app.3fa2c1d9.css" → asset
+	byName   = map[string]string{} // "app.css" → "/static/app.3fa2c1d9.css"
+)
+
+func init() {
+	entries, err := fs.ReadDir(files, ".")
+	if err != nil {
+		panic(fmt.Sprintf("read embedded static files: %v", err))
+	}
+	for _, e := range entries {
+		b, err := files.ReadFile(e.Name())
+		if err != nil {
+			panic(fmt.Sprintf("read embedded %s: %v", e.Name(), err))
+		}
+		sum := sha256.Sum256(b)
+		h := hex.EncodeToString(sum[:])[:10]
+		ext := path.Ext(e.Name())
+		hashed := strings.TrimSuffix(e.Name(), ext) + "." + h + ext
+		byHashed[hashed] = asset{body: b, contentType: mime.TypeByExtension(ext), etag: `"` + h + `"`}
+		byName[e.Name()] = Prefix + hashed
+	}
+}
+
+// URL returns the content-hashed URL of an embedded file such as "app.css".
+// It panics on an unknown name: that is a programming error caught by any
+// test that renders a page.
+func URL(name string) string {
+	u, ok := byName[name]
+	if !ok {
+		panic("static: no embedded file " + name)
+	}
+	return u
+}
+
+// Handler serves the embedded files by their hashed names with a one-year
+// immutable cache lifetime. Mount it at Prefix.
+func Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := byHashed[strings.TrimPrefix(r.URL.Path, Prefix)]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", a.contentType)
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Header().Set("ETag", a.etag)
+		if r.Header.Get("If-None-Match") == a.etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Write(a.body)
+	})
+}

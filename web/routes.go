@@ -1,0 +1,46 @@
+package web
+
+import (
+	"net/http"
+
+	"lambdalab/static"
+)
+
+// Routes returns the site's handler: every route, wrapped in the request
+// log, panic recovery, security headers, CSRF protection, the body cap and
+// the session lookup (outermost first).
+func (s *Server) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /lessons/{slug}", s.lesson)
+	mux.HandleFunc("POST /lessons/{slug}/complete", s.markComplete)
+	mux.HandleFunc("POST /lessons/{slug}/incomplete", s.markIncomplete)
+	mux.HandleFunc("POST /lessons/{slug}/quizzes/{quiz}", s.submitQuiz)
+	mux.HandleFunc("GET /content/{path...}", s.courseAsset)
+	mux.HandleFunc("GET /signup", s.signupForm)
+	mux.HandleFunc("POST /signup", s.signup)
+	mux.HandleFunc("GET /login", s.loginForm)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /instructor", s.instructor)
+	mux.HandleFunc("GET /instructor/progress.csv", s.progressCSV)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /highlight.css", s.highlight)
+	mux.Handle("GET /static/", static.Handler())
+	if s.authorMode {
+		mux.HandleFunc("GET /_author/events", s.authorEvents)
+	}
+	mux.HandleFunc("/", s.notFoundPage)
+
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+
+	var h http.Handler = mux
+	h = s.loadSession(h)
+	h = s.limitBody(h)
+	h = csrf.Handler(h)
+	h = securityHeaders(h)
+	h = s.recoverPanics(h)
+	h = s.logRequests(h)
+	return h
+}

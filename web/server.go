@@ -1,0 +1,159 @@
+// Package web is the course site over HTTP: lessons, quizzes, accounts,
+// progress and the instructor's view. Handlers parse, call store or content,
+// and render a web/ui component; they hold no SQL and parse no Markdown.
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lambdalab/content"
+	"lambdalab/static"
+	"lambdalab/store"
+	"lambdalab/web/ui"
+)
+
+// Config is what New needs. DB and Logger are required.
+type Config struct {
+	DB     *store.DB
+	Logger *slog.Logger
+	// Course is the course to serve. In author mode it may be nil at first;
+	// SetCourse replaces it on every change.
+	Course *content.Course
+	// AuthorMode adds the live-reload event stream and its script, and shows
+	// course load errors as a page.
+	AuthorMode bool
+	// SessionTTL is how long a sign-in lasts. Zero means 14 days.
+	SessionTTL time.Duration
+	// MaxBodyBytes caps every request body. Zero means 64 KiB, plenty for
+	// the site's forms.
+	MaxBodyBytes int64
+	// LoginFailures failed sign-ins per client address, and per email,
+	// within LoginWindow lock further attempts out. Zero means 5 in 15 minutes.
+	LoginFailures int
+	LoginWindow   time.Duration
+}
+
+// Server serves the course site. Create it with New and mount Routes.
+type Server struct {
+	db         *store.DB
+	logger     *slog.Logger
+	authorMode bool
+	sessionTTL time.Duration
+	maxBody    int64
+
+	state atomic.Pointer[courseState]
+
+	highlightCSS  []byte
+	highlightETag string
+	highlightURL  string
+
+	logins  *limiter // failed sign-ins, keyed by "ip:…" and "email:…"
+	signups *limiter // accounts created, keyed by "ip:…"
+
+	dummyOnce sync.Once
+	dummyHash string // compared against when an email is unknown, so both paths cost a bcrypt
+
+	visits   sync.Mutex
+	lastSeen map[int64]string // user id → lesson last recorded as visited
+
+	events *broadcaster
+}
+
+// courseState is one loaded course or the error that replaced it. It is
+// swapped whole so a request sees one consistent course.
+type courseState struct {
+	course *content.Course
+	err    error
+}
+
+// New checks cfg and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("web: Config.DB is required")
+	}
+	if cfg.Logger == nil {
+		return nil, errors.New("web: Config.Logger is required")
+	}
+	if cfg.Course == nil && !cfg.AuthorMode {
+		return nil, errors.New("web: Config.Course is required outside author mode")
+	}
+	s := &Server{
+		db:         cfg.DB,
+		logger:     cfg.Logger,
+		authorMode: cfg.AuthorMode,
+		sessionTTL: cfg.SessionTTL,
+		maxBody:    cfg.MaxBodyBytes,
+		lastSeen:   map[int64]string{},
+		events:     newBroadcaster(),
+	}
+	if s.sessionTTL == 0 {
+		s.sessionTTL = 14 * 24 * time.Hour
+	}
+	if s.maxBody == 0 {
+		s.maxBody = 64 << 10
+	}
+	failures, window := cfg.LoginFailures, cfg.LoginWindow
+	if failures == 0 {
+		failures = 5
+	}
+	if window == 0 {
+		window = 15 * time.Minute
+	}
+	s.logins = newLimiter(failures, window)
+	// Each sign-up costs a bcrypt hash; this keeps one address from burning
+	// the CPU while leaving room for a classroom behind one NAT.
+	s.signups = newLimiter(30, time.Hour)
+
+	s.highlightCSS = []byte(content.HighlightCSS())
+	sum := sha256.Sum256(s.highlightCSS)
+	s.highlightETag = hex.EncodeToString(sum[:8])
+	s.highlightURL = "/highlight.css?v=" + s.highlightETag
+
+	if cfg.Course != nil {
+		s.state.Store(&courseState{course: cfg.Course})
+	}
+	return s, nil
+}
+
+// SetCourse swaps in a newly loaded course, or records why loading failed,
+// and tells open author-mode tabs to reload. It matches content.Watch's
+// callback, and is safe to call while requests are served.
+func (s *Server) SetCourse(c *content.Course, err error) {
+	if err != nil {
+		s.logger.Warn("course load failed", "err", err)
+	} else {
+		s.logger.Info("course loaded", "title", c.Title, "lessons", len(c.Lessons))
+	}
+	s.state.Store(&courseState{course: c, err: err})
+	s.events.broadcast()
+}
+
+// Close ends long-lived event streams so that http.Server.Shutdown need not
+// wait for them; register it with http.Server.RegisterOnShutdown.
+func (s *Server) Close() {
+	s.events.close()
+}
+
+// site is the frame every page needs.
+func (s *Server) site(u *store.User) ui.Site {
+	title := "lambdalab"
+	if st := s.state.Load(); st != nil && st.course != nil && st.course.Title != "" {
+		title = st.course.Title
+	}
+	site := ui.Site{
+		CourseTitle:  title,
+		User:         u,
+		CSS:          static.URL("app.css"),
+		HighlightCSS: s.highlightURL,
+	}
+	if s.authorMode {
+		site.AuthorScript = static.URL("author.js")
+	}
+	return site
+}

@@ -1,0 +1,133 @@
+package web
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"lambdalab/content"
+	"lambdalab/store"
+	"lambdalab/web/ui"
+)
+
+// This file turns a course and a user's progress into the ready values the
+// ui components take. It does no I/O.
+
+func quizKey(lesson, quiz string) string { return lesson + "/" + quiz }
+
+func navView(c *content.Course, p store.Progress, current *content.Lesson) []ui.NavModule {
+	mods := make([]ui.NavModule, 0, len(c.Modules))
+	for _, m := range c.Modules {
+		nm := ui.NavModule{Module: m, Lessons: make([]ui.NavLesson, 0, len(m.Lessons))}
+		for _, l := range m.Lessons {
+			_, done := p.Completed[l.Slug]
+			nm.Lessons = append(nm.Lessons, ui.NavLesson{Lesson: l, Done: done, Current: l == current})
+		}
+		mods = append(mods, nm)
+	}
+	return mods
+}
+
+func homeView(c *content.Course, p store.Progress, signedIn bool) ui.HomeView {
+	v := ui.HomeView{SignedIn: signedIn, Total: len(c.Lessons)}
+	for _, m := range c.Modules {
+		hm := ui.HomeModule{Module: m, Total: len(m.Lessons)}
+		for _, l := range m.Lessons {
+			_, done := p.Completed[l.Slug]
+			if done {
+				hm.Done++
+				v.Done++
+			}
+			hm.Lessons = append(hm.Lessons, ui.NavLesson{Lesson: l, Done: done})
+		}
+		v.Modules = append(v.Modules, hm)
+	}
+	v.Resume, v.ResumeLabel = resume(c, p)
+	return v
+}
+
+// resume picks where a reader should continue: the lesson of their latest
+// activity, or, when that one is done, the next lesson not yet done.
+func resume(c *content.Course, p store.Progress) (*content.Lesson, string) {
+	if len(c.Lessons) == 0 {
+		return nil, ""
+	}
+	last, ok := c.Lesson(p.LastLesson)
+	if !ok {
+		return c.Lessons[0], "Start the course"
+	}
+	if _, done := p.Completed[last.Slug]; !done {
+		return last, "Resume"
+	}
+	for l := last.Next; l != nil; l = l.Next {
+		if _, done := p.Completed[l.Slug]; !done {
+			return l, "Continue with"
+		}
+	}
+	for _, l := range c.Lessons {
+		if _, done := p.Completed[l.Slug]; !done {
+			return l, "Continue with"
+		}
+	}
+	return last, "Review"
+}
+
+// quizResults grades each quiz's latest stored attempt again, so the result
+// view matches the quiz as it is now. The quiz named by retry is left out
+// and so shows as a blank form.
+func quizResults(l *content.Lesson, p store.Progress, retry string) map[string]ui.QuizResult {
+	out := map[string]ui.QuizResult{}
+	for _, q := range l.Quizzes {
+		if q.ID == retry {
+			continue
+		}
+		r, ok := p.Quizzes[quizKey(l.Slug, q.ID)]
+		if !ok {
+			continue
+		}
+		var answers map[string][]string
+		if err := json.Unmarshal([]byte(r.Answers), &answers); err != nil {
+			// A stored attempt we cannot read is shown as a fresh form.
+			continue
+		}
+		out[q.ID] = ui.QuizResult{Grade: q.Grade(answers), At: formatTime(r.At)}
+	}
+	return out
+}
+
+// classTable is the instructor's view of everyone's progress: one column per
+// lesson, then one per quiz of that lesson.
+func classTable(c *content.Course, class []store.StudentProgress) ui.ClassTable {
+	var t ui.ClassTable
+	for _, l := range c.Lessons {
+		t.Columns = append(t.Columns, ui.ClassColumn{Key: "lesson:" + l.Slug, Label: l.Title})
+		for i, q := range l.Quizzes {
+			label := l.Title + " quiz"
+			if len(l.Quizzes) > 1 {
+				label += " " + itoa(i+1)
+			}
+			t.Columns = append(t.Columns, ui.ClassColumn{Key: "quiz:" + quizKey(l.Slug, q.ID), Label: label})
+		}
+	}
+	for _, sp := range class {
+		row := ui.ClassRow{Email: sp.User.Email, Role: string(sp.User.Role), AccountID: sp.User.AccountID}
+		for _, l := range c.Lessons {
+			cell := ui.ClassCell{}
+			if at, ok := sp.Progress.Completed[l.Slug]; ok {
+				cell = ui.ClassCell{Text: "✓ " + at.Local().Format("2 Jan"), Raw: at.UTC().Format("2006-01-02T15:04:05Z"), Done: true}
+			}
+			row.Cells = append(row.Cells, cell)
+			for _, q := range l.Quizzes {
+				cell := ui.ClassCell{}
+				if r, ok := sp.Progress.Quizzes[quizKey(l.Slug, q.ID)]; ok {
+					score := itoa(r.Score) + "/" + itoa(r.Total)
+					cell = ui.ClassCell{Text: score, Raw: score, Done: r.Total > 0 && r.Score == r.Total}
+				}
+				row.Cells = append(row.Cells, cell)
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
