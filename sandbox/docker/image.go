@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"testing/fstest"
 	"time"
 
 	"github.com/docker/docker/api/types/build"
@@ -25,6 +24,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/moby/go-archive"
+
+	"lambdalab/sandbox/runtimes"
 )
 
 // The runtime image is built in two stages so that editing a runtime client
@@ -77,9 +78,9 @@ chmod 0755 /var/runtime/lambdalab-init
 /var/lang/bin/node -e 'if (process.versions.node.split(".")[0] !== "20") { throw new Error("node " + process.versions.node) }'
 `
 
-// runtimeClients is the tree copied to /var/runtime: the Python and Node.js
-// runtime clients. Tests may replace it before building.
-var runtimeClients fs.FS = fstest.MapFS{}
+// runtimeClients is the tree copied to /var/runtime: the Python, Node.js and
+// provided runtime clients.
+var runtimeClients fs.FS = runtimes.FS
 
 // EnsureImage makes sure the runtime image for the current recipe exists,
 // building it when needed (or always, with rebuild), and returns its
@@ -381,8 +382,8 @@ type clientFile struct {
 	data []byte
 }
 
-// collectFiles reads every regular file of fsys in a stable order. A file that
-// starts with "#!" is executable (embed.FS reports every file as 0444).
+// collectFiles reads every regular file of fsys in a stable order, with the
+// mode runtimes.FileMode gives it (embed.FS reports every file as 0444).
 func collectFiles(fsys fs.FS) ([]clientFile, error) {
 	var files []clientFile
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -396,11 +397,7 @@ func collectFiles(fsys fs.FS) ([]clientFile, error) {
 		if err != nil {
 			return err
 		}
-		mode := int64(0o644)
-		if bytes.HasPrefix(data, []byte("#!")) {
-			mode = 0o755
-		}
-		files = append(files, clientFile{name: p, mode: mode, data: data})
+		files = append(files, clientFile{name: p, mode: int64(runtimes.FileMode(p).Perm()), data: data})
 		return nil
 	})
 	return files, err
@@ -494,6 +491,9 @@ func (l *debootstrapLog) line(s string) {
 	verb := ""
 	if rest, ok := strings.CutPrefix(s, "I: "); ok {
 		verb, _, _ = strings.Cut(rest, " ")
+		if verb == "Validating" {
+			verb = "Retrieving" // they alternate, package by package
+		}
 	}
 	if verb != "" && verb == l.verb {
 		l.count++
