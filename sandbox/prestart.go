@@ -1,0 +1,181 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Instances started ahead of time belong to nobody until a cold start binds
+// one: the container start (about a quarter of a second with Docker) is then
+// off the cold-start path, and what remains is what Lambda calls init.
+
+// prestartMemMB is what an unbound instance counts against the machine's
+// memory budget until it is bound.
+const prestartMemMB = MinMemoryMB
+
+func (e *Engine) signalPrestart() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// keepPrestarted keeps Config.Prestart unbound instances ready.
+func (e *Engine) keepPrestarted(ctx context.Context) {
+	defer e.wg.Done()
+	if e.cfg.Prestart <= 0 {
+		return
+	}
+	backoff := time.Duration(0)
+	for {
+		e.mu.Lock()
+		want := !e.closed && len(e.prestarted)+e.starting < e.cfg.Prestart && e.hasRoomLocked(prestartMemMB)
+		if want {
+			e.starting++
+			e.alive++
+			e.aliveMemMB += prestartMemMB
+		}
+		e.mu.Unlock()
+		if want {
+			inst, err := e.backend.Start(ctx, InstanceSpec{EphemeralMB: DefaultEphemeralMB, AWS: e.cfg.AWS})
+			e.mu.Lock()
+			e.starting--
+			e.mu.Unlock()
+			if err != nil {
+				e.forget(prestartMemMB)
+				if ctx.Err() != nil {
+					return
+				}
+				backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
+				e.logger.WarnContext(ctx, "prestart instance", "err", err, "retry_in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			backoff = 0
+			in := &instance{inst: inst, memMB: prestartMemMB, fn: Function{EphemeralMB: DefaultEphemeralMB}, since: e.cfg.Now()}
+			e.mu.Lock()
+			if e.closed {
+				e.mu.Unlock()
+				e.destroy(ctx, in)
+				return
+			}
+			e.prestarted = append(e.prestarted, in)
+			e.mu.Unlock()
+			continue
+		}
+		select {
+		case <-e.kick:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// SetProvisionedConcurrency keeps n instances of one published version
+// initialised ahead of time (zero removes the configuration). Like Lambda's
+// PutProvisionedConcurrencyConfig it returns at once; ProvisionedConcurrency
+// reports the allocation as it rises.
+func (e *Engine) SetProvisionedConcurrency(ctx context.Context, fn Function, n int) error {
+	fn = fn.withDefaults()
+	if err := fn.Validate(); err != nil {
+		return err
+	}
+	if fn.Version == "$LATEST" {
+		return &APIError{Type: "InvalidParameterValueException", Status: 400, Message: "Provisioned Concurrency Configs cannot be applied to unpublished function versions."}
+	}
+	if n < 0 {
+		return &APIError{Type: "InvalidParameterValueException", Status: 400, Message: "ProvisionedConcurrentExecutions must be 0 or more"}
+	}
+	e.mu.Lock()
+	a := e.account(fn.AccountID)
+	limit := e.cfg.AccountConcurrency - e.cfg.UnreservedFloor
+	if r, ok := a.reserved[fn.Name]; ok {
+		limit = r
+	}
+	if n > limit {
+		e.mu.Unlock()
+		return &APIError{Type: "InvalidParameterValueException", Status: 400, Message: fmt.Sprintf(
+			"Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function (%d).", limit)}
+	}
+	key := fn.digest()
+	p := e.pools[key]
+	if p == nil {
+		p = &pool{fn: fn}
+		e.pools[key] = p
+	}
+	p.provisioned = n
+	// Lowering the setting releases the surplus to ordinary idle reclaim.
+	surplus := e.provisionedAliveLocked(key) - n
+	for _, in := range p.idle {
+		if surplus <= 0 {
+			break
+		}
+		if in.provisioned {
+			in.provisioned = false
+			e.provAlive[key]--
+			surplus--
+		}
+	}
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go e.provision(context.WithoutCancel(ctx), key)
+	return nil
+}
+
+// provisionedAliveLocked counts the provisioned instances of a pool, busy
+// ones included.
+func (e *Engine) provisionedAliveLocked(key string) int {
+	return e.provAlive[key]
+}
+
+// ProvisionedConcurrency reports how many instances were asked for and how
+// many are initialised (Lambda's Requested… and Allocated…ConcurrentExecutions).
+func (e *Engine) ProvisionedConcurrency(fn Function) (requested, allocated int) {
+	fn = fn.withDefaults()
+	key := fn.digest()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p := e.pools[key]; p != nil {
+		requested = p.provisioned
+	}
+	return requested, e.provAlive[key]
+}
+
+// provision initialises instances until the pool holds its provisioned count.
+func (e *Engine) provision(ctx context.Context, key string) {
+	defer e.wg.Done()
+	for failures := 0; failures < 3; {
+		e.mu.Lock()
+		p := e.pools[key]
+		if e.closed || p == nil || e.provAlive[key]+p.provBusy >= p.provisioned {
+			e.mu.Unlock()
+			return
+		}
+		p.provBusy++
+		fn := p.fn
+		e.mu.Unlock()
+
+		in, ir, err := e.coldStart(ctx, fn, "provisioned-concurrency")
+		e.mu.Lock()
+		p.provBusy--
+		e.mu.Unlock()
+		if err != nil || ir.Status != StatusSuccess {
+			failures++
+			e.logger.WarnContext(ctx, "provisioned instance failed to initialise", "function", fn.Name, "version", fn.Version, "err", err, "init_status", string(ir.Status))
+			if in != nil {
+				e.destroy(ctx, in)
+			}
+			continue
+		}
+		in.provisioned = true
+		e.mu.Lock()
+		e.provAlive[key]++
+		e.mu.Unlock()
+		e.park(in)
+	}
+}
