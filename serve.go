@@ -3,10 +3,138 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"lambdalab/content"
+	"lambdalab/store"
+	"lambdalab/web"
 )
 
-// runServe is implemented by the course-site work (issue 2).
+// runServe is `lambdalab serve`: open the database, load the course (or
+// watch the author's folder), and serve the site until ctx ends.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("serve: not built yet")
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	addr := fl.String("addr", "127.0.0.1:8080", "address for the web site")
+	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
+	contentDir := fl.String("content", "", "author mode: read the course from this folder and reload on every change")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fl.Arg(0))
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	dbPath := filepath.Join(*dataDir, "lambdalab.db")
+	db, err := store.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", dbPath, err)
+	}
+	defer db.Close()
+
+	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != ""}
+	if !cfg.AuthorMode {
+		if cfg.Course, err = content.Load(content.Embedded()); err != nil {
+			return fmt.Errorf("load embedded course: %w", err)
+		}
+	}
+	site, err := web.New(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.AuthorMode {
+		if err := watchCourse(ctx, *contentDir, logger, site); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	srv := &http.Server{
+		Handler:           site.Routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(site.Close)
+	go sweepSessions(ctx, db, logger)
+
+	logger.Info("lambdalab serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	logger.Info("lambdalab stopped")
+	return nil
+}
+
+// watchCourse starts author mode: the site gets every reload of dir. It
+// returns once the first load has been handed over (a failed load is shown
+// as a page, not returned), or with an error when dir cannot be watched.
+func watchCourse(ctx context.Context, dir string, logger *slog.Logger, site *web.Server) error {
+	ready := make(chan struct{})
+	var once sync.Once
+	failed := make(chan error, 1)
+	go func() {
+		err := content.Watch(ctx, dir, logger, func(c *content.Course, err error) {
+			site.SetCourse(c, err)
+			once.Do(func() { close(ready) })
+		})
+		if err != nil {
+			failed <- err
+			logger.Error("author mode stopped watching", "dir", dir, "err", err)
+		}
+	}()
+	select {
+	case <-ready:
+		return nil
+	case err := <-failed:
+		return fmt.Errorf("author mode: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sweepSessions deletes expired sessions now and then, so the table only
+// holds live ones.
+func sweepSessions(ctx context.Context, db *store.DB, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := db.DeleteExpiredSessions(ctx); err != nil {
+				logger.Warn("delete expired sessions", "err", err)
+			} else if n > 0 {
+				logger.Info("expired sessions deleted", "count", n)
+			}
+		}
+	}
 }

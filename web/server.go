@@ -125,11 +125,7 @@ func New(cfg Config) (*Server, error) {
 // and tells open author-mode tabs to reload. It matches content.Watch's
 // callback, and is safe to call while requests are served.
 func (s *Server) SetCourse(c *content.Course, err error) {
-	if err != nil {
-		s.logger.Warn("course load failed", "err", err)
-	} else {
-		s.logger.Info("course loaded", "title", c.Title, "lessons", len(c.Lessons))
-	}
+	// content.Watch has already logged the outcome.
 	s.state.Store(&courseState{course: c, err: err})
 	s.events.broadcast()
 }
