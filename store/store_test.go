@@ -1,0 +1,384 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+// newTestDB opens a fresh, fully migrated database in a temp dir.
+func newTestDB(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// fakeClock lets a test move time by hand; set it as db.now before use.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func pragmaInt(t *testing.T, db *DB, name string) int {
+	t.Helper()
+	var v int
+	if err := db.conn.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+func TestOpenSettings(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	// Hold several connections at once so the pragmas are checked on more
+	// than the one connection Open happened to use.
+	var conns []interface{ Close() error }
+	for i := 0; i < 3; i++ {
+		c, err := db.conn.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var mode string
+		var fk, busy, sync int
+		if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" || fk != 1 || busy != int(busyTimeout.Milliseconds()) || sync != 1 {
+			t.Errorf("connection %d: journal_mode=%s foreign_keys=%d busy_timeout=%d synchronous=%d, want wal 1 %d 1",
+				i, mode, fk, busy, sync, busyTimeout.Milliseconds())
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if got := pragmaInt(t, db, "user_version"); got != SchemaVersion() {
+		t.Errorf("user_version = %d, want %d", got, SchemaVersion())
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+func TestOpenCreatesDirectoryAndOddPaths(t *testing.T) {
+	ctx := context.Background()
+	// '?', '#' and '%' would be taken as URI syntax if the path were not escaped.
+	path := filepath.Join(t.TempDir(), "new dir", "a?b#c%20d", "lab.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	if _, err := db.CreateUser(ctx, "a@example.com", "hash", false); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not at %q: %v", path, err)
+	}
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.UserByEmail(ctx, "a@example.com"); err != nil {
+		t.Errorf("user lost on reopen: %v", err)
+	}
+}
+
+func TestOpenRefusesNonDatabaseAndKeepsIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.db")
+	content := []byte(strings.Repeat("these are my notes, not a database\n", 200))
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(context.Background(), path)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open of a text file succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the file", err)
+	}
+	got, _ := os.ReadFile(path)
+	if string(got) != string(content) {
+		t.Error("Open changed a file that is not a database")
+	}
+}
+
+func TestOpenEmptyPath(t *testing.T) {
+	_, err := Open(context.Background(), "")
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("Open(\"\") = %v, want ErrInvalid", err)
+	}
+}
+
+func TestEmbeddedMigrationsAreSequential(t *testing.T) {
+	if len(migrations) < 2 {
+		t.Fatalf("want at least 2 migrations, have %d", len(migrations))
+	}
+	for i, m := range migrations {
+		if m.version != i+1 || strings.TrimSpace(m.sql) == "" {
+			t.Errorf("migration %d: version %d, %d bytes of SQL", i, m.version, len(m.sql))
+		}
+	}
+}
+
+func TestLoadMigrationsRejectsBadNames(t *testing.T) {
+	tests := []struct {
+		name  string
+		files []string
+		want  string
+	}{
+		{"gap", []string{"0001_a.sql", "0003_c.sql"}, "expected number 0002"},
+		{"starts at 2", []string{"0002_b.sql"}, "expected number 0001"},
+		{"no description", []string{"0001.sql"}, "NNNN_description.sql"},
+		{"short number", []string{"1_a.sql"}, "NNNN_description.sql"},
+		{"not a number", []string{"abcd_a.sql"}, "NNNN_description.sql"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for _, f := range tt.files {
+				fsys["migrations/"+f] = &fstest.MapFile{Data: []byte("SELECT 1;")}
+			}
+			_, err := loadMigrations(fsys)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("loadMigrations(%v) = %v, want error containing %q", tt.files, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMigrateFromOlderSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	older := SchemaVersion() - 1
+
+	// What a binary one migration behind would have left.
+	old, err := open(ctx, path, older)
+	if err != nil {
+		t.Fatalf("open at version %d: %v", older, err)
+	}
+	if got := pragmaInt(t, old, "user_version"); got != older {
+		t.Fatalf("user_version = %d, want %d", got, older)
+	}
+	var tables int
+	if err := old.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'invocations'").Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Fatalf("invocations table exists at version %d; the test no longer exercises the upgrade", older)
+	}
+	u, err := old.CreateUser(ctx, "early@example.com", "hash", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.MarkLessonComplete(ctx, u.ID, "intro"); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open upgrading from %d: %v", older, err)
+	}
+	defer db.Close()
+	if got := pragmaInt(t, db, "user_version"); got != SchemaVersion() {
+		t.Errorf("user_version after upgrade = %d, want %d", got, SchemaVersion())
+	}
+	p, err := db.Progress(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Completed["intro"]; !ok {
+		t.Errorf("progress lost in upgrade: %+v", p)
+	}
+	inv := Invocation{AccountID: u.AccountID, Function: "f", Outcome: "success", Start: time.Now()}
+	if err := db.InsertInvocation(ctx, inv); err != nil {
+		t.Errorf("InsertInvocation after upgrade: %v", err)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "future.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := SchemaVersion() + 3
+	if _, err := db.conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", future)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db, err = Open(ctx, path)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open of a newer database succeeded")
+	}
+	if !errors.Is(err, ErrNewerSchema) {
+		t.Errorf("Open = %v, want ErrNewerSchema", err)
+	}
+	for _, want := range []string{fmt.Sprint(future), fmt.Sprint(SchemaVersion()), "newer lambdalab"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	// The refused file must be left exactly as the newer binary wrote it.
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var v int
+	if err := raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != future {
+		t.Errorf("refused file now has user_version %d, want %d untouched", v, future)
+	}
+}
+
+// TestFailedMigrationRollsBack swaps in a migration set whose second file
+// fails halfway: nothing of it may remain and the version must stay at 1.
+// Not parallel: it replaces the package's migration list.
+func TestFailedMigrationRollsBack(t *testing.T) {
+	ctx := context.Background()
+	saved := migrations
+	t.Cleanup(func() { migrations = saved })
+	migrations = []migration{
+		{version: 1, name: "0001_a.sql", sql: "CREATE TABLE a (x INTEGER);"},
+		{version: 2, name: "0002_b.sql", sql: "CREATE TABLE b (x INTEGER); INSERT INTO a VALUES (1); THIS IS NOT SQL;"},
+	}
+	path := filepath.Join(t.TempDir(), "broken.db")
+	_, err := Open(ctx, path)
+	if err == nil || !strings.Contains(err.Error(), "0002_b.sql") {
+		t.Fatalf("Open = %v, want an error naming 0002_b.sql", err)
+	}
+	migrations = migrations[:1]
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := pragmaInt(t, db, "user_version"); got != 1 {
+		t.Errorf("user_version = %d after failed migration 2, want 1", got)
+	}
+	var tablesB, rowsA int
+	db.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name = 'b'").Scan(&tablesB)
+	db.conn.QueryRowContext(ctx, "SELECT count(*) FROM a").Scan(&rowsA)
+	if tablesB != 0 || rowsA != 0 {
+		t.Errorf("failed migration left table b=%d, rows in a=%d; want 0, 0", tablesB, rowsA)
+	}
+}
+
+func TestConcurrentOpenOfNewFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "race.db")
+	const n = 4
+	dbs := make([]*DB, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = Open(ctx, path)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		if got := pragmaInt(t, dbs[i], "user_version"); got != SchemaVersion() {
+			t.Errorf("Open %d: user_version %d, want %d", i, got, SchemaVersion())
+		}
+		dbs[i].Close()
+	}
+}
+
+func TestBackup(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	u, err := db.CreateUser(ctx, "keep@example.com", "hash", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkLessonComplete(ctx, u.ID, "lambda-basics"); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "backups", "copy.db")
+	if err := db.Backup(ctx, dst); err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	// The source keeps working after the backup.
+	if _, err := db.CreateUser(ctx, "later@example.com", "hash", false); err != nil {
+		t.Fatal(err)
+	}
+
+	cp, err := Open(ctx, dst)
+	if err != nil {
+		t.Fatalf("open backup: %v", err)
+	}
+	defer cp.Close()
+	got, err := cp.UserByEmail(ctx, "keep@example.com")
+	if err != nil {
+		t.Fatalf("user missing from backup: %v", err)
+	}
+	if got.AccountID != u.AccountID {
+		t.Errorf("backup account id %s, want %s", got.AccountID, u.AccountID)
+	}
+	p, err := cp.Progress(ctx, u.ID)
+	if err != nil || p.Completed["lambda-basics"].IsZero() {
+		t.Errorf("backup progress = %+v, %v; want lambda-basics complete", p, err)
+	}
+	if _, err := cp.UserByEmail(ctx, "later@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("user created after the backup is in it: %v", err)
+	}
+
+	// An existing file is never overwritten.
+	if err := db.Backup(ctx, dst); !errors.Is(err, os.ErrExist) {
+		t.Errorf("Backup over an existing file = %v, want os.ErrExist", err)
+	}
+}
