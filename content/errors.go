@@ -85,6 +85,10 @@ func (p *problems) err() error {
 
 var (
 	yamlLinePrefix = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+	// yaml.v3 numbers a parser error (as opposed to a scanner error) from
+	// a 0-based mark at the start of the enclosing block; these are the
+	// parser's messages, whose line needs one added.
+	yamlParserError = regexp.MustCompile(`^did not find expected (key|'-' indicator|',' or '\]'|',' or '\}'|<document start>)$`)
 	yamlTypeSuffix = regexp.MustCompile(` in type [\w.]+$`)
 )
 
@@ -104,6 +108,9 @@ func (p *problems) addYAML(file string, base int, what string, err error) {
 			n, _ := strconv.Atoi(sub[1])
 			line = base + n
 			m = m[len(sub[0]):]
+			if yamlParserError.MatchString(m) {
+				line++
+			}
 		}
 		m = strings.TrimPrefix(m, "yaml: ")
 		m = yamlTypeSuffix.ReplaceAllString(m, "")

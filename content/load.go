@@ -338,8 +338,19 @@ func valueOf(n *yaml.Node, key string) *yaml.Node {
 
 // keyLine returns the line of key in a YAML mapping document, or 0.
 func keyLine(n *yaml.Node, key string) int {
-	if v := valueOf(n, key); v != nil {
-		return v.Line
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return 0
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
 	}
 	return 0
 }
