@@ -9,10 +9,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+
+	"lambdalab/sandbox/initproc"
 )
 
+// initName is the name this program runs under as PID 1 inside a sandbox
+// instance, where the Docker backend mounts it (see sandbox/docker).
+const initName = "lambdalab-init"
+
 func main() {
+	if filepath.Base(os.Args[0]) == initName {
+		initproc.Main() // never returns
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportRules holds the package boundaries DESIGN.md draws: only
+// sandbox/docker imports the Docker SDK, only store imports database/sql, a
+// parent never imports its subpackage, and the leaf packages import no other
+// lambdalab package.
+func TestImportRules(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	type pkg struct {
+		ImportPath string
+		Imports    []string
+		Deps       []string
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	leaves := map[string]bool{"lambdalab/store": true, "lambdalab/content": true, "lambdalab/sandbox/runtimeapi": true}
+	for _, p := range pkgs {
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "github.com/docker/") && p.ImportPath != "lambdalab/sandbox/docker" {
+				t.Errorf("%s imports %s: only lambdalab/sandbox/docker may use the Docker SDK", p.ImportPath, imp)
+			}
+			if imp == "database/sql" && p.ImportPath != "lambdalab/store" {
+				t.Errorf("%s imports database/sql: only lambdalab/store may", p.ImportPath)
+			}
+			if strings.HasPrefix(imp, p.ImportPath+"/") {
+				t.Errorf("%s imports its own subpackage %s", p.ImportPath, imp)
+			}
+			if leaves[p.ImportPath] && strings.HasPrefix(imp, "lambdalab/") {
+				t.Errorf("%s must import no other lambdalab package, but imports %s", p.ImportPath, imp)
+			}
+		}
+		if p.ImportPath == "lambdalab/sandbox" || p.ImportPath == "lambdalab/content" || p.ImportPath == "lambdalab/store" {
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, "github.com/docker/") {
+					t.Errorf("%s depends on %s: Docker must stay behind sandbox/docker", p.ImportPath, d)
+				}
+			}
+		}
+	}
+}
