@@ -1,12 +1,114 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
+
+	"lambdalab/store"
 )
 
-// runUser is implemented by the course-site work (issue 2).
+const userUsage = `Usage:
+  lambdalab user add --email E [--instructor] --password-stdin [--data DIR]
+
+The password is read from the first line of standard input, so it never
+appears in the shell history or the process list:
+  echo "$PASSWORD" | lambdalab user add --email alice@example.com --password-stdin
+`
+
+// maxPasswordLine bounds what is read from stdin: far above any password
+// bcrypt accepts, far below anything that could hurt.
+const maxPasswordLine = 4096
+
+// runUser is `lambdalab user`: account administration from the shell.
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errors.New("user: not built yet")
+	if len(args) == 0 {
+		fmt.Fprint(stderr, userUsage)
+		return errors.New("user: missing subcommand")
+	}
+	switch args[0] {
+	case "add":
+		return runUserAdd(ctx, args[1:], stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, userUsage)
+		return nil
+	default:
+		fmt.Fprint(stderr, userUsage)
+		return fmt.Errorf("user: unknown subcommand %q", args[0])
+	}
+}
+
+func runUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("lambdalab user add", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	email := fl.String("email", "", "the new user's email address (required)")
+	instructor := fl.Bool("instructor", false, "make the user an instructor (the first user always is one)")
+	passwordStdin := fl.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
+	if err := fl.Parse(args); err != nil {
+		return fmt.Errorf("user add: %w", err)
+	}
+	switch {
+	case fl.NArg() > 0:
+		return fmt.Errorf("user add: unexpected argument %q", fl.Arg(0))
+	case strings.TrimSpace(*email) == "":
+		return errors.New("user add: --email is required")
+	case !*passwordStdin:
+		return errors.New("user add: --password-stdin is required (pipe the password in so it stays out of the shell history)")
+	}
+
+	pw, err := readPasswordLine(stdin)
+	if err != nil {
+		return fmt.Errorf("user add: %w", err)
+	}
+	// Hash before opening the database so a rejected password leaves no
+	// trace, not even an empty data folder.
+	hash, err := store.HashPassword(pw)
+	if err != nil {
+		return fmt.Errorf("user add: %w", err)
+	}
+
+	dbPath := filepath.Join(*dataDir, "lambdalab.db")
+	db, err := store.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("user add: %w", err)
+	}
+	defer db.Close()
+	u, err := db.CreateUser(ctx, *email, hash, *instructor)
+	switch {
+	case errors.Is(err, store.ErrEmailTaken):
+		return fmt.Errorf("user add: %s is already registered", strings.TrimSpace(*email))
+	case err != nil:
+		return fmt.Errorf("user add: %w", err)
+	}
+	note := ""
+	if u.Role == store.RoleInstructor && !*instructor {
+		note = " (the first account is always an instructor)"
+	}
+	fmt.Fprintf(stdout, "created %s %s with AWS account %s in %s%s\n", u.Role, u.Email, u.AccountID, dbPath, note)
+	return nil
+}
+
+// readPasswordLine returns the first line of r without its line ending.
+// Other spaces are part of the password and kept.
+func readPasswordLine(r io.Reader) (string, error) {
+	br := bufio.NewReader(io.LimitReader(r, maxPasswordLine+1))
+	line, err := br.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	if len(line) > maxPasswordLine {
+		return "", fmt.Errorf("password line is longer than %d bytes", maxPasswordLine)
+	}
+	line = strings.TrimSuffix(line, "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", errors.New("no password on standard input (pipe it in, e.g. echo \"$PASSWORD\" | lambdalab user add ...)")
+	}
+	return line, nil
 }
