@@ -23,7 +23,7 @@ var pngBytes = "\x89PNG\r\n\x1a\n"
 // baseCourse is a small valid course the tests add to or break.
 func baseCourse() fstest.MapFS {
 	return fstest.MapFS{
-		"course.yaml": file("title: Test course\nmodules:\n  - slug: m\n    title: Module M\n    summary: First.\n  - slug: other\n    title: Other\n    summary: Second.\n"),
+		"course.yaml":           file("title: Test course\nmodules:\n  - slug: m\n    title: Module M\n    summary: First.\n  - slug: other\n    title: Other\n    summary: Second.\n"),
 		"m/99-target.md":        file("---\ntitle: Target\nsummary: The link target.\n---\n\n## Target section\n\nText.\n"),
 		"m/pic.png":             file(pngBytes),
 		"m/img/sub dir.png":     file(pngBytes),
@@ -309,7 +309,7 @@ func TestLoadErrors(t *testing.T) {
 		{"quiz scalar", map[string]string{"m/01-a.md": quiz("just text\n")}, "m/01-a.md", 9, "list of questions"},
 		{"quiz dead link", map[string]string{"m/01-a.md": quiz("- q: Q?\n  choices:\n    - text: A\n      correct: true\n    - text: B\n  explain: See [x](nope.md).\n")}, "m/01-a.md", 14, "nope.md: no such lesson"},
 		{"quiz inside a list", map[string]string{"m/01-a.md": fm("") + "\n- item\n\n  ```quiz\n" + validQ + "  ```\n"}, "m/01-a.md", 8, "must stand on its own"},
-		{"duplicate quiz id", map[string]string{"m/01-a.md": quiz("id: x\nquestions:\n" + validQ) + "\n```quiz\nid: x\nquestions:\n" + validQ + "```\n"}, "m/01-a.md", 19, `quiz id "x" is also used`},
+		{"duplicate quiz id", map[string]string{"m/01-a.md": quiz("id: x\nquestions:\n"+validQ) + "\n```quiz\nid: x\nquestions:\n" + validQ + "```\n"}, "m/01-a.md", 19, `quiz id "x" is also used`},
 		{"not utf-8", map[string]string{"m/01-a.md": "---\ntitle: \xff\n---\n"}, "m/01-a.md", 0, "not UTF-8"},
 		{"course.yaml missing", map[string]string{"course.yaml": ""}, "course.yaml", 0, "read course description"},
 		{"course.yaml bad yaml", map[string]string{"course.yaml": "title: T\nmodules:\n  - slug: m\n   title: x\n"}, "course.yaml", 3, "course description"},

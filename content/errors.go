@@ -89,7 +89,7 @@ var (
 	// a 0-based mark at the start of the enclosing block; these are the
 	// parser's messages, whose line needs one added.
 	yamlParserError = regexp.MustCompile(`^did not find expected (key|'-' indicator|',' or '\]'|',' or '\}'|<document start>)$`)
-	yamlTypeSuffix = regexp.MustCompile(` in type [\w.]+$`)
+	yamlTypeSuffix  = regexp.MustCompile(` in type [\w.]+$`)
 )
 
 // addYAML records a YAML decoding error. yaml.v3 numbers lines from the start
