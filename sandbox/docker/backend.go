@@ -181,9 +181,8 @@ type Instance struct {
 	containerID string
 	loopTmp     bool // /tmp is a loop-mounted ext4 under dir/tmp
 
-	api  *runtimeapi.Server
-	http *http.Server
-	ln   net.Listener
+	api *runtimeapi.Server
+	ln  net.Listener
 
 	stopWait context.CancelFunc
 	dead     chan struct{} // closed when the container has exited
@@ -340,13 +339,9 @@ func (in *Instance) serve(aws http.Handler) error {
 	}
 	in.ln = ln
 	in.api = runtimeapi.New(runtimeapi.Config{AWS: aws, Logger: in.b.log.With("instance", in.id)})
-	in.http = &http.Server{
-		Handler:           in.api.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(in.b.log.Handler(), slog.LevelDebug),
-	}
-	go in.http.Serve(ln)
+	// Serve adds the header timeouts and the per-instance connection cap;
+	// it returns when the server is closed.
+	go in.api.Serve(ln)
 	return nil
 }
 
@@ -649,8 +644,8 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 	if in.api != nil {
 		in.api.Close()
 	}
-	if in.http != nil {
-		in.http.Close()
+	if in.ln != nil {
+		in.ln.Close() // Close above stops Serve; this covers a Serve not yet running
 	}
 	if err := removeInstanceDir(in.dir); err != nil {
 		errs = append(errs, err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -61,6 +62,7 @@ var basePackages = []string{"ca-certificates", "nodejs", "python3", "python3-bot
 // sbx_user1051 (uid 993), /var/task, /opt, /var/lang/bin.
 const setupScript = `#!/bin/sh
 set -eu
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 groupadd --system --gid 993 sbx_user1051
 useradd --system --uid 993 --gid 993 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin sbx_user1051
 mkdir -p /var/task /opt /tmp /var/run/lambdalab /var/lang/bin /var/runtime
@@ -102,6 +104,9 @@ type imageBuilder struct {
 	clients fs.FS
 	// forceDebootstrap skips the registry probe (tests of the offline path).
 	forceDebootstrap bool
+	// keepStale leaves other runtime tags alone (tests that build a variant
+	// must not remove the image everyone else uses).
+	keepStale bool
 }
 
 func (b *imageBuilder) say(format string, args ...any) {
@@ -169,7 +174,9 @@ func (b *imageBuilder) ensure(ctx context.Context, rebuild bool) (string, error)
 	if err := b.buildRuntime(ctx, baseRef, ref, fullDigest, files); err != nil {
 		return "", err
 	}
-	b.removeStale(ctx, map[string]bool{ref: true, baseRef: true}, oldIDs)
+	if !b.keepStale {
+		b.removeStale(ctx, map[string]bool{ref: true, baseRef: true}, oldIDs)
+	}
 	b.say("built %s in %s", ref, time.Since(start).Round(100*time.Millisecond))
 	return ref, nil
 }
@@ -521,7 +528,11 @@ func (l *debootstrapLog) flush() {
 
 func (l *debootstrapLog) tail() string { return strings.Join(l.last, " | ") }
 
-// prefixWriter indents each line of a sub-step's output.
+// ansiColour matches the colour codes the classic builder puts around a
+// step's stderr.
+var ansiColour = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// prefixWriter indents each line of a sub-step's output and drops colour codes.
 type prefixWriter struct {
 	out    io.Writer
 	prefix string
@@ -536,7 +547,7 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 		if !w.mid {
 			io.WriteString(w.out, w.prefix)
 		}
-		w.out.Write(chunk)
+		w.out.Write(ansiColour.ReplaceAll(chunk, nil))
 		w.mid = !bytes.HasSuffix(chunk, []byte("\n"))
 	}
 	return len(p), nil
