@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
 )
 
 // FS holds the client files, rooted so that FS path "python/bootstrap" is
@@ -66,26 +65,38 @@ func FileMode(name string) fs.FileMode {
 	return 0o644
 }
 
-// Env returns the environment defaults Lambda sets for runtime, beyond the
-// per-function variables (_HANDLER, AWS_LAMBDA_FUNCTION_NAME, …) that the
-// sandbox sets for every runtime. The learner's own variables may override
-// the unreserved ones (PATH, NODE_PATH, …); see reference §2.1. It returns
-// nil for an unknown runtime.
+// Env returns what Lambda adds to the environment of runtime beyond the
+// variables every runtime gets (_HANDLER, AWS_LAMBDA_FUNCTION_NAME, PATH, …,
+// reference §2.1), or nil for an unknown runtime. The start scripts set the
+// same values themselves, so these are for showing and for checks; a
+// function's own NODE_PATH overrides the default, and PYTHONPATH is
+// deliberately absent: when it is unset the Python client orders sys.path as
+// Lambda does (see PythonPath).
 func Env(runtime string) []string {
-	if _, ok := commands[runtime]; !ok {
-		return nil
-	}
-	env := []string{
-		"LAMBDA_TASK_ROOT=/var/task",
-		"LAMBDA_RUNTIME_DIR=" + Dir,
-		"LANG=en_US.UTF-8",
-		"TZ=:UTC",
-		"PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
-	}
 	switch runtime {
+	case Python313:
+		return []string{"AWS_EXECUTION_ENV=AWS_Lambda_python3.13"}
 	case Nodejs20:
-		env = append(env, "NODE_PATH=/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules")
+		return []string{
+			"AWS_EXECUTION_ENV=AWS_Lambda_nodejs20.x",
+			"NODE_PATH=" + NodePath,
+		}
+	case Provided:
+		return []string{}
 	}
-	return slices.Clip(env)
+	return nil
+}
+
+// NodePath is the module search path of nodejs20.x when the function sets
+// no NODE_PATH: layer directories first, then the runtime's own modules.
+const NodePath = "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task"
+
+// PythonPath is the start of sys.path for python3.13 when the function sets
+// no PYTHONPATH: the code, then the layer directories, then (not listed) the
+// interpreter's own directories with boto3. So a package in the zip shadows
+// the same package in a layer, and both shadow the image's boto3.
+var PythonPath = []string{
+	"/var/task",
+	"/opt/python/lib/python3.13/site-packages",
+	"/opt/python",
 }

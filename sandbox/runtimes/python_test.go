@@ -1,0 +1,412 @@
+package runtimes
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"lambdalab/sandbox/runtimeapi"
+)
+
+func python(handler string, files map[string]string, env ...string) function {
+	return function{runtime: Python313, handler: handler, files: files, env: env}
+}
+
+const pyContextHandler = `
+import os, sys, time
+
+def handler(event, context):
+    first = context.get_remaining_time_in_millis()
+    time.sleep(0.05)
+    second = context.get_remaining_time_in_millis()
+    cc = context.client_context
+    return {
+        "event": event,
+        "aws_request_id": context.aws_request_id,
+        "invoked_function_arn": context.invoked_function_arn,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "memory_is_str": isinstance(context.memory_limit_in_mb, str),
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "identity_id": context.identity.cognito_identity_id,
+        "identity_pool": context.identity.cognito_identity_pool_id,
+        "client_custom": cc.custom if cc else None,
+        "client_installation": cc.client.installation_id if cc and cc.client else None,
+        "client_context_is_none": cc is None,
+        "remaining": [first, second],
+        "has_log": callable(context.log),
+        "execution_env": os.environ.get("AWS_EXECUTION_ENV"),
+        "trace": os.environ.get("_X_AMZN_TRACE_ID"),
+        "sys_path": sys.path[:3],
+    }
+`
+
+func TestPythonResultAndContext(t *testing.T) {
+	h := start(t, python("app.handler", map[string]string{"app.py": pyContextHandler}))
+	h.ready()
+
+	var got struct {
+		Event               map[string]any `json:"event"`
+		AWSRequestID        string         `json:"aws_request_id"`
+		InvokedFunctionARN  string         `json:"invoked_function_arn"`
+		FunctionName        string         `json:"function_name"`
+		FunctionVersion     string         `json:"function_version"`
+		MemoryLimitInMB     string         `json:"memory_limit_in_mb"`
+		MemoryIsStr         bool           `json:"memory_is_str"`
+		LogGroupName        string         `json:"log_group_name"`
+		LogStreamName       string         `json:"log_stream_name"`
+		IdentityID          *string        `json:"identity_id"`
+		IdentityPool        *string        `json:"identity_pool"`
+		ClientCustom        map[string]any `json:"client_custom"`
+		ClientInstallation  *string        `json:"client_installation"`
+		ClientContextIsNone bool           `json:"client_context_is_none"`
+		Remaining           []int64        `json:"remaining"`
+		HasLog              bool           `json:"has_log"`
+		ExecutionEnv        string         `json:"execution_env"`
+		Trace               *string        `json:"trace"`
+		SysPath             []string       `json:"sys_path"`
+	}
+	var id string
+	h.result(`{"order": 42, "items": ["a", "b"]}`, &got, func(inv *runtimeapi.Invocation) {
+		id = inv.RequestID
+		inv.CognitoIdentity = `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`
+		inv.ClientContext = `{"client":{"installation_id":"inst-1","app_title":"shop"},"custom":{"tier":"gold"},"env":{"locale":"en"}}`
+	})
+
+	if got.Event["order"] != float64(42) {
+		t.Errorf("event = %v, want the payload back", got.Event)
+	}
+	checks := []struct{ name, got, want string }{
+		{"aws_request_id", got.AWSRequestID, id},
+		{"invoked_function_arn", got.InvokedFunctionARN, "arn:aws:lambda:us-east-1:123456789012:function:orders:live"},
+		{"function_name", got.FunctionName, "orders"},
+		{"function_version", got.FunctionVersion, "$LATEST"},
+		{"memory_limit_in_mb", got.MemoryLimitInMB, "256"},
+		{"log_group_name", got.LogGroupName, "/aws/lambda/orders"},
+		{"log_stream_name", got.LogStreamName, "2026/01/02/[$LATEST]0123456789abcdef0123456789abcdef"},
+		{"AWS_EXECUTION_ENV", got.ExecutionEnv, "AWS_Lambda_python3.13"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("context %s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if !got.MemoryIsStr {
+		t.Error("memory_limit_in_mb is not a str; Lambda's is")
+	}
+	if got.IdentityID == nil || *got.IdentityID != "us-east-1:abc" || got.IdentityPool == nil || *got.IdentityPool != "us-east-1:pool" {
+		t.Errorf("identity = %v/%v, want the Cognito header's ids", got.IdentityID, got.IdentityPool)
+	}
+	if got.ClientCustom["tier"] != "gold" || got.ClientInstallation == nil || *got.ClientInstallation != "inst-1" {
+		t.Errorf("client_context custom=%v installation=%v, want the header's values", got.ClientCustom, got.ClientInstallation)
+	}
+	if len(got.Remaining) != 2 || got.Remaining[0] <= 0 || got.Remaining[0] > 20000 || got.Remaining[1] >= got.Remaining[0] {
+		t.Errorf("remaining time %v: want within the 20 s deadline and decreasing across a 50 ms sleep", got.Remaining)
+	}
+	if !got.HasLog {
+		t.Error("context.log is missing")
+	}
+	if got.Trace != nil {
+		t.Errorf("_X_AMZN_TRACE_ID = %q with no trace header, want unset", *got.Trace)
+	}
+	if len(got.SysPath) != 3 || got.SysPath[0] != h.task || !strings.HasPrefix(got.SysPath[1], "/opt/python/lib/python3.") || got.SysPath[2] != "/opt/python" {
+		t.Errorf("sys.path starts %q, want [task root, /opt/python/lib/pythonX.Y/site-packages, /opt/python]", got.SysPath)
+	}
+
+	// Without the optional headers: no client context, identity present but empty.
+	h.result(`{}`, &got)
+	if !got.ClientContextIsNone || got.IdentityID != nil {
+		t.Errorf("without headers: client_context None=%v identity id=%v, want None and None", got.ClientContextIsNone, got.IdentityID)
+	}
+}
+
+func TestPythonWarmReuseAndTraceID(t *testing.T) {
+	h := start(t, python("app.handler", map[string]string{"app.py": `
+import os
+count = 0
+
+def handler(event, context):
+    global count
+    count += 1
+    return {"count": count, "trace": os.environ.get("_X_AMZN_TRACE_ID")}
+`}))
+	h.ready()
+
+	type answer struct {
+		Count int     `json:"count"`
+		Trace *string `json:"trace"`
+	}
+	const trace = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+	var a answer
+	h.result(`{}`, &a, func(inv *runtimeapi.Invocation) { inv.TraceID = trace })
+	if a.Count != 1 || a.Trace == nil || *a.Trace != trace {
+		t.Fatalf("first invoke = count %d trace %v, want 1 and %q", a.Count, a.Trace, trace)
+	}
+	h.result(`{}`, &a)
+	if a.Count != 2 {
+		t.Errorf("second invoke count = %d, want 2: module state must survive a warm invoke", a.Count)
+	}
+	if a.Trace != nil {
+		t.Errorf("second invoke without a trace header saw _X_AMZN_TRACE_ID=%q, want it removed", *a.Trace)
+	}
+	h.result(`{}`, &a)
+	if a.Count != 3 {
+		t.Errorf("third invoke count = %d, want 3", a.Count)
+	}
+}
+
+func TestPythonHandlerException(t *testing.T) {
+	h := start(t, python("pkg/app.handler", map[string]string{
+		"pkg/__init__.py": "",
+		"pkg/app.py": `
+def check(event):
+    raise ValueError("order " + str(event["id"]) + " is not valid")
+
+def handler(event, context):
+    check(event)
+`}))
+	h.ready()
+	var id string
+	out := h.invoke(`{"id": 7}`, func(inv *runtimeapi.Invocation) { id = inv.RequestID })
+	if out.Status != runtimeapi.StatusError {
+		t.Fatalf("status %s (%s), want error", out.Status, out.Payload)
+	}
+	if out.ErrorType != "" {
+		t.Errorf("Lambda-Runtime-Function-Error-Type = %q; Lambda's Python client sends none on invocation errors", out.ErrorType)
+	}
+	doc := decodeError(t, out.Payload)
+	if doc.ErrorType != "ValueError" || doc.ErrorMessage != "order 7 is not valid" {
+		t.Errorf("error = %s: %q, want ValueError: %q", doc.ErrorType, doc.ErrorMessage, "order 7 is not valid")
+	}
+	if doc.RequestID == nil || *doc.RequestID != id {
+		t.Errorf("requestId = %v, want %q", doc.RequestID, id)
+	}
+	if doc.StackTrace == nil || len(*doc.StackTrace) != 2 {
+		t.Fatalf("stackTrace = %v, want the two frames of the learner's code", doc.StackTrace)
+	}
+	st := *doc.StackTrace
+	for _, frame := range st {
+		if strings.Contains(frame, "bootstrap.py") {
+			t.Errorf("stack trace shows the runtime client's frame %q", frame)
+		}
+	}
+	wantFirst := regexp.MustCompile(`^  File ".*/pkg/app\.py", line 6, in handler\n    check\(event\)\n$`)
+	if !wantFirst.MatchString(st[0]) {
+		t.Errorf("first frame = %q, want Lambda's format for the handler's line", st[0])
+	}
+	if !strings.Contains(st[1], `in check`) || !strings.Contains(st[1], `raise ValueError(`) {
+		t.Errorf("second frame = %q, want the raise in check", st[1])
+	}
+
+	logged := h.newOutput()
+	wantLog := regexp.MustCompile(`\[ERROR\] ValueError: order 7 is not valid\rTraceback \(most recent call last\):\r\x{a0}\x{a0}File ".*/pkg/app\.py", line 6, in handler\r\x{a0}\x{a0}\x{a0}\x{a0}check\(event\)\r`)
+	if !wantLog.MatchString(logged) {
+		t.Errorf("log = %q, want Lambda's one-event [ERROR] line", logged)
+	}
+
+	// The instance stays usable after a handler error.
+	out = h.invoke(`{"id": 8}`)
+	if out.Status != runtimeapi.StatusError || !strings.Contains(string(out.Payload), "order 8") {
+		t.Errorf("second invoke = %s %s, want the same handler error for order 8", out.Status, out.Payload)
+	}
+}
+
+func TestPythonMarshalling(t *testing.T) {
+	h := start(t, python("app.handler", map[string]string{"app.py": `
+import decimal
+
+def handler(event, context):
+    kind = event if isinstance(event, str) else event.get("kind")
+    if kind == "set":
+        return {1, 2}
+    if kind == "bytes":
+        return b"raw"
+    if kind == "decimal":
+        return {"price": decimal.Decimal("12.5"), "qty": decimal.Decimal("3")}
+    if kind == "none":
+        return None
+    return "text \u00e9"
+`}))
+	h.ready()
+
+	out := h.invoke(`{"kind": "set"}`)
+	doc := decodeError(t, out.Payload)
+	if out.Status != runtimeapi.StatusError || doc.ErrorType != "Runtime.MarshalError" ||
+		doc.ErrorMessage != "Unable to marshal response: Object of type set is not JSON serializable" {
+		t.Errorf("set result = %s %s, want Runtime.MarshalError with Lambda's message", out.Status, out.Payload)
+	}
+	if doc.StackTrace == nil || len(*doc.StackTrace) != 0 {
+		t.Errorf("marshal error stackTrace = %v, want []", doc.StackTrace)
+	}
+	if logged := h.newOutput(); !strings.Contains(logged, "[ERROR] Runtime.MarshalError: Unable to marshal response: Object of type set is not JSON serializable\rTraceback (most recent call last):\n") {
+		t.Errorf("log = %q, want the [ERROR] line of the marshal error", logged)
+	}
+
+	out = h.invoke(`not json`)
+	doc = decodeError(t, out.Payload)
+	if out.Status != runtimeapi.StatusError || doc.ErrorType != "Runtime.UnmarshalError" ||
+		doc.ErrorMessage != "Unable to unmarshal input: Expecting value: line 1 column 1 (char 0)" {
+		t.Errorf("non-JSON event = %s %s, want Runtime.UnmarshalError", out.Status, out.Payload)
+	}
+
+	out = h.invoke(`{"kind": "bytes"}`)
+	if out.Status != runtimeapi.StatusSuccess || string(out.Payload) != "raw" || out.ContentType != "application/unknown" {
+		t.Errorf("bytes result = %s %q %q, want raw bytes as application/unknown", out.Status, out.Payload, out.ContentType)
+	}
+
+	cases := []struct{ event, want string }{
+		{`{"kind": "decimal"}`, `{"price": 12.5, "qty": 3}`},
+		{`{"kind": "none"}`, `null`},
+		{`"other"`, `"text \u00e9"`},
+	}
+	for _, c := range cases {
+		out = h.invoke(c.event)
+		if out.Status != runtimeapi.StatusSuccess || string(out.Payload) != c.want || out.ContentType != "application/json" {
+			t.Errorf("event %s: result %s %q %q, want %q as application/json", c.event, out.Status, out.Payload, out.ContentType, c.want)
+		}
+	}
+}
+
+func TestPythonLogging(t *testing.T) {
+	h := start(t, python("app.handler", map[string]string{"app.py": `
+import logging, sys
+logger = logging.getLogger()
+logger.info("not shown: the root level is WARNING until the function lowers it")
+logger.setLevel(logging.INFO)
+logger.info("module loaded")
+
+def handler(event, context):
+    print("plain print")
+    logger.info("processing %s", event["id"])
+    logger.warning("careful")
+    context.log("from context.log\n")
+    sys.stderr.write("to stderr\n")
+    return "ok"
+`}))
+	h.ready()
+	initLog := h.newOutput()
+	if !regexp.MustCompile(`^\[INFO\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t\tmodule loaded\n$`).MatchString(initLog) {
+		t.Errorf("init output = %q, want one INFO record with an empty request id", initLog)
+	}
+
+	var id string
+	var res string
+	h.result(`{"id": "o-1"}`, &res, func(inv *runtimeapi.Invocation) { id = inv.RequestID })
+	logged := h.newOutput()
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^plain print$`),
+		regexp.MustCompile(`(?m)^\[INFO\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t` + regexp.QuoteMeta(id) + `\tprocessing o-1$`),
+		regexp.MustCompile(`(?m)^\[WARNING\]\t\S+Z\t` + regexp.QuoteMeta(id) + `\tcareful$`),
+		regexp.MustCompile(`(?m)^from context.log$`),
+		regexp.MustCompile(`(?m)^to stderr$`),
+	}
+	for _, re := range want {
+		if !re.MatchString(logged) {
+			t.Errorf("invocation output %q does not match %s", logged, re)
+		}
+	}
+}
+
+func TestPythonInitErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		handler   string
+		files     map[string]string
+		wantType  string
+		wantMsg   string // exact, or a prefix when prefix is set
+		prefix    bool
+		wantTrace string // a substring of the first stack entry, if any
+	}{
+		{
+			name: "no dot", handler: "app", files: map[string]string{"app.py": "def app(e, c): pass\n"},
+			wantType: "Runtime.MalformedHandlerName", wantMsg: "Bad handler 'app': not enough values to unpack (expected 2, got 1)",
+		},
+		{
+			name: "missing module", handler: "missing.handler", files: map[string]string{"app.py": ""},
+			wantType: "Runtime.ImportModuleError", wantMsg: "Unable to import module 'missing': No module named 'missing'",
+		},
+		{
+			name: "missing dependency", handler: "app.handler", files: map[string]string{"app.py": "import requests_oauthlib_x\n"},
+			wantType: "Runtime.ImportModuleError", wantMsg: "Unable to import module 'app': No module named 'requests_oauthlib_x'",
+		},
+		{
+			name: "syntax error", handler: "app.handler", files: map[string]string{"app.py": "def handler(event, context)\n    return 1\n"},
+			wantType: "Runtime.UserCodeSyntaxError", wantMsg: "Syntax error in module 'app': ", prefix: true, wantTrace: `app.py" Line 1`,
+		},
+		{
+			name: "handler missing", handler: "app.nope", files: map[string]string{"app.py": "def handler(e, c): pass\n"},
+			wantType: "Runtime.HandlerNotFound", wantMsg: "Handler 'nope' missing on module 'app'",
+		},
+		{
+			name: "built-in module", handler: "sys.handler", files: map[string]string{},
+			wantType: "Runtime.BuiltInModuleConflict", wantMsg: "Cannot use built-in module sys as a handler module",
+		},
+		{
+			name: "module raises", handler: "app.handler", files: map[string]string{"app.py": "raise RuntimeError('TABLE_NAME is not set')\n"},
+			wantType: "RuntimeError", wantMsg: "TABLE_NAME is not set", wantTrace: `app.py", line 1, in <module>`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := start(t, python(tt.handler, tt.files))
+			res := h.init()
+			if res.Status != runtimeapi.StatusError {
+				t.Fatalf("init status %s, want error; output:\n%s", res.Status, h.allOutput())
+			}
+			if res.ErrorType != tt.wantType {
+				t.Errorf("Lambda-Runtime-Function-Error-Type = %q, want %q", res.ErrorType, tt.wantType)
+			}
+			doc := decodeError(t, res.ErrorBody)
+			if doc.ErrorType != tt.wantType {
+				t.Errorf("errorType = %q, want %q", doc.ErrorType, tt.wantType)
+			}
+			if tt.prefix && !strings.HasPrefix(doc.ErrorMessage, tt.wantMsg) || !tt.prefix && doc.ErrorMessage != tt.wantMsg {
+				t.Errorf("errorMessage = %q, want %q", doc.ErrorMessage, tt.wantMsg)
+			}
+			if doc.RequestID == nil || *doc.RequestID != "" {
+				t.Errorf("requestId = %v, want \"\" for an init error", doc.RequestID)
+			}
+			if doc.StackTrace == nil {
+				t.Fatal("stackTrace missing, want a list")
+			}
+			if tt.wantTrace != "" {
+				if len(*doc.StackTrace) == 0 || !strings.Contains(strings.Join(*doc.StackTrace, ""), tt.wantTrace) {
+					t.Errorf("stackTrace = %q, want it to contain %q", *doc.StackTrace, tt.wantTrace)
+				}
+			}
+			for _, frame := range *doc.StackTrace {
+				if strings.Contains(frame, "bootstrap.py") {
+					t.Errorf("stack trace shows the runtime client's frame %q", frame)
+				}
+			}
+			if logged := h.allOutput(); !strings.HasPrefix(logged, "[ERROR] "+tt.wantType+": ") {
+				t.Errorf("output = %q, want it to start with the [ERROR] line", logged)
+			}
+			if status := h.exitStatus(); status != "exit status 1" {
+				t.Errorf("runtime exit = %q, want exit status 1", status)
+			}
+		})
+	}
+}
+
+func TestPythonExitInHandler(t *testing.T) {
+	h := start(t, python("app.handler", map[string]string{"app.py": "import sys\ndef handler(e, c):\n    sys.exit(3)\n"}))
+	h.ready()
+	out := h.invoke(`{}`)
+	if out.Status != runtimeapi.StatusExit || out.Exit != "exit status 3" {
+		t.Errorf("sys.exit(3) in the handler = %s %q, want exit with \"exit status 3\"", out.Status, out.Exit)
+	}
+}
+
+func TestPythonRejectsBadAPIAddress(t *testing.T) {
+	h := start(t, python("app.handler", map[string]string{"app.py": "def handler(e, c): pass\n"}, "AWS_LAMBDA_RUNTIME_API=nonsense"))
+	if status := h.exitStatus(); status == "exit status 0" {
+		t.Errorf("exit = %q with a malformed AWS_LAMBDA_RUNTIME_API, want a failure", status)
+	}
+	if out := h.allOutput(); !strings.Contains(out, "AWS_LAMBDA_RUNTIME_API") {
+		t.Errorf("output %q does not name the bad variable", out)
+	}
+}
