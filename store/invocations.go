@@ -29,6 +29,11 @@ type Invocation struct {
 	CostUSD     float64
 }
 
+const insertInvocationQuery = `INSERT INTO invocations (request_id, account_id, function, version, instance_id, cold,
+	started_at, ended_at, duration_ms, billed_ms, init_ms, memory_mb, max_memory_mb,
+	outcome, error_type, gb_seconds, cost_usd)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // InsertInvocation stores one invocation record.
 func (db *DB) InsertInvocation(ctx context.Context, inv Invocation) error {
 	switch {
@@ -41,11 +46,7 @@ func (db *DB) InsertInvocation(ctx context.Context, inv Invocation) error {
 	case inv.Start.IsZero():
 		return fmt.Errorf("insert invocation %s: %w: zero start time", inv.RequestID, ErrInvalid)
 	}
-	_, err := db.conn.ExecContext(ctx,
-		`INSERT INTO invocations (request_id, account_id, function, version, instance_id, cold,
-		   started_at, ended_at, duration_ms, billed_ms, init_ms, memory_mb, max_memory_mb,
-		   outcome, error_type, gb_seconds, cost_usd)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, db.insertInvocationStmt, insertInvocationQuery,
 		inv.RequestID, inv.AccountID, inv.Function, inv.Version, inv.InstanceID, inv.Cold,
 		toNanos(inv.Start), toNanos(inv.End), inv.DurationMS, inv.BilledMS, inv.InitMS, inv.MemoryMB, inv.MaxMemoryMB,
 		inv.Outcome, inv.ErrorType, inv.GBSeconds, inv.CostUSD)

@@ -44,6 +44,10 @@ func hashToken(token string) []byte {
 	return h[:]
 }
 
+const sessionUserQuery = `SELECT u.id, u.email, u.password_hash, u.role, u.account_id, u.created_at
+	FROM sessions s JOIN users u ON u.id = s.user_id
+	WHERE s.token_hash = ? AND s.expires_at > ?`
+
 // SessionUser returns the user whose live session token this is, or
 // ErrNotFound when the token is unknown or expired. The error never contains
 // the token.
@@ -51,11 +55,7 @@ func (db *DB) SessionUser(ctx context.Context, token string) (User, error) {
 	if token == "" {
 		return User{}, fmt.Errorf("session: %w", ErrNotFound)
 	}
-	u, err := scanUser(db.conn.QueryRowContext(ctx,
-		`SELECT u.id, u.email, u.password_hash, u.role, u.account_id, u.created_at
-		 FROM sessions s JOIN users u ON u.id = s.user_id
-		 WHERE s.token_hash = ? AND s.expires_at > ?`,
-		hashToken(token), toNanos(db.now())))
+	u, err := scanUser(db.queryRow(ctx, db.sessionUserStmt, sessionUserQuery, hashToken(token), toNanos(db.now())))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("session: %w", ErrNotFound)
 	}

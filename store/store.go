@@ -44,18 +44,22 @@ type DB struct {
 	path string
 	// now is the clock for timestamps and session expiry; tests replace it.
 	now func() time.Time
+	// Statements on hot paths (every request, every invoke), prepared once:
+	// parsing the SQL each time costs about as much as running it.
+	sessionUserStmt, insertInvocationStmt *sql.Stmt
 }
 
 // Open opens (creating if needed) the database at path, creating its parent
 // directory, and applies any migrations this binary has that the file lacks.
 // A file written by a newer lambdalab is refused with ErrNewerSchema.
 func Open(ctx context.Context, path string) (*DB, error) {
-	return open(ctx, path, len(migrations))
+	return open(ctx, path, len(migrations), true)
 }
 
 // open is Open with a cap on the schema version it migrates to, so tests can
-// build a database as an older binary would have left it.
-func open(ctx context.Context, path string, target int) (*DB, error) {
+// build a database as an older binary would have left it. prepare=false
+// skips preparing the hot statements, which need the latest tables.
+func open(ctx context.Context, path string, target int, prepare bool) (*DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open database: %w: empty path", ErrInvalid)
 	}
@@ -67,6 +71,15 @@ func open(ctx context.Context, path string, target int) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("open database %s: create directory: %w", path, err)
 	}
+	// SQLite gives the -wal and -shm files the main file's mode, so creating
+	// the file first makes all three private whatever the umask.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		f.Close()
+	case !errors.Is(err, os.ErrExist):
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
 	conn, err := sql.Open("sqlite", dsn(abs))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -76,7 +89,7 @@ func open(ctx context.Context, path string, target int) (*DB, error) {
 	conn.SetMaxIdleConns(8)
 	conn.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{conn: conn, path: abs, now: time.Now}
-	if err := db.init(ctx, target); err != nil {
+	if err := db.init(ctx, target, prepare); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -105,7 +118,7 @@ func dsn(abs string) string {
 	return u.String()
 }
 
-func (db *DB) init(ctx context.Context, target int) error {
+func (db *DB) init(ctx context.Context, target int, prepare bool) error {
 	var mode string
 	if err := db.conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return fmt.Errorf("read journal mode: %w", err)
@@ -120,11 +133,49 @@ func (db *DB) init(ctx context.Context, target int) error {
 	if fk != 1 {
 		return errors.New("foreign keys could not be enabled")
 	}
-	return db.migrate(ctx, target)
+	if err := db.migrate(ctx, target); err != nil {
+		return err
+	}
+	if !prepare {
+		return nil
+	}
+	return db.prepare(ctx)
+}
+
+func (db *DB) prepare(ctx context.Context) error {
+	var err error
+	if db.sessionUserStmt, err = db.conn.PrepareContext(ctx, sessionUserQuery); err != nil {
+		return fmt.Errorf("prepare session lookup: %w", err)
+	}
+	if db.insertInvocationStmt, err = db.conn.PrepareContext(ctx, insertInvocationQuery); err != nil {
+		return fmt.Errorf("prepare invocation insert: %w", err)
+	}
+	return nil
+}
+
+// exec runs query through st when it was prepared, else directly.
+func (db *DB) exec(ctx context.Context, st *sql.Stmt, query string, args ...any) (sql.Result, error) {
+	if st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.conn.ExecContext(ctx, query, args...)
+}
+
+// queryRow runs query through st when it was prepared, else directly.
+func (db *DB) queryRow(ctx context.Context, st *sql.Stmt, query string, args ...any) *sql.Row {
+	if st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.conn.QueryRowContext(ctx, query, args...)
 }
 
 // Close closes the database. Call it once, after the last use.
 func (db *DB) Close() error {
+	for _, st := range []*sql.Stmt{db.sessionUserStmt, db.insertInvocationStmt} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	if err := db.conn.Close(); err != nil {
 		return fmt.Errorf("close database %s: %w", db.path, err)
 	}

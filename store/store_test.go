@@ -193,7 +193,7 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 	older := SchemaVersion() - 1
 
 	// What a binary one migration behind would have left.
-	old, err := open(ctx, path, older)
+	old, err := open(ctx, path, older, false)
 	if err != nil {
 		t.Fatalf("open at version %d: %v", older, err)
 	}
@@ -290,12 +290,12 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 		{version: 2, name: "0002_b.sql", sql: "CREATE TABLE b (x INTEGER); INSERT INTO a VALUES (1); THIS IS NOT SQL;"},
 	}
 	path := filepath.Join(t.TempDir(), "broken.db")
-	_, err := Open(ctx, path)
+	_, err := open(ctx, path, len(migrations), false)
 	if err == nil || !strings.Contains(err.Error(), "0002_b.sql") {
 		t.Fatalf("Open = %v, want an error naming 0002_b.sql", err)
 	}
 	migrations = migrations[:1]
-	db, err := Open(ctx, path)
+	db, err := open(ctx, path, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,5 +380,27 @@ func TestBackup(t *testing.T) {
 	// An existing file is never overwritten.
 	if err := db.Backup(ctx, dst); !errors.Is(err, os.ErrExist) {
 		t.Errorf("Backup over an existing file = %v, want os.ErrExist", err)
+	}
+}
+
+func TestNewDatabaseIsPrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := Open(ctx, filepath.Join(dir, "lambdalab.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.CreateUser(ctx, "a@example.com", "h", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"", "lambdalab.db", "lambdalab.db-wal"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v; want no access for group or others", filepath.Join(dir, name), fi.Mode().Perm())
+		}
 	}
 }
