@@ -70,6 +70,9 @@ type function struct {
 	handler string
 	files   map[string]string // path in the task root → content
 	env     []string          // extra variables
+	// modes overrides a file's mode; by default a file starting with "#!"
+	// is executable and others are not.
+	modes map[string]fs.FileMode
 }
 
 type harness struct {
@@ -102,6 +105,9 @@ func start(t testing.TB, fn function) *harness {
 		mode := fs.FileMode(0o644)
 		if strings.HasPrefix(content, "#!") {
 			mode = 0o755
+		}
+		if m, ok := fn.modes[name]; ok {
+			mode = m
 		}
 		if err := os.WriteFile(p, []byte(content), mode); err != nil {
 			t.Fatal(err)
