@@ -68,6 +68,14 @@ func TestEmbeddedCourseLoads(t *testing.T) {
 			if len(l.Quizzes) == 0 {
 				t.Fatalf("lesson %s has no quiz", l.File)
 			}
+			for _, q := range l.Quizzes {
+				if got, ok := l.Quiz(q.ID); !ok || got != q {
+					t.Errorf("lesson %s: Quiz(%q) = %v, %v", l.File, q.ID, got, ok)
+				}
+			}
+			if _, ok := l.Quiz("no-such-quiz"); ok {
+				t.Errorf("lesson %s: Quiz(no-such-quiz) found something", l.File)
+			}
 			var single, multiple bool
 			for _, q := range l.Quizzes {
 				for _, qu := range q.Questions {

@@ -57,6 +57,17 @@ type Lesson struct {
 	File                 string  // path within the course FS, e.g. "compute/01-options.md"
 }
 
+// Quiz returns the lesson's quiz with the given id, for grading a
+// submission.
+func (l *Lesson) Quiz(id string) (*Quiz, bool) {
+	for _, q := range l.Quizzes {
+		if q.ID == id {
+			return q, true
+		}
+	}
+	return nil, false
+}
+
 // Part is either trusted, rendered HTML or a quiz placeholder (exactly one of
 // the two is set); the web layer renders a quiz as a form (and, after
 // submission, the graded result) in place.
