@@ -31,15 +31,20 @@ func (s *Server) course(w http.ResponseWriter, r *http.Request) (*content.Course
 }
 
 // progress returns the user's progress, or empty progress for a reader who
-// is not signed in.
+// is not signed in. The maps are shared with the cache: read them only.
 func (s *Server) progress(ctx context.Context, u *store.User) (store.Progress, error) {
 	if u == nil {
 		return store.Progress{}, nil
+	}
+	p, version, ok := s.progressCache.get(u.ID)
+	if ok {
+		return p, nil
 	}
 	p, err := s.db.Progress(ctx, u.ID)
 	if err != nil {
 		return store.Progress{}, fmt.Errorf("progress of user %d: %w", u.ID, err)
 	}
+	s.progressCache.put(u.ID, version, p)
 	return p, nil
 }
 
@@ -95,7 +100,9 @@ func (s *Server) recordVisit(ctx context.Context, userID int64, slug string) {
 	if same {
 		return
 	}
-	if err := s.db.RecordVisit(ctx, userID, slug); err != nil {
+	err := s.db.RecordVisit(ctx, userID, slug)
+	s.progressCache.invalidate(userID)
+	if err != nil {
 		s.logger.WarnContext(ctx, "record visit", "user_id", userID, "lesson", slug, "err", err)
 		s.visits.Lock()
 		delete(s.lastSeen, userID)

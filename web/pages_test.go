@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"lambdalab/static"
+	"lambdalab/store"
 )
 
 func TestAnonymousReadsLessonsButNotQuizzes(t *testing.T) {
@@ -268,5 +270,24 @@ func TestAssetsAndHeaders(t *testing.T) {
 		if r := c.get(p); r.StatusCode != 404 {
 			t.Errorf("GET %s: %d, want 404 (images only)", p, r.StatusCode)
 		}
+	}
+}
+
+// A read that started before a write must not cache what it read.
+func TestProgressCacheRejectsStaleRead(t *testing.T) {
+	c := newProgressCache(time.Minute, 10)
+	_, v, ok := c.get(7)
+	if ok {
+		t.Fatal("empty cache hit")
+	}
+	c.invalidate(7) // a write lands while the read is in flight
+	c.put(7, v, store.Progress{LastLesson: "old"})
+	if _, _, ok := c.get(7); ok {
+		t.Fatal("stale read was cached")
+	}
+	_, v, _ = c.get(7)
+	c.put(7, v, store.Progress{LastLesson: "new"})
+	if p, _, ok := c.get(7); !ok || p.LastLesson != "new" {
+		t.Fatalf("fresh read not cached: %+v %v", p, ok)
 	}
 }

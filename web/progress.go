@@ -63,7 +63,9 @@ func (s *Server) submitQuiz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := store.QuizResult{UserID: u.ID, Lesson: l.Slug, Quiz: quiz.ID, Score: g.Score, Total: g.Total, Answers: string(js)}
-	if err := s.db.SaveQuizResult(r.Context(), res); err != nil {
+	err = s.db.SaveQuizResult(r.Context(), res)
+	s.progressCache.invalidate(u.ID)
+	if err != nil {
 		s.serverError(w, r, fmt.Errorf("save quiz %s of %s: %w", quiz.ID, l.Slug, err))
 		return
 	}
@@ -98,6 +100,7 @@ func (s *Server) setComplete(w http.ResponseWriter, r *http.Request, done bool) 
 	} else {
 		err = s.db.UnmarkLessonComplete(r.Context(), u.ID, l.Slug)
 	}
+	s.progressCache.invalidate(u.ID)
 	if err != nil {
 		s.serverError(w, r, fmt.Errorf("set lesson %s complete=%t: %w", l.Slug, done, err))
 		return

@@ -63,6 +63,8 @@ type Server struct {
 	lastSeen map[int64]string // user id → lesson last recorded as visited
 
 	events *broadcaster
+
+	progressCache *progressCache
 }
 
 // courseState is one loaded course or the error that replaced it. It is
@@ -91,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 		maxBody:    cfg.MaxBodyBytes,
 		lastSeen:   map[int64]string{},
 		events:     newBroadcaster(),
+		// A minute bounds staleness if something outside web ever writes
+		// progress; 10,000 users' progress is a few MB at most.
+		progressCache: newProgressCache(time.Minute, 10000),
 	}
 	if s.sessionTTL == 0 {
 		s.sessionTTL = 14 * 24 * time.Hour
