@@ -374,6 +374,24 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
+func TestLoadCapsProblems(t *testing.T) {
+	fsys := baseCourse()
+	for i := range 60 {
+		fsys[fmt.Sprintf("m/%02d-x%d.md", i+1, i)] = file("no frontmatter\n")
+	}
+	_, err := Load(fsys)
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("Load with 60 broken lessons = %v, want a *LoadError", err)
+	}
+	if len(le.Problems) != maxProblems || le.More != 10 {
+		t.Fatalf("Load with 60 broken lessons: %d problems shown, %d more; want %d and 10", len(le.Problems), le.More, maxProblems)
+	}
+	if !strings.Contains(err.Error(), "60 problems") || !strings.Contains(err.Error(), "and 10 more") {
+		t.Errorf("error text does not count the hidden problems: %v", err)
+	}
+}
+
 func TestQuizGrade(t *testing.T) {
 	quiz := &Quiz{ID: "quiz-1", Questions: []*Question{
 		{ID: "q1", Choices: []*Choice{{ID: "a"}, {ID: "b", Correct: true}, {ID: "c"}}},

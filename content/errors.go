@@ -30,7 +30,8 @@ func (e *Error) Error() string {
 // and line. Load returns it (wrapped) so that an author sees all mistakes at
 // once instead of fixing them one reload at a time; find it with errors.As.
 type LoadError struct {
-	Problems []*Error
+	Problems []*Error // at most 50, the first by file and line
+	More     int      // how many more problems were found but left out
 }
 
 func (e *LoadError) Error() string {
@@ -38,11 +39,14 @@ func (e *LoadError) Error() string {
 	if len(e.Problems) == 1 {
 		b.WriteString("1 problem in the course:")
 	} else {
-		fmt.Fprintf(&b, "%d problems in the course:", len(e.Problems))
+		fmt.Fprintf(&b, "%d problems in the course:", len(e.Problems)+e.More)
 	}
 	for _, p := range e.Problems {
 		b.WriteString("\n")
 		b.WriteString(p.Error())
+	}
+	if e.More > 0 {
+		fmt.Fprintf(&b, "\n… and %d more", e.More)
 	}
 	return b.String()
 }
@@ -73,14 +77,17 @@ func (p *problems) err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
+	le := &LoadError{}
 	list := slices.Clone(p.list)
 	slices.SortStableFunc(list, func(a, b *Error) int {
 		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 	})
 	if len(list) > maxProblems {
+		le.More = len(list) - maxProblems
 		list = list[:maxProblems]
 	}
-	return &LoadError{Problems: list}
+	le.Problems = list
+	return le
 }
 
 var (

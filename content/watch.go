@@ -18,6 +18,10 @@ import (
 // temporary file, rename it, touch the folder) into a single reload.
 const reloadDelay = 100 * time.Millisecond
 
+// maxReloadDelay caps how long a steady stream of changes (a build tool
+// rewriting files in a loop) can put off a reload.
+const maxReloadDelay = time.Second
+
 // Watch is author mode. It loads the course in dir and calls fn with the
 // course or the load error, then reloads after every change under dir
 // (debounced, new folders included) and calls fn again. fn is called from one
@@ -58,6 +62,14 @@ func Watch(ctx context.Context, dir string, logger *slog.Logger, fn func(*Course
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	var pendingSince time.Time // zero when no reload is due
+	schedule := func() {
+		now := time.Now()
+		if pendingSince.IsZero() {
+			pendingSince = now
+		}
+		timer.Reset(min(reloadDelay, max(0, pendingSince.Add(maxReloadDelay).Sub(now))))
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -78,15 +90,16 @@ func Watch(ctx context.Context, dir string, logger *slog.Logger, fn func(*Course
 					}
 				}
 			}
-			timer.Reset(reloadDelay)
+			schedule()
 		case err, ok := <-w.Errors:
 			if !ok {
 				return errors.New("watch course folder: watcher closed")
 			}
 			// An overflow loses events; reloading is always safe.
 			logger.WarnContext(ctx, "course watcher", "dir", dir, "err", err)
-			timer.Reset(reloadDelay)
+			schedule()
 		case <-timer.C:
+			pendingSince = time.Time{}
 			reload()
 		}
 	}
