@@ -42,6 +42,38 @@ func requireInterpreter(t testing.TB, runtime string) {
 	t.Skipf("%s is not installed in %s; the %s client cannot be tested here", name, hostPath, runtime)
 }
 
+// interpreterOverride lets a run use another python3 or node than the
+// host's, e.g. the image's Python 3.13:
+//
+//	LAMBDALAB_TEST_PYTHON=/root/.pyenv/versions/3.13.0/bin/python3.13 go test ./sandbox/runtimes
+//
+// It returns a directory to put first in PATH, or "".
+func interpreterOverride(t testing.TB, root string) string {
+	t.Helper()
+	links := map[string]string{
+		"python3": os.Getenv("LAMBDALAB_TEST_PYTHON"),
+		"node":    os.Getenv("LAMBDALAB_TEST_NODE"),
+	}
+	dir := filepath.Join(root, "bin")
+	made := false
+	for name, target := range links {
+		if target == "" {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		made = true
+	}
+	if !made {
+		return ""
+	}
+	return dir
+}
+
 // writeClients copies FS into dir as the image builder does.
 func writeClients(t testing.TB, dir string) {
 	t.Helper()
@@ -136,12 +168,17 @@ func start(t testing.TB, fn function) *harness {
 	}
 	defer out.Close()
 
+	path := hostPath
+	if dir := interpreterOverride(t, root); dir != "" {
+		path = dir + ":" + path
+	}
+
 	cmd := exec.Command(bin, argv[1:]...)
 	cmd.Dir = task
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Env = append([]string{
-		"PATH=" + hostPath,
+		"PATH=" + path,
 		"LANG=C.UTF-8",
 		"TZ=:UTC",
 		"AWS_LAMBDA_RUNTIME_API=" + l.Addr().String(),
@@ -171,12 +208,14 @@ func start(t testing.TB, fn function) *harness {
 		srv.Fail(status)
 		close(h.exited)
 	}()
-	t.Cleanup(func() {
-		// The whole process group: a handler may have started children.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-h.exited
-	})
+	t.Cleanup(h.stop)
 	return h
+}
+
+// stop kills the runtime and everything it started (its process group).
+func (h *harness) stop() {
+	syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
+	<-h.exited
 }
 
 // init waits for the runtime's init to end.

@@ -379,3 +379,25 @@ exports.handler = async () => {
 		t.Errorf("runtime exit = %q, want exit status 129 after an uncaught exception", status)
 	}
 }
+
+func TestNodeUnhandledRejection(t *testing.T) {
+	h := start(t, node("index.handler", map[string]string{"index.js": `
+exports.handler = async () => {
+  Promise.reject(new Error("nobody awaited me"));
+  await new Promise((r) => setTimeout(r, 1000));
+  return "never";
+};
+`}))
+	h.ready()
+	out := h.invoke(`{}`)
+	doc := decodeError(t, out.Payload)
+	if out.Status != runtimeapi.StatusError || doc.ErrorType != "Runtime.UnhandledPromiseRejection" || doc.ErrorMessage != "Error: nobody awaited me" {
+		t.Errorf("unhandled rejection = %s %s, want Runtime.UnhandledPromiseRejection: Error: nobody awaited me", out.Status, out.Payload)
+	}
+	if logged := h.newOutput(); !strings.Contains(logged, "\tERROR\tUnhandled Promise Rejection \t{\"errorType\":\"Runtime.UnhandledPromiseRejection\"") {
+		t.Errorf("log = %q, want the Unhandled Promise Rejection line", logged)
+	}
+	if status := h.exitStatus(); status != "exit status 128" {
+		t.Errorf("runtime exit = %q, want exit status 128", status)
+	}
+}

@@ -40,6 +40,7 @@ def handler(event, context):
         "execution_env": os.environ.get("AWS_EXECUTION_ENV"),
         "trace": os.environ.get("_X_AMZN_TRACE_ID"),
         "sys_path": sys.path[:3],
+        "version": "%d.%d.%d" % sys.version_info[:3],
     }
 `
 
@@ -67,6 +68,7 @@ func TestPythonResultAndContext(t *testing.T) {
 		ExecutionEnv        string         `json:"execution_env"`
 		Trace               *string        `json:"trace"`
 		SysPath             []string       `json:"sys_path"`
+		Version             string         `json:"version"`
 	}
 	var id string
 	h.result(`{"order": 42, "items": ["a", "b"]}`, &got, func(inv *runtimeapi.Invocation) {
@@ -75,6 +77,7 @@ func TestPythonResultAndContext(t *testing.T) {
 		inv.ClientContext = `{"client":{"installation_id":"inst-1","app_title":"shop"},"custom":{"tier":"gold"},"env":{"locale":"en"}}`
 	})
 
+	t.Logf("client ran on Python %s", got.Version)
 	if got.Event["order"] != float64(42) {
 		t.Errorf("event = %v, want the payload back", got.Event)
 	}
@@ -408,5 +411,26 @@ func TestPythonRejectsBadAPIAddress(t *testing.T) {
 	}
 	if out := h.allOutput(); !strings.Contains(out, "AWS_LAMBDA_RUNTIME_API") {
 		t.Errorf("output %q does not name the bad variable", out)
+	}
+}
+
+func TestPythonExecWrapper(t *testing.T) {
+	// AWS_LAMBDA_EXEC_WRAPPER names a script (in the code or a layer) that
+	// the start script runs the interpreter through. The task root is the
+	// working directory, so a relative path reaches the code's wrapper.
+	h := start(t, python("app.handler", map[string]string{
+		"wrapper.sh": "#!/bin/sh\nexport WRAPPED=yes\nexec \"$@\"\n",
+		"app.py":     "import os\ndef handler(e, c):\n    return os.environ.get('WRAPPED')\n",
+	}, "AWS_LAMBDA_EXEC_WRAPPER=./wrapper.sh"))
+	h.ready()
+	var got string
+	h.result(`{}`, &got)
+	if got != "yes" {
+		t.Errorf("handler saw WRAPPED=%q, want the wrapper's \"yes\"", got)
+	}
+
+	missing := start(t, python("app.handler", map[string]string{"app.py": "def handler(e, c): pass\n"}, "AWS_LAMBDA_EXEC_WRAPPER=/nonexistent/wrapper"))
+	if status := missing.exitStatus(); status != "exit status 127" {
+		t.Errorf("missing wrapper: runtime exit = %q, want exit status 127 as on Lambda", status)
 	}
 }

@@ -158,3 +158,22 @@ func BenchmarkWarmInvokeProvidedGo(b *testing.B) {
 	// yardstick for the two clients above.
 	benchWarm(b, provided(map[string]string{"bootstrap": buildGoBootstrap(b)}, map[string]fs.FileMode{"bootstrap": 0o755}))
 }
+
+// benchInit measures a cold start's share that belongs to the client: from
+// starting the runtime's start script to its first /next, with a handler
+// module that imports nothing. It includes the interpreter's own start.
+func benchInit(b *testing.B, fn function) {
+	for b.Loop() {
+		h := start(b, fn)
+		h.ready()
+		h.stop()
+	}
+}
+
+func BenchmarkInitPython(b *testing.B) {
+	benchInit(b, python("app.handler", map[string]string{"app.py": "def handler(event, context):\n    return event\n"}))
+}
+
+func BenchmarkInitNode(b *testing.B) {
+	benchInit(b, node("index.handler", map[string]string{"index.mjs": "export const handler = async (event) => event;\n"}))
+}

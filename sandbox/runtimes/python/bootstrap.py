@@ -39,7 +39,6 @@ def _arrange_sys_path():
 
 _arrange_sys_path()
 
-import decimal  # noqa: E402
 import http.client  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -340,8 +339,10 @@ def _parse_header_json(text, name):
 
 def _encode_default(obj):
     # boto3's DynamoDB values arrive as Decimal; Lambda's encoder writes them
-    # as JSON numbers.
-    if isinstance(obj, decimal.Decimal):
+    # as JSON numbers. A Decimal result means the learner's code loaded the
+    # module already, so the client need not pay for importing it at init.
+    decimal = sys.modules.get("decimal")
+    if decimal is not None and isinstance(obj, decimal.Decimal):
         if obj.is_nan():
             return float("nan")
         if obj == obj.to_integral_value():
