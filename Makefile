@@ -22,9 +22,10 @@ deps-browser:
 generate:
 	$(GO) tool templ generate
 
-## build: one static binary in bin/
+## build: one static binary in bin/, with the small sandbox init embedded
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -o sandbox/initbin/lambdalab-init ./sandbox/init
+	CGO_ENABLED=0 $(GO) build -tags embedinit -o $(BIN) .
 
 ## run: start lambdalab on 127.0.0.1:8080 with embedded defaults
 run: deps build

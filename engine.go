@@ -15,6 +15,7 @@ import (
 
 	"lambdalab/sandbox"
 	"lambdalab/sandbox/docker"
+	"lambdalab/sandbox/initbin"
 	"lambdalab/sandbox/runtimes"
 	"lambdalab/store"
 )
@@ -67,7 +68,7 @@ func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func
 	if err != nil {
 		return nil, err
 	}
-	initBin, err := initBinary()
+	initBin, err := initBinary(filepath.Join(dataDir, "sandbox"), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -103,14 +104,19 @@ func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func
 	return engine, nil
 }
 
-// initBinary is the executable that becomes PID 1 in every instance: this
-// very program, which runs the init when started under that name (see
-// main). It must be statically linked to run inside the runtime image.
-func initBinary() (string, error) {
+// initBinary is the executable that becomes PID 1 in every instance: the
+// small init embedded by `make build`, or else this very program, which runs
+// the init when started under that name (see main). Either must be
+// statically linked to run inside the runtime image.
+func initBinary(dir string, logger *slog.Logger) (string, error) {
+	if path, ok, err := initbin.Install(dir); ok {
+		return path, err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("find own executable for the sandbox init: %w", err)
 	}
+	logger.Info("sandbox init is lambdalab itself (build with `make build` to embed the small init and save memory in every instance)")
 	return filepath.EvalSymlinks(exe)
 }
 

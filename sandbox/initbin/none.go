@@ -1,0 +1,5 @@
+//go:build !embedinit
+
+package initbin
+
+var embedded []byte
