@@ -220,6 +220,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 	if spec.EphemeralMB < 512 || spec.EphemeralMB > 10240 {
 		return nil, fmt.Errorf("start instance: ephemeral storage %d MB is outside 512 to 10240", spec.EphemeralMB)
 	}
+	t0 := time.Now()
 	id := newID()
 	in := &Instance{
 		b:      b,
@@ -250,6 +251,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 		{Type: mount.TypeBind, Source: filepath.Join(in.dir, "opt"), Target: "/opt", ReadOnly: true},
 	}
 	var tmpfs map[string]string
+	tTmp := time.Now()
 	if b.makeTmp(ctx, in, spec.EphemeralMB) {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: filepath.Join(in.dir, "tmp"), Target: "/tmp"})
 	} else {
@@ -304,6 +306,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 			},
 		},
 	}
+	tCreate := time.Now()
 	created, err := b.cli.ContainerCreate(ctx, cfg, host, nil, nil, "lambdalab-"+id)
 	if err != nil {
 		return nil, fmt.Errorf("create container for %s: %w", id, err)
@@ -313,11 +316,14 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 	b.live[id] = in
 	b.mu.Unlock()
 
+	tStart := time.Now()
 	if err := b.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("start container for %s: %w", id, err)
 	}
 	in.watch()
-	b.log.DebugContext(ctx, "instance started", "instance", id, "container", shortID(created.ID), "loop_tmp", in.loopTmp)
+	b.log.DebugContext(ctx, "instance started", "instance", id, "container", shortID(created.ID), "loop_tmp", in.loopTmp,
+		"tmp_ms", tCreate.Sub(tTmp).Milliseconds(), "create_ms", tStart.Sub(tCreate).Milliseconds(),
+		"start_ms", time.Since(tStart).Milliseconds(), "total_ms", time.Since(t0).Milliseconds())
 	return in, nil
 }
 
@@ -412,7 +418,7 @@ func (b *Backend) makeTmp(ctx context.Context, in *Instance, mb int) bool {
 		// No journal and no reserved blocks: the data dies with the
 		// instance, and the learner gets the whole size.
 		if out, err := exec.CommandContext(ctx, "mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
-			"-E", fmt.Sprintf("root_owner=%d:%d,lazy_itable_init=1", sandboxUID, sandboxUID), img).CombinedOutput(); err != nil {
+			"-E", fmt.Sprintf("root_owner=%d:%d,lazy_itable_init=1,nodiscard", sandboxUID, sandboxUID), img).CombinedOutput(); err != nil {
 			return fmt.Errorf("mkfs.ext4: %w: %s", err, strings.TrimSpace(string(out)))
 		}
 		mnt := filepath.Join(in.dir, "tmp")
