@@ -3,6 +3,20 @@
 // Runtime API at AWS_LAMBDA_RUNTIME_API, load the learner's handler and call
 // it once per event. FS is copied to /var/runtime in the runtime image.
 //
+// Layout of FS (and of /var/runtime in the image):
+//
+//	python/bootstrap     sh: sets AWS_EXECUTION_ENV, runs bootstrap.py with python -u
+//	python/bootstrap.py  the Python client (standard library only)
+//	nodejs/bootstrap     sh: NODE_PATH default, V8 heap sizes from the memory size
+//	nodejs/index.mjs     the Node.js client (node: modules only)
+//	provided/bootstrap   bash: runs /var/task/bootstrap or /opt/bootstrap
+//
+// The image must provide /bin/sh, /bin/bash (the provided wrapper uses its
+// execfail option and /dev/tcp), and python3.13 and node either at
+// /var/lang/bin or on PATH. The python and nodejs start scripts honour
+// AWS_LAMBDA_EXEC_WRAPPER as Lambda's managed runtimes do; custom runtimes
+// do not.
+//
 // It knows nothing about Docker or about the Runtime API server; it only
 // describes how each runtime is started and what environment it expects.
 package runtimes
@@ -44,10 +58,14 @@ var commands = map[string]string{
 	Provided:  "provided",
 }
 
-// Command returns the argv that starts runtime inside the image. For
-// provided it is a wrapper that runs /var/task/bootstrap, else
-// /opt/bootstrap, and reports Lambda's Runtime.InvalidEntrypoint error when
-// neither exists.
+// Command returns the argv that starts runtime inside the image, with
+// /var/task as working directory. For provided it is a wrapper that runs
+// /var/task/bootstrap, else /opt/bootstrap; when neither can start it posts
+// a Runtime.InvalidEntrypoint init error with Lambda's message ("Couldn't
+// find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]", "fork/exec
+// /var/task/bootstrap: permission denied", "…: exec format error") and exits
+// 1. Lambda shows that message to the caller prefixed with "RequestId: <id>
+// Error: ", which only the platform can add.
 func Command(runtime string) ([]string, error) {
 	dir, ok := commands[runtime]
 	if !ok {
