@@ -1,0 +1,341 @@
+package initproc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"lambdalab/sandbox/runtimeapi"
+)
+
+var (
+	binDir    string
+	buildOnce sync.Once
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "initproc-test-")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// binaries builds the init binary and the test runtime once.
+func binaries(t testing.TB) (initBin, runtimeBin string) {
+	t.Helper()
+	initBin = filepath.Join(binDir, "init")
+	runtimeBin = filepath.Join(binDir, "rawruntime")
+	buildOnce.Do(func() {
+		for _, b := range [][2]string{{initBin, "../init"}, {runtimeBin, "./testdata/rawruntime"}} {
+			cmd := exec.Command("go", "build", "-o", b[0], b[1])
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %v\n%s", b[1], err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return initBin, runtimeBin
+}
+
+// freeAddr finds a loopback port that is free now (init listens on it soon
+// after; a parallel test taking it in between would make init fail loudly).
+func freeAddr(t testing.TB, network string) string {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().String()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type instance struct {
+	s        *runtimeapi.Server
+	dir      string
+	initCmd  *exec.Cmd
+	initDone chan struct{}
+	xrayAddr string
+}
+
+// startInstance runs the real init binary on the host, as the backend would
+// run it in a container: a runtimeapi.Server on aws.sock in its socket
+// directory, and the runtime bound once init asks.
+func startInstance(t testing.TB, cfg runtimeapi.Config, beforeStart func(dir string)) *instance {
+	t.Helper()
+	initBin, runtimeBin := binaries(t)
+	// A short path: Unix socket names are limited to 108 bytes.
+	dir, err := os.MkdirTemp("", "ll-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", filepath.Join(dir, "aws.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runtimeapi.New(cfg)
+	go s.Serve(ln)
+	t.Cleanup(s.Close)
+	if beforeStart != nil {
+		beforeStart(dir)
+	}
+
+	runtimeAddr := freeAddr(t, "tcp")
+	xrayAddr := freeAddr(t, "udp")
+	cmd := exec.Command(initBin)
+	cmd.Env = []string{
+		EnvSocketDir + "=" + dir,
+		EnvRuntimeAddr + "=" + runtimeAddr,
+		EnvXRayAddr + "=" + xrayAddr,
+	}
+	var initErr bytes.Buffer
+	cmd.Stderr = &initErr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{s: s, dir: dir, initCmd: cmd, initDone: make(chan struct{}), xrayAddr: xrayAddr}
+	go func() {
+		cmd.Wait()
+		// What the backend does when the container dies; a no-op when init
+		// reported the exit first.
+		s.Fail("init died: " + cmd.ProcessState.String())
+		close(in.initDone)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-in.initDone
+		if t.Failed() && initErr.Len() > 0 {
+			t.Logf("init stderr: %s", initErr.String())
+		}
+	})
+	s.Bind(runtimeapi.BindConfig{
+		Cmd: []string{runtimeBin},
+		Env: []string{
+			"AWS_LAMBDA_RUNTIME_API=" + runtimeAddr,
+			"AWS_XRAY_DAEMON_ADDRESS=" + xrayAddr,
+			"PATH=/usr/local/bin:/usr/bin:/bin",
+		},
+		WorkDir: dir,
+	})
+	return in
+}
+
+func (in *instance) invoke(t testing.TB, id, payload string) runtimeapi.Outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := in.s.Invoke(ctx, runtimeapi.Invocation{RequestID: id, Payload: []byte(payload), Deadline: time.Now().Add(20 * time.Second)})
+	if err != nil {
+		t.Fatalf("Invoke(%s): %v", id, err)
+	}
+	return out
+}
+
+func (in *instance) waitInit(t testing.TB) runtimeapi.InitResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := in.s.WaitInit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != runtimeapi.StatusSuccess {
+		t.Fatalf("init = %+v, want success", res)
+	}
+	return res
+}
+
+func TestLogAttribution(t *testing.T) {
+	in := startInstance(t, runtimeapi.Config{}, nil)
+	res := in.waitInit(t)
+	if string(res.Log) != "init-out\ninit-err\n" && string(res.Log) != "init-err\ninit-out\n" {
+		t.Errorf("init log %q, want init-out and init-err", res.Log)
+	}
+	if res.Duration <= 0 {
+		t.Errorf("init duration %v, want > 0", res.Duration)
+	}
+	for i := 1; i <= 3; i++ {
+		out := in.invoke(t, fmt.Sprintf("req-%d", i), fmt.Sprintf(`{"before":"before-%d","after":"after-%d"}`, i, i))
+		if out.Status != runtimeapi.StatusSuccess {
+			t.Fatalf("invoke %d: %+v", i, out)
+		}
+		// Printed before the response on stdout, after it on stderr: both
+		// belong to this invocation, in that order, and nothing else does.
+		if want := fmt.Sprintf("before-%d\nafter-%d\n", i, i); string(out.Log) != want || out.Truncated != 0 {
+			t.Errorf("invoke %d log %q (truncated %d), want %q", i, out.Log, out.Truncated, want)
+		}
+		if want := fmt.Sprintf(`{"id":"req-%d"}`, i); string(out.Payload) != want {
+			t.Errorf("invoke %d payload %s, want %s", i, out.Payload, want)
+		}
+	}
+}
+
+func TestExitReported(t *testing.T) {
+	in := startInstance(t, runtimeapi.Config{}, nil)
+	in.waitInit(t)
+	out := in.invoke(t, "bye", `{"before":"last words","exit":7}`)
+	if out.Status != runtimeapi.StatusExit || out.Exit != "exit status 7" {
+		t.Errorf("outcome %q %q, want exit / exit status 7", out.Status, out.Exit)
+	}
+	if string(out.Log) != "last words\n" {
+		t.Errorf("log %q, want the output before the exit", out.Log)
+	}
+	select {
+	case <-in.initDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("init did not exit after the runtime")
+	}
+	if code := in.initCmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("init exit code %d, want 0", code)
+	}
+}
+
+func TestKilledRuntimeAndOrphans(t *testing.T) {
+	in := startInstance(t, runtimeapi.Config{}, nil)
+	in.waitInit(t)
+	out := in.invoke(t, "k", `{"orphan":true,"kill":true}`)
+	if out.Status != runtimeapi.StatusExit || out.Exit != "signal: killed" {
+		t.Errorf("outcome %q %q, want exit / signal: killed", out.Status, out.Exit)
+	}
+	m := regexp.MustCompile(`child=(\d+)`).FindSubmatch(out.Log)
+	if m == nil {
+		t.Fatalf("log %q has no child pid", out.Log)
+	}
+	pid, _ := strconv.Atoi(string(m[1]))
+	<-in.initDone
+	// The runtime's child was killed and reaped by init.
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("kill(%d, 0) = %v, want ESRCH: the orphan survived", pid, err)
+	}
+}
+
+func TestStdoutFloodCapped(t *testing.T) {
+	const flood = 10 << 20
+	in := startInstance(t, runtimeapi.Config{}, nil)
+	in.waitInit(t)
+	out := in.invoke(t, "flood", fmt.Sprintf(`{"flood":%d}`, flood))
+	if out.Status != runtimeapi.StatusSuccess {
+		t.Fatalf("flood: %+v", out.Status)
+	}
+	if len(out.Log) != 1<<20 || out.Truncated != flood-1<<20 {
+		t.Errorf("flood log %d bytes, truncated %d; want %d and %d", len(out.Log), out.Truncated, 1<<20, flood-1<<20)
+	}
+	if bytes.Count(out.Log, []byte("z")) != len(out.Log) {
+		t.Errorf("flood log holds bytes other than the flood")
+	}
+	// The cap is per invocation: the next one starts clean.
+	if out := in.invoke(t, "after", `{"before":"calm"}`); string(out.Log) != "calm\n" || out.Truncated != 0 {
+		t.Errorf("after the flood: log %q truncated %d, want calm", out.Log, out.Truncated)
+	}
+}
+
+func TestAgentPathsRefused(t *testing.T) {
+	in := startInstance(t, runtimeapi.Config{}, nil)
+	in.waitInit(t)
+	for _, p := range []string{"/lambdalab/v1/exit", "/%6cambdalab/v1/bind", "//lambdalab/v1/logs", "/x/../LambdaLab/v1/exit"} {
+		out := in.invoke(t, "probe", `{"probe":"`+p+`"}`)
+		var got struct{ Probe int }
+		json.Unmarshal(out.Payload, &got)
+		if got.Probe != 403 {
+			t.Errorf("runtime reached %s through init: status %d, want 403", p, got.Probe)
+		}
+	}
+	select {
+	case <-in.s.Exited():
+		t.Error("a probe made the instance exit")
+	default:
+	}
+}
+
+func TestXRayRelay(t *testing.T) {
+	var pc net.PacketConn
+	in := startInstance(t, runtimeapi.Config{}, func(dir string) {
+		var err error
+		pc, err = net.ListenPacket("unixgram", filepath.Join(dir, "xray.sock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pc.Close() })
+	})
+	in.waitInit(t)
+	seg := `{"format":"json","version":1}` + "\n" + `{"trace_id":"1-5e34a614-10bdxmplf1fb44f07bc535a1"}`
+	in.invoke(t, "x", `{"xray":`+strconv.Quote(seg)+`}`)
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64<<10)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != seg {
+		t.Errorf("xray.sock got %q, %v; want %q", buf[:n], err, seg)
+	}
+}
+
+func TestStatusTextMatchesProcessState(t *testing.T) {
+	for _, script := range []string{"exit 0", "exit 3", "kill -KILL $$", "kill -SEGV $$", "kill -TERM $$"} {
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.Run()
+		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if got, want := statusText(ws), cmd.ProcessState.String(); got != want {
+			t.Errorf("%s: statusText = %q, want %q", script, got, want)
+		}
+	}
+}
+
+func TestMissingRuntime(t *testing.T) {
+	initBin, _ := binaries(t)
+	dir, err := os.MkdirTemp("", "ll-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("unix", filepath.Join(dir, "aws.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runtimeapi.New(runtimeapi.Config{})
+	go s.Serve(ln)
+	defer s.Close()
+	cmd := exec.Command(initBin)
+	cmd.Env = []string{EnvSocketDir + "=" + dir, EnvRuntimeAddr + "=" + freeAddr(t, "tcp"), EnvXRayAddr + "=" + freeAddr(t, "udp")}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	s.Bind(runtimeapi.BindConfig{Cmd: []string{"/nonexistent/bootstrap"}, WorkDir: dir})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := s.WaitInit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != runtimeapi.StatusExit || res.Exit != "exit status 127" || !bytes.Contains(res.Log, []byte("/nonexistent/bootstrap")) {
+		t.Errorf("init = %q %q log %q; want exit status 127 and the reason in the log", res.Status, res.Exit, res.Log)
+	}
+}
