@@ -254,6 +254,13 @@ def handler(event, context):
 		t.Errorf("non-JSON event = %s %s, want Runtime.UnmarshalError", out.Status, out.Payload)
 	}
 
+	out = h.invoke(`{}`, func(inv *runtimeapi.Invocation) { inv.ClientContext = `{"custom": ` })
+	doc = decodeError(t, out.Payload)
+	if out.Status != runtimeapi.StatusError || doc.ErrorType != "Runtime.LambdaContextUnmarshalError" ||
+		!strings.HasPrefix(doc.ErrorMessage, "Unable to parse Client Context JSON: ") {
+		t.Errorf("malformed client context = %s %s, want Runtime.LambdaContextUnmarshalError", out.Status, out.Payload)
+	}
+
 	out = h.invoke(`{"kind": "bytes"}`)
 	if out.Status != runtimeapi.StatusSuccess || string(out.Payload) != "raw" || out.ContentType != "application/unknown" {
 		t.Errorf("bytes result = %s %q %q, want raw bytes as application/unknown", out.Status, out.Payload, out.ContentType)
@@ -432,5 +439,22 @@ func TestPythonExecWrapper(t *testing.T) {
 	missing := start(t, python("app.handler", map[string]string{"app.py": "def handler(e, c): pass\n"}, "AWS_LAMBDA_EXEC_WRAPPER=/nonexistent/wrapper"))
 	if status := missing.exitStatus(); status != "exit status 127" {
 		t.Errorf("missing wrapper: runtime exit = %q, want exit status 127 as on Lambda", status)
+	}
+}
+
+func TestPythonLogLevelFromEnvironment(t *testing.T) {
+	h := start(t, python("app.handler", map[string]string{"app.py": `
+import logging
+def handler(event, context):
+    logging.debug("debug line")
+    logging.info("info line")
+    return logging.getLogger().level
+`}, "AWS_LAMBDA_LOG_LEVEL=info"))
+	h.ready()
+	var level int
+	h.result(`{}`, &level)
+	logged := h.newOutput()
+	if level != 20 || !strings.Contains(logged, "\tinfo line\n") || strings.Contains(logged, "debug line") {
+		t.Errorf("with AWS_LAMBDA_LOG_LEVEL=info: root level %d, output %q; want 20 (INFO) and only the info line", level, logged)
 	}
 }

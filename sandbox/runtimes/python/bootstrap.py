@@ -236,7 +236,15 @@ def setup_logging():
         )
     )
     handler.addFilter(_RequestIdFilter())
-    logging.getLogger().addHandler(handler)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    # With Lambda's advanced logging controls the function's log level is
+    # applied to the root logger.
+    level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
+    if level == "WARN":
+        level = "WARNING"
+    if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        root.setLevel(level)
 
 
 # ---------------------------------------------------------------- context
