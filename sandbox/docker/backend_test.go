@@ -126,11 +126,11 @@ func codeDir(t testing.TB) string {
 
 func binding(t testing.TB, memMB int) sandbox.Binding {
 	return sandbox.Binding{
-		AccountID:   "123456789012",
-		Function:    "test",
-		Version:     "$LATEST",
-		CodeDir:     codeDir(t),
-		MemoryMB:    memMB,
+		AccountID: "123456789012",
+		Function:  "test",
+		Version:   "$LATEST",
+		CodeDir:   codeDir(t),
+		MemoryMB:  memMB,
 		// No CPU quota unless a test is about it: hostile loops at 0.072
 		// CPU only make the suite slow.
 		Cmd:         []string{"/var/lang/bin/python3.13", "-u", "/var/task/handler.py"},
