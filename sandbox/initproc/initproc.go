@@ -106,6 +106,11 @@ func run() error {
 	stdoutW.Close()
 	stderrW.Close()
 	p.start()
+	p.watchHost(func() {
+		if startErr == nil {
+			killRuntime(pid, pid1)
+		}
+	})
 
 	var status string
 	if startErr != nil {
@@ -201,7 +206,9 @@ func startRuntime(b runtimeapi.BindConfig, stdout, stderr *os.File) (int, error)
 		Dir:   dir,
 		Env:   b.Env,
 		Files: []*os.File{devnull, stdout, stderr},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		// Pdeathsig: should init itself die, the runtime goes too (inside
+		// an instance the PID namespace would see to that anyway).
+		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start runtime: %w", err)
@@ -268,11 +275,7 @@ func waitRuntime(pid int, chld, term <-chan os.Signal) string {
 // namespace when init is PID 1, otherwise the runtime's process group
 // (kill(-1) outside a namespace would hit the host).
 func killRest(pid int, pid1 bool) {
-	if pid1 {
-		syscall.Kill(-1, syscall.SIGKILL)
-	} else {
-		syscall.Kill(-pid, syscall.SIGKILL)
-	}
+	killRuntime(pid, pid1)
 	// Reap what was killed; as PID 1 this also keeps the table clean.
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for time.Now().Before(deadline) {
@@ -284,6 +287,15 @@ func killRest(pid int, pid1 bool) {
 		if wpid == 0 {
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+}
+
+// killRuntime kills the runtime and everything it started.
+func killRuntime(pid int, pid1 bool) {
+	if pid1 {
+		syscall.Kill(-1, syscall.SIGKILL)
+	} else {
+		syscall.Kill(-pid, syscall.SIGKILL)
 	}
 }
 

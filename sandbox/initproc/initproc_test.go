@@ -112,6 +112,8 @@ func startInstance(t testing.TB, cfg runtimeapi.Config, beforeStart func(dir str
 	runtimeAddr := freeAddr(t, "tcp")
 	xrayAddr := freeAddr(t, "udp")
 	cmd := exec.Command(initBin)
+	// Should the test binary die, init goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Env = []string{
 		EnvSocketDir + "=" + dir,
 		EnvRuntimeAddr + "=" + runtimeAddr,
@@ -131,8 +133,20 @@ func startInstance(t testing.TB, cfg runtimeapi.Config, beforeStart func(dir str
 		close(in.initDone)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-in.initDone
+		// Closing the Server is enough to end init and its runtime; the
+		// kill is only a backstop.
+		s.Close()
+		closed := time.Now()
+		select {
+		case <-in.initDone:
+			if d := time.Since(closed); d > time.Second {
+				t.Logf("init took %v to exit after Close", d)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("init still runs 15s after its Server closed")
+			cmd.Process.Kill()
+			<-in.initDone
+		}
 		if t.Failed() && initErr.Len() > 0 {
 			t.Logf("init stderr: %s", initErr.String())
 		}
@@ -193,8 +207,9 @@ func TestLogAttribution(t *testing.T) {
 		if want := fmt.Sprintf("before-%d\nafter-%d\n", i, i); string(out.Log) != want || out.Truncated != 0 {
 			t.Errorf("invoke %d log %q (truncated %d), want %q", i, out.Log, out.Truncated, want)
 		}
-		if want := fmt.Sprintf(`{"id":"req-%d"}`, i); string(out.Payload) != want {
-			t.Errorf("invoke %d payload %s, want %s", i, out.Payload, want)
+		var got struct{ ID string }
+		if json.Unmarshal(out.Payload, &got); got.ID != fmt.Sprintf("req-%d", i) {
+			t.Errorf("invoke %d payload %s, want id req-%d", i, out.Payload, i)
 		}
 	}
 }
@@ -337,5 +352,28 @@ func TestMissingRuntime(t *testing.T) {
 	}
 	if res.Status != runtimeapi.StatusExit || res.Exit != "exit status 127" || !bytes.Contains(res.Log, []byte("/nonexistent/bootstrap")) {
 		t.Errorf("init = %q %q log %q; want exit status 127 and the reason in the log", res.Status, res.Exit, res.Log)
+	}
+}
+
+func TestHostGoneEndsInit(t *testing.T) {
+	in := startInstance(t, runtimeapi.Config{}, nil)
+	in.waitInit(t)
+	var got struct{ PID int }
+	json.Unmarshal(in.invoke(t, "pid", `{}`).Payload, &got)
+	if got.PID == 0 {
+		t.Fatal("runtime did not say its pid")
+	}
+	in.s.Close()
+	select {
+	case <-in.initDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("init did not exit after its Server closed")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for syscall.Kill(got.PID, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(got.PID, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("runtime %d still exists after init ended: kill(0) = %v", got.PID, err)
 	}
 }

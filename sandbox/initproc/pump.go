@@ -46,6 +46,11 @@ type pump struct {
 	cw     io.WriteCloser
 	broken bool // the logs stream failed: keep draining, drop the output
 	done   sync.WaitGroup
+
+	// answered is closed when the host has answered the logs request or
+	// its connection ended. The host answers only after the stream ends,
+	// so an early answer means the host is gone.
+	answered chan struct{}
 }
 
 // openLogs starts POST LogsPath on a connection of its own. The request is
@@ -71,7 +76,8 @@ func newPump(conn net.Conn, bw *bufio.Writer, cw io.WriteCloser, stdout, stderr 
 		kinds: [2]byte{runtimeapi.FrameStdout, runtimeapi.FrameStderr},
 		batch: make([]byte, 0, batchSize),
 		conn:  conn, bw: bw, cw: cw,
-		broken: conn == nil,
+		broken:   conn == nil,
+		answered: make(chan struct{}),
 	}
 	for i, f := range p.pipes {
 		// The raw descriptor is read directly (non-blocking, the pipe is in
@@ -86,6 +92,32 @@ func newPump(conn net.Conn, bw *bufio.Writer, cw io.WriteCloser, stdout, stderr 
 		}
 	}
 	return p, nil
+}
+
+// watchHost reads the host's answer to the logs request. If it comes (or
+// the connection ends) before finish ended the stream, the host has closed
+// the instance: gone is called so that init ends the runtime rather than
+// outlive its host.
+func (p *pump) watchHost(gone func()) {
+	if p.conn == nil {
+		close(p.answered)
+		gone()
+		return
+	}
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, "http://lambdalab"+runtimeapi.LogsPath, nil)
+		if resp, err := http.ReadResponse(bufio.NewReader(p.conn), req); err == nil {
+			resp.Body.Close()
+		}
+		close(p.answered)
+		p.mu.Lock()
+		finishing := p.broken
+		p.broken = true
+		p.mu.Unlock()
+		if !finishing {
+			gone()
+		}
+	}()
 }
 
 // start runs one reader per pipe. Each waits in the poller until its pipe is
@@ -227,11 +259,12 @@ func (p *pump) finish(wait time.Duration) uint64 {
 	if err := p.bw.Flush(); err != nil {
 		return seq
 	}
-	p.conn.SetReadDeadline(time.Now().Add(wait))
-	req, _ := http.NewRequest(http.MethodPost, "http://lambdalab"+runtimeapi.LogsPath, nil)
-	if resp, err := http.ReadResponse(bufio.NewReader(p.conn), req); err == nil {
-		resp.Body.Close()
+	p.mu.Unlock()
+	select {
+	case <-p.answered:
+	case <-time.After(wait):
 	}
+	p.mu.Lock()
 	p.conn.Close()
 	return seq
 }

@@ -61,7 +61,7 @@ func main() {
 		if e.Exit != nil {
 			os.Exit(*e.Exit)
 		}
-		result := map[string]any{"id": id}
+		result := map[string]any{"id": id, "pid": os.Getpid()}
 		if e.Probe != "" {
 			r, err := http.Get("http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + e.Probe)
 			if err == nil {
