@@ -377,3 +377,19 @@ func TestHostGoneEndsInit(t *testing.T) {
 		t.Errorf("runtime %d still exists after init ended: kill(0) = %v", got.PID, err)
 	}
 }
+
+func TestLargeResponsesThroughInit(t *testing.T) {
+	in := startInstance(t, runtimeapi.Config{}, nil)
+	in.waitInit(t)
+	out := in.invoke(t, "max", fmt.Sprintf(`{"big":%d}`, runtimeapi.MaxResponseBytes))
+	if out.Status != runtimeapi.StatusSuccess || len(out.Payload) != runtimeapi.MaxResponseBytes {
+		t.Errorf("at the limit: %q with %d bytes, want success with %d", out.Status, len(out.Payload), runtimeapi.MaxResponseBytes)
+	}
+	out = in.invoke(t, "over", `{"big":7000000,"after":"still here"}`)
+	if out.Status != runtimeapi.StatusTooLarge || out.ResponseSize != 7000000 {
+		t.Errorf("over the limit: %q size %d, want too-large 7000000", out.Status, out.ResponseSize)
+	}
+	if string(out.Log) != "still here\n" {
+		t.Errorf("log %q, want the output after the refused response", out.Log)
+	}
+}

@@ -24,6 +24,7 @@ type event struct {
 	Probe  string `json:"probe"`
 	XRay   string `json:"xray"`
 	Orphan bool   `json:"orphan"`
+	Big    int    `json:"big"`
 }
 
 func main() {
@@ -77,6 +78,9 @@ func main() {
 			}
 		}
 		body, _ := json.Marshal(result)
+		if e.Big > 0 {
+			body = bytes.Repeat([]byte("b"), e.Big)
+		}
 		r, err := http.Post(api+id+"/response", "application/json", bytes.NewReader(body))
 		if err != nil {
 			os.Exit(3)
