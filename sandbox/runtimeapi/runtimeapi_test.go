@@ -450,6 +450,12 @@ func TestAgentOnce(t *testing.T) {
 	if code, _, _ := rt.do("POST", ExitPath, strings.NewReader(`{"status":"exit status 5"}`)); code != 409 {
 		t.Errorf("second exit: %d, want 409", code)
 	}
+	if code, body, _ := rt.do("POST", LogsPath, strings.NewReader("x\x00\x00\x00\x01y")); code != 400 {
+		t.Errorf("logs stream with an unknown frame kind: %d %s, want 400", code, body)
+	}
+	if code, _, _ := rt.do("POST", LogsPath, strings.NewReader("")); code != 409 {
+		t.Errorf("second logs stream: %d, want 409", code)
+	}
 	res := waitInit(t, s, time.Second)
 	if res.Status != StatusExit || res.Exit != "exit status 4" {
 		t.Errorf("init = %q %q, want the first exit report", res.Status, res.Exit)
@@ -501,4 +507,40 @@ func TestLogBufferCut(t *testing.T) {
 	if got := b.offset(99); got != b.total {
 		t.Errorf("unknown marker offset %d, want the end %d", got, b.total)
 	}
+}
+
+func TestLogFramesAttributed(t *testing.T) {
+	s, addr := startServer(t, Config{MaxLogBytes: 8})
+	rt := rawRuntime{t, "http://" + addr}
+	frame := func(kind byte, payload []byte) []byte {
+		n := len(payload)
+		return append([]byte{kind, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, payload...)
+	}
+	marker := func(seq byte) []byte { return frame(FrameMarker, []byte{0, 0, 0, 0, 0, 0, 0, seq}) }
+	var stream []byte
+	stream = append(stream, frame(FrameStdout, []byte("hello "))...)
+	stream = append(stream, frame(FrameStderr, []byte("world, and more"))...)
+	stream = append(stream, marker(1)...)
+	stream = append(stream, frame(FrameStdout, []byte("later"))...)
+	if code, body, _ := rt.do("POST", LogsPath, bytes.NewReader(stream)); code != 200 {
+		t.Fatalf("logs: %d %s", code, body)
+	}
+	// /next tagged with marker 1 ends init exactly there: "later" is not init's.
+	go http.DefaultClient.Do(mustRequest(t, "GET", rt.base+nextPath, LogSeqHeader, "1"))
+	res := waitInit(t, s, 5*time.Second)
+	if string(res.Log) != "hello wo" || res.Truncated != int64(len("hello world, and more"))-8 {
+		t.Errorf("init log %q truncated %d, want %q and %d", res.Log, res.Truncated, "hello wo", len("hello world, and more")-8)
+	}
+}
+
+func mustRequest(t testing.TB, method, url string, hdr ...string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return req
 }
