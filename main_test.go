@@ -492,3 +492,61 @@ func TestBrowserCourseFlow(t *testing.T) {
 		t.Errorf("the instructor page did not answer 403:\n%s", s.Logs)
 	}
 }
+
+// BenchmarkBinaryStartup builds the real binary, then for each iteration
+// starts `lambdalab serve` on a fresh data folder and measures the time until
+// the home page is served (startup_ms). After the last start it lets the
+// server sit idle for a second and reports its resident memory (idle_rss_MB,
+// VmRSS from /proc).
+func BenchmarkBinaryStartup(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "lambdalab")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	var total time.Duration
+	var rssKB int
+	for i := range b.N {
+		start := time.Now()
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", b.TempDir())
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		var base string
+		for base == "" && sc.Scan() {
+			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
+				base = m[1]
+			}
+		}
+		go io.Copy(io.Discard, stderr)
+		if base == "" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			b.Fatal("the server logged no URL")
+		}
+		resp, err := http.Get(base + "/")
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("first page: %v %v", resp, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		total += time.Since(start)
+		if i == b.N-1 {
+			time.Sleep(time.Second)
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+			if err == nil {
+				if m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(status); m != nil {
+					fmt.Sscan(string(m[1]), &rssKB)
+				}
+			}
+		}
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "startup_ms")
+	b.ReportMetric(float64(rssKB)/1024, "idle_rss_MB")
+}

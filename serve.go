@@ -21,6 +21,7 @@ import (
 // runServe is `lambdalab serve`: open the database, load the course (or
 // watch the author's folder), and serve the site until ctx ends.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	begin := time.Now()
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	addr := fl.String("addr", "127.0.0.1:8080", "address for the web site")
@@ -72,7 +73,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv.RegisterOnShutdown(site.Close)
 	go sweepSessions(ctx, db, logger)
 
-	logger.Info("lambdalab serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode)
+	logger.Info("lambdalab serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode,
+		"startup_ms", time.Since(begin).Milliseconds())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
