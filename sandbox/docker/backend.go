@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -187,6 +188,15 @@ type Instance struct {
 	stopWait context.CancelFunc
 	dead     chan struct{} // closed when the container has exited
 
+	// peak is the highest memory high-water mark read so far. It is read
+	// when the runtime exits, because init then exits too and the cgroup,
+	// with its counter, goes away with the container.
+	peak atomic.Int64
+	// oomKilled is set when the memory cgroup's oom_kill counter was seen
+	// above zero. The engine's State.OOMKilled can miss a kill: it is lost
+	// when the engine learns of the exit before the OOM event.
+	oomKilled atomic.Bool
+
 	mu      sync.Mutex
 	bound   bool
 	closing bool
@@ -321,6 +331,13 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 		return nil, fmt.Errorf("start container for %s: %w", id, err)
 	}
 	in.watch()
+	go func() {
+		select {
+		case <-in.api.Exited():
+			in.readPeak(context.Background())
+		case <-in.dead:
+		}
+	}()
 	b.log.DebugContext(ctx, "instance started", "instance", id, "container", shortID(created.ID), "loop_tmp", in.loopTmp,
 		"tmp_ms", tCreate.Sub(tTmp).Milliseconds(), "create_ms", tStart.Sub(tCreate).Milliseconds(),
 		"start_ms", time.Since(tStart).Milliseconds(), "total_ms", time.Since(t0).Milliseconds())
@@ -567,6 +584,9 @@ func (in *Instance) Invoke(ctx context.Context, inv sandbox.Invocation) (sandbox
 	if err != nil {
 		return sandbox.Outcome{}, fmt.Errorf("invoke %s on %s: %w", inv.RequestID, in.id, err)
 	}
+	if out.Status == runtimeapi.StatusExit {
+		in.readPeak(ctx) // before the container, and its cgroup, are gone
+	}
 	return sandbox.Outcome{
 		Status:       sandbox.Status(out.Status),
 		Payload:      out.Payload,
@@ -581,10 +601,40 @@ func (in *Instance) Invoke(ctx context.Context, inv sandbox.Invocation) (sandbox
 	}, nil
 }
 
-// MaxMemoryUsed is the container's peak memory: the cgroup v1 high-water
-// mark, or the stats API's when the cgroup files are not reachable.
+// MaxMemoryUsed is the instance's peak memory: the cgroup v1 high-water
+// mark (or the stats API's where the cgroup files are not reachable), or the
+// last one read if the container has exited since.
 func (in *Instance) MaxMemoryUsed(ctx context.Context) (int64, error) {
+	err := in.readPeak(ctx)
+	if n := in.peak.Load(); n > 0 {
+		return n, nil
+	}
+	if err == nil {
+		err = errors.New("no memory reading")
+	}
+	return 0, fmt.Errorf("memory peak of %s: %w", in.id, err)
+}
+
+// readPeak reads the current high-water mark into in.peak.
+func (in *Instance) readPeak(ctx context.Context) error {
+	n, err := in.currentPeak(ctx)
+	for {
+		old := in.peak.Load()
+		if n <= old || in.peak.CompareAndSwap(old, n) {
+			return err
+		}
+	}
+}
+
+func (in *Instance) currentPeak(ctx context.Context) (int64, error) {
 	if dir := in.b.cgroupDir("memory", in.containerID); dir != "" {
+		if data, err := os.ReadFile(filepath.Join(dir, "memory.oom_control")); err == nil {
+			for line := range strings.Lines(string(data)) {
+				if n, ok := strings.CutPrefix(strings.TrimSpace(line), "oom_kill "); ok && n != "0" {
+					in.oomKilled.Store(true)
+				}
+			}
+		}
 		if data, err := os.ReadFile(filepath.Join(dir, "memory.max_usage_in_bytes")); err == nil {
 			if n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64); err == nil {
 				return n, nil
@@ -593,17 +643,14 @@ func (in *Instance) MaxMemoryUsed(ctx context.Context) (int64, error) {
 	}
 	st, err := in.b.cli.ContainerStatsOneShot(ctx, in.containerID)
 	if err != nil {
-		return 0, fmt.Errorf("memory stats of %s: %w", in.id, err)
+		return 0, err
 	}
 	defer st.Body.Close()
 	var v container.StatsResponse
 	if err := json.NewDecoder(st.Body).Decode(&v); err != nil {
-		return 0, fmt.Errorf("memory stats of %s: %w", in.id, err)
+		return 0, err
 	}
-	if v.MemoryStats.MaxUsage > 0 {
-		return int64(v.MemoryStats.MaxUsage), nil
-	}
-	return int64(v.MemoryStats.Usage), nil
+	return int64(max(v.MemoryStats.MaxUsage, v.MemoryStats.Usage)), nil
 }
 
 // Close kills the container (SIGKILL: a learner may ignore SIGTERM), reads
@@ -629,6 +676,7 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 	var info sandbox.CloseInfo
 	var errs []error
 	if in.containerID != "" {
+		in.readPeak(ctx)
 		if err := in.b.cli.ContainerKill(ctx, in.containerID, "KILL"); err != nil && !isNotRunning(err) {
 			errs = append(errs, fmt.Errorf("kill %s: %w", in.id, err))
 		}
@@ -643,6 +691,7 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 		if st, err := in.b.cli.ContainerInspect(ctx, in.containerID); err == nil && st.State != nil {
 			info = sandbox.CloseInfo{OOMKilled: st.State.OOMKilled, ExitCode: st.State.ExitCode}
 		}
+		info.OOMKilled = info.OOMKilled || in.oomKilled.Load()
 		if err := in.b.cli.ContainerRemove(ctx, in.containerID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove container of %s: %w", in.id, err))
 		}

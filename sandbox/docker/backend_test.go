@@ -266,6 +266,13 @@ func TestOutOfMemory(t *testing.T) {
 	if err != nil || !info.OOMKilled {
 		t.Errorf("Close = %+v, %v; want OOMKilled", info, err)
 	}
+	if !in.oomKilled.Load() {
+		t.Errorf("the memory cgroup's oom_kill counter was not seen")
+	}
+	// The peak outlives the container (the REPORT line is written after).
+	if after, err := in.MaxMemoryUsed(context.Background()); err != nil || after < peak {
+		t.Errorf("MaxMemoryUsed after Close = %d, %v; want %d", after, err, peak)
+	}
 }
 
 func TestTmpSize(t *testing.T) {
@@ -287,6 +294,29 @@ func TestTmpSize(t *testing.T) {
 	result(t, invoke(t, in, 10*time.Second, map[string]any{"op": "echo"}))
 	if info, _ := in.Close(context.Background()); info.OOMKilled {
 		t.Errorf("filling /tmp got the instance OOM-killed")
+	}
+}
+
+// TestTmpKinds checks the size and kind of /tmp: a loop-mounted ext4 where
+// loop devices work, and the tmpfs fallback.
+func TestTmpKinds(t *testing.T) {
+	for _, tc := range []struct {
+		noLoop bool
+		kind   string
+	}{{false, "ext4"}, {true, "tmpfs"}} {
+		t.Run(tc.kind, func(t *testing.T) {
+			b := newBackend(t)
+			b.noLoop = tc.noLoop
+			in := startBound(t, b, sandbox.InstanceSpec{EphemeralMB: 600}, binding(t, 128))
+			got := result(t, invoke(t, in, 10*time.Second, map[string]any{"op": "statvfs", "path": "/tmp"}))
+			size := int64(got["bytes"].(float64))
+			if got["type"] != tc.kind || size < 560<<20 || size > 600<<20 {
+				t.Errorf("/tmp = %v, want %s of about 600 MB", got, tc.kind)
+			}
+			if free := int64(got["free"].(float64)); free < 550<<20 {
+				t.Errorf("/tmp has %d bytes free of %d, want nearly all", free, size)
+			}
+		})
 	}
 }
 
