@@ -406,6 +406,16 @@ func TestBrowserCourseFlow(t *testing.T) {
 		}
 		return v
 	}
+	// LAMBDALAB_SCREENSHOTS=DIR keeps a picture of each page for a human look.
+	shot := func(name, sel string) {
+		dir := os.Getenv("LAMBDALAB_SCREENSHOTS")
+		if dir == "" {
+			return
+		}
+		if png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel))); err == nil {
+			os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+		}
+	}
 	const email, password = "student@example.com", "student password"
 	lessonURL := s.URL + "/lessons/" + lesson.Slug
 
@@ -452,7 +462,9 @@ func TestBrowserCourseFlow(t *testing.T) {
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`form[data-quiz=%q] [data-testid="quiz-submit"]`, quiz.ID))),
 		chromedp.WaitVisible(chromedp.CSS(scoreSel)),
 	)
+	shot("lesson-quiz", fmt.Sprintf(`form[data-quiz=%q]`, quiz.ID))
 	do("answer the quiz", answer...)
+	shot("lesson-graded", fmt.Sprintf(`section[data-quiz=%q]`, quiz.ID))
 	if got, want := text(scoreSel), fmt.Sprintf("%d of %d correct", len(quiz.Questions), len(quiz.Questions)); got != want {
 		t.Errorf("quiz score %q, want %q", got, want)
 	}
@@ -468,6 +480,7 @@ func TestBrowserCourseFlow(t *testing.T) {
 	)
 	signIn("sign in again")
 	do("home shows progress", chromedp.WaitVisible(chromedp.CSS(`[data-testid="course-progress"]`)))
+	shot("home-progress", "body")
 	if got, want := text(`[data-testid="course-progress"]`), fmt.Sprintf("1 of %d lessons done", len(course.Lessons)); got != want {
 		t.Errorf("home progress after signing in again = %q, want %q", got, want)
 	}
@@ -485,6 +498,7 @@ func TestBrowserCourseFlow(t *testing.T) {
 		chromedp.Navigate(s.URL+"/instructor"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-page"]`)),
 	)
+	shot("forbidden", "body")
 	if h := text("h1"); h != "Not allowed" {
 		t.Errorf("student on /instructor sees %q, want the 403 page", h)
 	}
