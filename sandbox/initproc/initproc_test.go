@@ -144,6 +144,9 @@ func startInstance(t testing.TB, cfg runtimeapi.Config, beforeStart func(dir str
 			}
 		case <-time.After(15 * time.Second):
 			t.Errorf("init still runs 15s after its Server closed")
+			// A goroutine dump on init's stderr, logged below.
+			cmd.Process.Signal(syscall.SIGQUIT)
+			time.Sleep(2 * time.Second)
 			cmd.Process.Kill()
 			<-in.initDone
 		}

@@ -34,18 +34,19 @@ const (
 // frames", so a marker written under it follows every byte the runtime had
 // written before the marker was asked for.
 type pump struct {
-	mu     sync.Mutex
-	pipes  [2]*os.File
-	fds    [2]int
-	kinds  [2]byte
-	eof    [2]bool
-	batch  []byte
-	seq    uint64
-	conn   net.Conn
-	bw     *bufio.Writer
-	cw     io.WriteCloser
-	broken bool // the logs stream failed: keep draining, drop the output
-	done   sync.WaitGroup
+	mu        sync.Mutex
+	pipes     [2]*os.File
+	fds       [2]int
+	kinds     [2]byte
+	eof       [2]bool
+	batch     []byte
+	seq       uint64
+	conn      net.Conn
+	bw        *bufio.Writer
+	cw        io.WriteCloser
+	broken    bool // the logs stream failed: keep draining, drop the output
+	finishing bool // finish has ended the stream on purpose
+	done      sync.WaitGroup
 
 	// answered is closed when the host has answered the logs request or
 	// its connection ended. The host answers only after the stream ends,
@@ -111,7 +112,7 @@ func (p *pump) watchHost(gone func()) {
 		}
 		close(p.answered)
 		p.mu.Lock()
-		finishing := p.broken
+		finishing := p.finishing
 		p.broken = true
 		p.mu.Unlock()
 		if !finishing {
@@ -249,6 +250,7 @@ func (p *pump) finish(wait time.Duration) uint64 {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.finishing = true
 	seq := p.markLocked()
 	if p.broken {
 		return seq
