@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -289,5 +290,21 @@ func TestProgressCacheRejectsStaleRead(t *testing.T) {
 	c.put(7, v, store.Progress{LastLesson: "new"})
 	if p, _, ok := c.get(7); !ok || p.LastLesson != "new" {
 		t.Fatalf("fresh read not cached: %+v %v", p, ok)
+	}
+}
+
+func TestPanicBecomesServerErrorPage(t *testing.T) {
+	site := newTestSite(t, nil)
+	h := site.srv.logRequests(site.srv.recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("handler bug")
+	})))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/boom", nil))
+	if w.Code != 500 || !strings.Contains(w.Body.String(), `data-testid="error-ref"`) {
+		t.Fatalf("panic: %d\n%s", w.Code, w.Body)
+	}
+	logs := site.log.String()
+	if !strings.Contains(logs, `err="panic: handler bug"`) || !strings.Contains(logs, "path=/boom status=500") {
+		t.Errorf("panic not logged with its cause and status:\n%s", logs)
 	}
 }
