@@ -43,7 +43,8 @@ const (
 	baseRepo    = "lambdalab/runtime-base"
 
 	// recipeVersion changes whenever the recipe changes in a way the package
-	// list, the setup script and the client files do not show.
+	// list, the setup script and the client files do not show: the base's
+	// Dockerfile, debootstrap's arguments and exclusions, the import changes.
 	recipeVersion = "1"
 	debianSuite   = "trixie"
 	// slimImage is used only when a registry answers (builder "docker build").
@@ -102,8 +103,6 @@ type imageBuilder struct {
 	cli     *client.Client
 	out     io.Writer
 	clients fs.FS
-	// forceDebootstrap skips the registry probe (tests of the offline path).
-	forceDebootstrap bool
 	// keepStale leaves other runtime tags alone (tests that build a variant
 	// must not remove the image everyone else uses).
 	keepStale bool
@@ -197,7 +196,7 @@ func (b *imageBuilder) exists(ctx context.Context, ref string) (bool, error) {
 // is present or can be pulled, otherwise from Debian's package archive with
 // debootstrap (no container registry needed).
 func (b *imageBuilder) buildBase(ctx context.Context, baseRef, digest string) error {
-	if !b.forceDebootstrap && b.haveSlim(ctx) {
+	if b.haveSlim(ctx) {
 		b.say("building base %s from %s with apt-get", baseRef, slimImage)
 		dockerfile := fmt.Sprintf("FROM %s\n"+
 			"RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends %s && rm -rf /var/lib/apt/lists/*\n"+
