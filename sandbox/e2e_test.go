@@ -590,3 +590,15 @@ func TestConcurrencyOneRequestPerInstance(t *testing.T) {
 		t.Errorf("3 concurrent invokes ran on %d instances, want 3", len(instances))
 	}
 }
+
+func TestProvidedWithoutBootstrap(t *testing.T) {
+	e := newEngine(t, sandbox.Config{})
+	fn := pyFunction(t, "")
+	fn.Runtime, fn.Handler = sandbox.RuntimeProvided, "x"
+	fn.CodeDir = code(t, map[string]string{"README": "no bootstrap here\n"})
+	res := invoke(t, e, fn, `{}`)
+	v := decode(t, res)
+	if v["errorType"] != "Runtime.InvalidEntrypoint" || !strings.HasPrefix(fmt.Sprint(v["errorMessage"]), "RequestId: "+res.RequestID+" Error: Couldn't find valid bootstrap(s)") {
+		t.Errorf("provided function without a bootstrap = %s", res.Payload)
+	}
+}

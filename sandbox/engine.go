@@ -384,6 +384,15 @@ func (e *Engine) initFailed(ctx context.Context, res *Result, inst *instance, ir
 		if errType == "" {
 			errType = errorTypeOf(ir.ErrorBody)
 		}
+		if errType == "Runtime.InvalidEntrypoint" {
+			// Lambda reports a bootstrap that cannot start the way it
+			// reports an exit: with the request id it failed.
+			var doc struct {
+				ErrorMessage string `json:"errorMessage"`
+			}
+			json.Unmarshal(ir.ErrorBody, &doc)
+			res.Payload = errorDoc(errType, fmt.Sprintf("RequestId: %s Error: %s", res.RequestID, doc.ErrorMessage))
+		}
 	case StatusTimeout:
 		errType = "Sandbox.Timedout"
 		res.Payload = errorDoc(errType, fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", res.RequestID, fn.Timeout.Seconds()))
