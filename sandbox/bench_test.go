@@ -95,7 +95,7 @@ func hasPrestarted(e *sandbox.Engine) bool {
 	return false
 }
 
-func BenchmarkColdStartPrestarted(b *testing.B) { benchCold(b, 1) }
+func BenchmarkColdStartPrestarted(b *testing.B)  { benchCold(b, 1) }
 func BenchmarkColdStartFromNothing(b *testing.B) { benchCold(b, 0) }
 
 // BenchmarkWarmThroughput runs warm invokes across 10 instances at once and
