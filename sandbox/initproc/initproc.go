@@ -100,7 +100,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	go serveProxy(ln, client, p)
+	go serveRelay(ln, sock, p)
 
 	pid, startErr := startRuntime(b, stdoutW, stderrW)
 	stdoutW.Close()
@@ -138,18 +138,16 @@ func appendFrame(b []byte, kind byte, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// newClient talks HTTP to the host over the instance's socket, with
-// keep-alive and no timeouts: /next may wait for hours.
+// newClient is init's own HTTP client to the host over the instance's
+// socket, for the bind poll (no timeout: it may wait for hours) and the exit
+// report. The runtime's requests go through the relay instead.
 func newClient(sock string) *http.Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
 		},
-		MaxIdleConns:        64,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+		DisableCompression: true,
 	}
 	return &http.Client{Transport: tr}
 }

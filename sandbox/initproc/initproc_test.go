@@ -1,12 +1,15 @@
 package initproc
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,11 +82,12 @@ func freeAddr(t testing.TB, network string) string {
 }
 
 type instance struct {
-	s        *runtimeapi.Server
-	dir      string
-	initCmd  *exec.Cmd
-	initDone chan struct{}
-	xrayAddr string
+	s           *runtimeapi.Server
+	runtimeAddr string
+	dir         string
+	initCmd     *exec.Cmd
+	initDone    chan struct{}
+	xrayAddr    string
 }
 
 // startInstance runs the real init binary on the host, as the backend would
@@ -124,7 +128,7 @@ func startInstance(t testing.TB, cfg runtimeapi.Config, beforeStart func(dir str
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{s: s, dir: dir, initCmd: cmd, initDone: make(chan struct{}), xrayAddr: xrayAddr}
+	in := &instance{s: s, runtimeAddr: runtimeAddr, dir: dir, initCmd: cmd, initDone: make(chan struct{}), xrayAddr: xrayAddr}
 	go func() {
 		cmd.Wait()
 		// What the backend does when the container dies; a no-op when init
@@ -394,5 +398,96 @@ func TestLargeResponsesThroughInit(t *testing.T) {
 	}
 	if string(out.Log) != "still here\n" {
 		t.Errorf("log %q, want the output after the refused response", out.Log)
+	}
+}
+
+// echoAWS stands in for the emulated AWS services: it answers with what it
+// received.
+var echoAWS = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("X-Seen-Host", r.Host)
+	w.Header().Set("X-Seen-Log-Seq", r.Header.Get(runtimeapi.LogSeqHeader))
+	fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.RequestURI(), body)
+})
+
+func TestRelayHTTP(t *testing.T) {
+	in := startInstance(t, runtimeapi.Config{AWS: echoAWS}, nil)
+	in.waitInit(t)
+	c, err := net.Dial("tcp", in.runtimeAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	read := func(method string) *http.Response {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			t.Fatalf("read response: %v", err)
+		}
+		return resp
+	}
+	body := func(resp *http.Response) string {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+
+	// Keep-alive, the client's Host kept (SigV4 signs it), the log header
+	// neither forged by the client nor shown to the AWS services.
+	for i := range 2 {
+		fmt.Fprintf(c, "PUT /bucket/k%d?x=1 HTTP/1.1\r\nHost: s3.example:9001\r\n%s: 999999\r\nContent-Length: 5\r\n\r\nhello", i, runtimeapi.LogSeqHeader)
+		resp := read("PUT")
+		if got, want := body(resp), fmt.Sprintf("PUT /bucket/k%d?x=1 hello", i); resp.StatusCode != 200 || got != want {
+			t.Errorf("request %d: %d %q, want 200 %q", i, resp.StatusCode, got, want)
+		}
+		if h := resp.Header.Get("X-Seen-Host"); h != "s3.example:9001" {
+			t.Errorf("AWS saw Host %q, want the client's", h)
+		}
+		if h := resp.Header.Get("X-Seen-Log-Seq"); h != "" {
+			t.Errorf("AWS saw %s %q, want it removed", runtimeapi.LogSeqHeader, h)
+		}
+	}
+
+	// Expect: 100-continue is answered before the body is sent, as boto3
+	// waits for it on uploads.
+	io.WriteString(c, "PUT /bucket/big HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+	if resp := read("PUT"); resp.StatusCode != 100 {
+		t.Fatalf("Expect: got %d first, want 100 Continue", resp.StatusCode)
+	}
+	io.WriteString(c, "data")
+	if resp := read("PUT"); body(resp) != "PUT /bucket/big data" {
+		t.Errorf("after 100 Continue: %d", resp.StatusCode)
+	}
+
+	// A chunked body.
+	io.WriteString(c, "POST /q HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+	if got := body(read("POST")); got != "POST /q abcde" {
+		t.Errorf("chunked: %q", got)
+	}
+
+	// An endless header is cut off; init and the runtime carry on.
+	c2, err := net.Dial("tcp", in.runtimeAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	go func() {
+		io.WriteString(c2, "GET / HTTP/1.1\r\nX-Big: ")
+		junk := bytes.Repeat([]byte("a"), 64<<10)
+		for range 64 {
+			if _, err := c2.Write(junk); err != nil {
+				return
+			}
+		}
+	}()
+	c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c2), nil)
+	if err != nil || resp.StatusCode != 400 {
+		t.Errorf("endless header: %v %v, want 400", resp, err)
+	}
+	if out := in.invoke(t, "still", `{"before":"ok"}`); out.Status != runtimeapi.StatusSuccess {
+		t.Errorf("after the endless header: %q", out.Status)
 	}
 }
