@@ -497,9 +497,9 @@ func TestContainerDeathEndsInvoke(t *testing.T) {
 		b.cli.ContainerKill(context.Background(), in.containerID, "KILL")
 	}()
 	begin := time.Now()
-	out := invoke(t, in, 60*time.Second, map[string]any{"op": "write", "path": "/tmp/slow", "mb": 100000})
+	out := invoke(t, in, 60*time.Second, map[string]any{"op": "sleep", "seconds": 50})
 	if out.Status != sandbox.StatusExit || out.Exit != "signal: killed" {
-		t.Errorf("outcome %q exit %q, want exit \"signal: killed\"", out.Status, out.Exit)
+		t.Errorf("outcome %q exit %q payload %s, want exit \"signal: killed\"", out.Status, out.Exit, out.Payload)
 	}
 	if time.Since(begin) > 30*time.Second {
 		t.Errorf("the invocation waited for its deadline instead of ending with the container")

@@ -89,6 +89,9 @@ def handle(ev):
         with open("/proc/self/mounts") as f:
             kind = [l.split()[2] for l in f if l.split()[1] == ev["path"]]
         return {"bytes": st.f_blocks * st.f_frsize, "free": st.f_bavail * st.f_frsize, "type": kind[-1] if kind else None}
+    if op == "sleep":
+        time.sleep(ev["seconds"])
+        return {"slept": ev["seconds"]}
     if op == "exit":
         os._exit(ev.get("code", 3))
     raise ValueError("unknown op %r" % op)
