@@ -22,8 +22,15 @@ import (
 // and write loops, this does not. The wire format is read and written by
 // net/http (ReadRequest, Request.Write, ReadResponse, Response.Write); only
 // the plumbing is ours.
-// maxHeaderBytes bounds a request's header section, as in net/http.
-const maxHeaderBytes = 1 << 20
+const (
+	// maxHeaderBytes bounds a request's header section, as in net/http.
+	maxHeaderBytes = 1 << 20
+	// maxHostIdle is how long an idle host connection is reused. It must
+	// stay well below the IdleTimeout of runtimeapi.Server.Serve (2 min),
+	// so that the host never closes a connection a request is about to be
+	// written to: a consumed request body could not be sent again.
+	maxHostIdle = 30 * time.Second
+)
 
 type relay struct {
 	sock string
@@ -83,6 +90,7 @@ func (r *relay) serve(client net.Conn) {
 	b := r.getBufs(lr, client)
 	defer r.putBufs(b)
 	var host net.Conn
+	var lastUse time.Time
 	defer func() {
 		if host != nil {
 			host.Close()
@@ -99,12 +107,9 @@ func (r *relay) serve(client net.Conn) {
 			return
 		}
 		if isAgentPath(req) {
-			io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
+			// Closing the connection spares reading a body nobody wants.
 			writeStatus(b.cw, http.StatusForbidden, "Forbidden", "Forbidden")
-			if req.Close {
-				return
-			}
-			continue
+			return
 		}
 		if req.Header.Get("Expect") == "100-continue" {
 			// Answer it here: the body is what we are about to forward.
@@ -114,6 +119,10 @@ func (r *relay) serve(client net.Conn) {
 		}
 		req.Header.Set(runtimeapi.LogSeqHeader, strconv.FormatUint(r.p.mark(), 10))
 
+		if host != nil && time.Since(lastUse) > maxHostIdle {
+			host.Close()
+			host = nil
+		}
 		if host == nil {
 			host, err = net.Dial("unix", r.sock)
 			if err != nil {
@@ -141,6 +150,7 @@ func (r *relay) serve(client net.Conn) {
 		resp.Close = req.Close || werr != nil
 		err = resp.Write(b.cw)
 		resp.Body.Close()
+		lastUse = time.Now()
 		if err != nil || b.cw.Flush() != nil || resp.Close {
 			return
 		}

@@ -40,9 +40,11 @@ func (s *Server) Serve(l net.Listener) error {
 		// No ReadTimeout or WriteTimeout: /next is a long poll with no
 		// timeout and the logs stream lives as long as the runtime.
 		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		// initproc's relay reuses an idle connection for at most 30 s, so
+		// this must stay well above that.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
 	if s.closed {
