@@ -338,7 +338,8 @@ func (b *imageBuilder) dockerBuild(ctx context.Context, ref string, top map[stri
 		PullParent:  false,
 		Version:     build.BuilderV1,
 		NetworkMode: "default",
-		Labels:      map[string]string{"lambdalab": "1"},
+		// No lambdalab=1 label here: containers inherit image labels, and
+		// that one marks sandbox containers for Sweep.
 	})
 	if err != nil {
 		return fmt.Errorf("build %s: %w", ref, err)
