@@ -161,9 +161,10 @@ func (r *relay) serve(client net.Conn) {
 	}
 }
 
-// writeStatus answers the runtime with an error document of our own.
+// writeStatus answers the runtime with an error document of our own; the
+// connection is closed after it.
 func writeStatus(w *bufio.Writer, code int, typ, msg string) {
 	body := `{"errorMessage":"` + msg + `","errorType":"` + typ + `"}`
-	io.WriteString(w, "HTTP/1.1 "+strconv.Itoa(code)+" "+http.StatusText(code)+"\r\nContent-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	io.WriteString(w, "HTTP/1.1 "+strconv.Itoa(code)+" "+http.StatusText(code)+"\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
 	w.Flush()
 }
