@@ -60,14 +60,22 @@ type server struct {
 // startServe runs the real program through run() on a free loopback port
 // (--addr 127.0.0.1:0; the bound address is read from the start-up log
 // line) and waits until /healthz answers.
+//
+// The sandbox is off: these tests are about the site. sandbox_main_test.go
+// starts it.
 func startServe(t *testing.T, dataDir string, extra ...string) *server {
+	t.Helper()
+	return startServeEnv(t, map[string]string{"LAMBDALAB_SANDBOX": "off"}, dataDir, extra...)
+}
+
+func startServeEnv(t *testing.T, env map[string]string, dataDir string, extra ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := newLogSink()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, extra...)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), io.Discard, logs)
+		done <- run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, logs)
 	}()
 
 	deadline := time.After(20 * time.Second)

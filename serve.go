@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"lambdalab/content"
+	"lambdalab/sandbox"
 	"lambdalab/store"
 	"lambdalab/web"
 )
@@ -72,6 +74,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	srv.RegisterOnShutdown(site.Close)
 	go sweepSessions(ctx, db, logger)
+	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, logger)
+	defer engine.close(ctx)
 
 	logger.Info("lambdalab serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode,
 		"startup_ms", time.Since(begin).Milliseconds())
@@ -139,4 +143,59 @@ func sweepSessions(ctx context.Context, db *store.DB, logger *slog.Logger) {
 			}
 		}
 	}
+}
+
+// backgroundEngine is the sandbox as serve starts it: off the start-up path,
+// because the first build of the runtime image takes minutes and lessons do
+// not need it.
+type backgroundEngine struct {
+	done   chan struct{}
+	engine *sandbox.Engine
+	logger *slog.Logger
+}
+
+func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, logger *slog.Logger) *backgroundEngine {
+	b := &backgroundEngine{done: make(chan struct{}), logger: logger}
+	if getenv("LAMBDALAB_SANDBOX") == "off" {
+		logger.Info("sandbox off (LAMBDALAB_SANDBOX=off): lessons only, labs unavailable")
+		close(b.done)
+		return b
+	}
+	go func() {
+		defer close(b.done)
+		e, err := startSandbox(ctx, db, dataDir, getenv, logWriter{logger}, logger)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Warn("labs are unavailable: they need a running Docker engine and the runtime image; run `make deps` (or scripts/deps.sh docker) and restart lambdalab", "err", err)
+			}
+			return
+		}
+		b.engine = e
+		logger.Info("sandbox ready: labs can run functions")
+	}()
+	return b
+}
+
+func (b *backgroundEngine) close(ctx context.Context) {
+	<-b.done
+	if b.engine == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := b.engine.Close(ctx); err != nil {
+		b.logger.Warn("stop sandbox", "err", err)
+	}
+}
+
+// logWriter turns the image builder's progress lines into log lines.
+type logWriter struct{ logger *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			w.logger.Info("runtime image", "progress", line)
+		}
+	}
+	return len(p), nil
 }
