@@ -376,6 +376,11 @@ func (s *Server) WaitInit(ctx context.Context) (InitResult, error) {
 // the status is timeout, or what was posted if the runtime answered but has
 // not come back. Errors are for the caller's mistakes and a closed Server;
 // everything the runtime does is an Outcome.
+//
+// Outcome.Log holds the output written from the /next that received the
+// event up to the /next that followed the answer (as told by init's markers).
+// Output written while the runtime waited between invocations (a background
+// thread; on Lambda it would be frozen) counts toward the next invocation.
 func (s *Server) Invoke(ctx context.Context, inv Invocation) (Outcome, error) {
 	if inv.RequestID == "" {
 		return Outcome{}, errors.New("invoke: empty request id")
