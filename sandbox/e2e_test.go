@@ -602,3 +602,72 @@ func TestProvidedWithoutBootstrap(t *testing.T) {
 		t.Errorf("provided function without a bootstrap = %s", res.Payload)
 	}
 }
+
+// TestCPUInProportionToMemory reads the CPU quota the instance runs under
+// from its own cgroup: one vCPU at 1,769 MB, in proportion below.
+func TestCPUInProportionToMemory(t *testing.T) {
+	e := newEngine(t, sandbox.Config{})
+	src := `def read(name):
+    for base in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup"):
+        try:
+            with open(f"{base}/{name}") as f:
+                return f.read().strip()
+        except OSError:
+            pass
+    return None
+def handler(event, context):
+    cpu_max = read("cpu.max")
+    if cpu_max:
+        quota, period = cpu_max.split()
+    else:
+        quota, period = read("cpu.cfs_quota_us"), read("cpu.cfs_period_us")
+    return {"quota": int(quota), "period": int(period)}
+`
+	for _, mb := range []int{128, 1769, 3538} {
+		fn := pyFunction(t, src)
+		fn.MemoryMB = mb
+		v := decode(t, invoke(t, e, fn, `{}`))
+		got := v["quota"].(float64) / v["period"].(float64)
+		want := float64(mb) / 1769
+		if got < want*0.98 || got > want*1.02 {
+			t.Errorf("%d MB runs with %.3f CPUs, want %.3f", mb, got, want)
+		}
+	}
+}
+
+// TestSandboxesDoNotShareLoopback: a server one instance opens on its
+// loopback is not reachable from another instance's loopback.
+func TestSandboxesDoNotShareLoopback(t *testing.T) {
+	e := newEngine(t, sandbox.Config{})
+	server := pyFunction(t, `import socket, time
+def handler(event, context):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 8642))
+    s.listen()
+    s.settimeout(4)
+    try:
+        s.accept()
+        return "someone connected"
+    except socket.timeout:
+        return "nobody came"
+`)
+	done := make(chan *sandbox.Result)
+	go func() { done <- invoke(t, e, server, `{}`) }()
+	time.Sleep(1500 * time.Millisecond)
+	client := pyFunction(t, `import socket, errno
+def handler(event, context):
+    try:
+        socket.create_connection(("127.0.0.1", 8642), timeout=2)
+        return "connected"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+`)
+	client.AccountID = "777788889999"
+	if got := string(invoke(t, e, client, `{}`).Payload); got != `"ECONNREFUSED"` {
+		t.Errorf("connect to another sandbox's loopback server: %s, want ECONNREFUSED", got)
+	}
+	if got := string((<-done).Payload); got != `"nobody came"` {
+		t.Errorf("the listening sandbox: %s", got)
+	}
+}

@@ -38,7 +38,11 @@ func (e *Engine) keepPrestarted(ctx context.Context) {
 		}
 		e.mu.Unlock()
 		if want {
-			inst, err := e.backend.Start(ctx, InstanceSpec{EphemeralMB: DefaultEphemeralMB, AWS: e.cfg.AWS})
+			// Not cancelled by Close: a start cut off halfway could leave a
+			// container the backend never learnt the id of.
+			startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			inst, err := e.backend.Start(startCtx, InstanceSpec{EphemeralMB: DefaultEphemeralMB, AWS: e.cfg.AWS})
+			cancel()
 			e.mu.Lock()
 			e.starting--
 			e.mu.Unlock()
