@@ -124,6 +124,7 @@ type instance struct {
 	inst        Instance
 	memMB       int
 	fn          Function
+	key         string // fn.digest(), once bound
 	bound       bool
 	provisioned bool
 	lastUsed    time.Time
@@ -587,6 +588,7 @@ func (e *Engine) coldStart(ctx context.Context, fn Function, initType string) (*
 		return nil, InitResult{}, err
 	}
 	in.fn = fn
+	in.key = fn.digest()
 	in.bound = true
 	in.since = e.cfg.Now()
 	ir, err := in.inst.Bind(ctx, Binding{
@@ -718,7 +720,7 @@ func (e *Engine) park(in *instance) {
 		go e.destroy(context.Background(), in)
 		return
 	}
-	key := in.fn.digest()
+	key := in.key
 	p := e.pools[key]
 	if p == nil {
 		p = &pool{fn: in.fn}
@@ -738,7 +740,7 @@ func (e *Engine) destroy(ctx context.Context, in *instance) CloseInfo {
 	e.forget(in.memMB)
 	if in.provisioned {
 		// Lambda replaces a provisioned environment that dies.
-		key := in.fn.digest()
+		key := in.key
 		e.mu.Lock()
 		e.provAlive[key]--
 		closed := e.closed
