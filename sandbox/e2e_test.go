@@ -73,7 +73,9 @@ func setupDocker() {
 		env.err = fmt.Errorf("runtime image: %w", err)
 		return
 	}
-	env.backend, env.err = docker.New(ctx, docker.Options{Image: image, InitBinary: env.initBin, DataDir: filepath.Join(dir, "data")})
+	// LAMBDALAB_TEST_OCI_RUNTIME=runsc runs the suite under gVisor.
+	env.backend, env.err = docker.New(ctx, docker.Options{Image: image, InitBinary: env.initBin, DataDir: filepath.Join(dir, "data"),
+		Runtime: os.Getenv("LAMBDALAB_TEST_OCI_RUNTIME")})
 }
 
 func TestMain(m *testing.M) {

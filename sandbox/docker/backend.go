@@ -479,10 +479,7 @@ func (in *Instance) Bind(ctx context.Context, bnd sandbox.Binding) (sandbox.Init
 	if len(bnd.Cmd) == 0 {
 		return sandbox.InitResult{}, fmt.Errorf("bind instance %s: no command", in.id)
 	}
-	mem := int64(bnd.MemoryMB) << 20
-	if _, err := in.b.cli.ContainerUpdate(ctx, in.containerID, container.UpdateConfig{
-		Resources: container.Resources{Memory: mem, MemorySwap: mem},
-	}); err != nil {
+	if err := in.setMemory(ctx, int64(bnd.MemoryMB)<<20); err != nil {
 		return sandbox.InitResult{}, fmt.Errorf("set memory of %s to %d MB: %w", in.id, bnd.MemoryMB, err)
 	}
 	if bnd.CodeDir != "" {
@@ -554,6 +551,53 @@ func (in *Instance) setCPU(ctx context.Context, nano int64) error {
 		Resources: container.Resources{CPUPeriod: cfsPeriod, CPUQuota: quota},
 	})
 	return err
+}
+
+// setMemory sets the memory limit, swap included (no swap). Like setCPU it
+// writes the cgroup v1 files when it can: faster than a container update,
+// and the only way under gVisor, whose runsc has no update command.
+func (in *Instance) setMemory(ctx context.Context, mem int64) error {
+	if dir := in.b.cgroupDir("memory", in.containerID); dir != "" {
+		err := writeMemoryLimit(dir, mem)
+		if err == nil {
+			return nil
+		}
+		in.b.log.DebugContext(ctx, "cgroup memory write failed, using the engine", "instance", in.id, "err", err)
+	}
+	_, err := in.b.cli.ContainerUpdate(ctx, in.containerID, container.UpdateConfig{
+		Resources: container.Resources{Memory: mem, MemorySwap: mem},
+	})
+	return err
+}
+
+// writeMemoryLimit sets memory.limit_in_bytes and memory.memsw.limit_in_bytes
+// to mem. The kernel wants limit <= memsw at every step, so a raise writes
+// memsw first and a cut writes the limit first.
+func writeMemoryLimit(dir string, mem int64) error {
+	limit := filepath.Join(dir, "memory.limit_in_bytes")
+	memsw := filepath.Join(dir, "memory.memsw.limit_in_bytes")
+	cur, err := os.ReadFile(limit)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(cur)), 10, 64)
+	if err != nil {
+		return err
+	}
+	order := []string{limit, memsw}
+	if mem > n {
+		order = []string{memsw, limit}
+	}
+	val := []byte(strconv.FormatInt(mem, 10))
+	for _, f := range order {
+		if err := os.WriteFile(f, val, 0); err != nil {
+			if f == memsw && errors.Is(err, fs.ErrNotExist) {
+				continue // swap accounting is off: there is no swap to limit
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // cgroupDir is the container's cgroup v1 directory for controller, or ""
