@@ -196,6 +196,8 @@ type Instance struct {
 	// above zero. The engine's State.OOMKilled can miss a kill: it is lost
 	// when the engine learns of the exit before the OOM event.
 	oomKilled atomic.Bool
+	peakMu    sync.Mutex
+	peakFile  *os.File // memory.max_usage_in_bytes, open while the container lives
 
 	mu      sync.Mutex
 	bound   bool
@@ -334,7 +336,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 	go func() {
 		select {
 		case <-in.api.Exited():
-			in.readPeak(context.Background())
+			in.readPeak(context.Background(), true)
 		case <-in.dead:
 		}
 	}()
@@ -629,7 +631,7 @@ func (in *Instance) Invoke(ctx context.Context, inv sandbox.Invocation) (sandbox
 		return sandbox.Outcome{}, fmt.Errorf("invoke %s on %s: %w", inv.RequestID, in.id, err)
 	}
 	if out.Status == runtimeapi.StatusExit {
-		in.readPeak(ctx) // before the container, and its cgroup, are gone
+		in.readPeak(ctx, true) // before the container, and its cgroup, are gone
 	}
 	return sandbox.Outcome{
 		Status:       sandbox.Status(out.Status),
@@ -649,7 +651,7 @@ func (in *Instance) Invoke(ctx context.Context, inv sandbox.Invocation) (sandbox
 // mark (or the stats API's where the cgroup files are not reachable), or the
 // last one read if the container has exited since.
 func (in *Instance) MaxMemoryUsed(ctx context.Context) (int64, error) {
-	err := in.readPeak(ctx)
+	err := in.readPeak(ctx, false)
 	if n := in.peak.Load(); n > 0 {
 		return n, nil
 	}
@@ -659,30 +661,38 @@ func (in *Instance) MaxMemoryUsed(ctx context.Context) (int64, error) {
 	return 0, fmt.Errorf("memory peak of %s: %w", in.id, err)
 }
 
-// readPeak reads the current high-water mark into in.peak.
-func (in *Instance) readPeak(ctx context.Context) error {
-	n, err := in.currentPeak(ctx)
+// readPeak reads the current high-water mark into in.peak, and with
+// withOOM also whether the OOM killer struck (needed only when the runtime
+// is gone, not after every invoke).
+func (in *Instance) readPeak(ctx context.Context, withOOM bool) error {
+	n, err := in.currentPeak(ctx, withOOM)
 	for {
 		old := in.peak.Load()
 		if n <= old || in.peak.CompareAndSwap(old, n) {
-			return err
+			break
 		}
 	}
+	return err
 }
 
-func (in *Instance) currentPeak(ctx context.Context) (int64, error) {
+func (in *Instance) currentPeak(ctx context.Context, withOOM bool) (int64, error) {
+	if !withOOM {
+		if n, err := in.readMaxUsage(""); err == nil {
+			return n, nil
+		}
+	}
 	if dir := in.b.cgroupDir("memory", in.containerID); dir != "" {
-		if data, err := os.ReadFile(filepath.Join(dir, "memory.oom_control")); err == nil {
-			for line := range strings.Lines(string(data)) {
-				if n, ok := strings.CutPrefix(strings.TrimSpace(line), "oom_kill "); ok && n != "0" {
-					in.oomKilled.Store(true)
+		if withOOM {
+			if data, err := os.ReadFile(filepath.Join(dir, "memory.oom_control")); err == nil {
+				for line := range strings.Lines(string(data)) {
+					if n, ok := strings.CutPrefix(strings.TrimSpace(line), "oom_kill "); ok && n != "0" {
+						in.oomKilled.Store(true)
+					}
 				}
 			}
 		}
-		if data, err := os.ReadFile(filepath.Join(dir, "memory.max_usage_in_bytes")); err == nil {
-			if n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64); err == nil {
-				return n, nil
-			}
+		if n, err := in.readMaxUsage(dir); err == nil {
+			return n, nil
 		}
 	}
 	st, err := in.b.cli.ContainerStatsOneShot(ctx, in.containerID)
@@ -695,6 +705,32 @@ func (in *Instance) currentPeak(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return int64(max(v.MemoryStats.MaxUsage, v.MemoryStats.Usage)), nil
+}
+
+// readMaxUsage reads memory.max_usage_in_bytes through a file kept open for
+// the instance's life: one pread per invoke instead of an open, a read and a
+// close, which matters on the warm path (system calls are dear on VMs).
+func (in *Instance) readMaxUsage(dir string) (int64, error) {
+	in.peakMu.Lock()
+	defer in.peakMu.Unlock()
+	if in.peakFile == nil {
+		if dir == "" {
+			return 0, fs.ErrNotExist
+		}
+		f, err := os.Open(filepath.Join(dir, "memory.max_usage_in_bytes"))
+		if err != nil {
+			return 0, err
+		}
+		in.peakFile = f
+	}
+	var buf [32]byte
+	n, err := in.peakFile.ReadAt(buf[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		in.peakFile.Close()
+		in.peakFile = nil
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
 }
 
 // Close kills the container (SIGKILL: a learner may ignore SIGTERM), reads
@@ -720,7 +756,7 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 	var info sandbox.CloseInfo
 	var errs []error
 	if in.containerID != "" {
-		in.readPeak(ctx)
+		in.readPeak(ctx, true)
 		if err := in.b.cli.ContainerKill(ctx, in.containerID, "KILL"); err != nil && !isNotRunning(err) {
 			errs = append(errs, fmt.Errorf("kill %s: %w", in.id, err))
 		}
@@ -736,6 +772,12 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 			info = sandbox.CloseInfo{OOMKilled: st.State.OOMKilled, ExitCode: st.State.ExitCode}
 		}
 		info.OOMKilled = info.OOMKilled || in.oomKilled.Load()
+		in.peakMu.Lock()
+		if in.peakFile != nil {
+			in.peakFile.Close()
+			in.peakFile = nil
+		}
+		in.peakMu.Unlock()
 		if err := in.b.cli.ContainerRemove(ctx, in.containerID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove container of %s: %w", in.id, err))
 		}
