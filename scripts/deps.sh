@@ -2,6 +2,7 @@
 # Ensures what lambdalab needs on this machine, idempotently:
 #   deps.sh docker   a running Docker engine and debootstrap (for the offline image build)
 #   deps.sh browser  Debian's chromium (for the browser tests)
+#   deps.sh gvisor   Debian's runsc, registered with Docker (opt-in hardened mode)
 # On Debian as root it installs what is missing from Debian's packages and
 # starts dockerd; elsewhere it says what to install and stops.
 set -euo pipefail
@@ -53,8 +54,31 @@ ensure_browser() {
   apt_install chromium
 }
 
+# gVisor is opt-in (LAMBDALAB_OCI_RUNTIME=runsc): install Debian's runsc and
+# register it with Docker the way lambdalab needs it (no network, host Unix
+# sockets allowed for the relay), then make dockerd reload its runtimes.
+ensure_gvisor() {
+  ensure_docker
+  command -v runsc >/dev/null 2>&1 || apt_install runsc
+  if docker info 2>/dev/null | grep -q 'Runtimes:.*runsc'; then return 0; fi
+  local conf=/etc/docker/daemon.json
+  if [ -s "$conf" ] && ! grep -q runsc "$conf"; then
+    echo "$conf exists: add to it" >&2
+    echo '  "runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--host-uds=open"]}}' >&2
+    echo "and reload dockerd (kill -HUP \$(pidof dockerd))" >&2
+    exit 1
+  fi
+  mkdir -p /etc/docker
+  echo '{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--host-uds=open"]}}}' > "$conf"
+  kill -HUP "$(pidof dockerd)"
+  for _ in $(seq 1 20); do docker info 2>/dev/null | grep -q 'Runtimes:.*runsc' && return 0; sleep 0.5; done
+  echo "dockerd did not pick up runsc; restart it" >&2
+  exit 1
+}
+
 case "${1:-}" in
   docker) ensure_docker ;;
   browser) ensure_browser ;;
-  *) echo "usage: $0 docker|browser" >&2; exit 2 ;;
+  gvisor) ensure_gvisor ;;
+  *) echo "usage: $0 docker|browser|gvisor" >&2; exit 2 ;;
 esac
