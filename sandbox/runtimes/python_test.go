@@ -1,9 +1,16 @@
 package runtimes
 
 import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"lambdalab/sandbox/runtimeapi"
 )
@@ -457,4 +464,133 @@ def handler(event, context):
 	if level != 20 || !strings.Contains(logged, "\tinfo line\n") || strings.Contains(logged, "debug line") {
 		t.Errorf("with AWS_LAMBDA_LOG_LEVEL=info: root level %d, output %q; want 20 (INFO) and only the info line", level, logged)
 	}
+}
+
+// TestPythonRuntimeAPIWire plays the Runtime API by hand, byte by byte, to
+// hold the Python client's own HTTP/1.1 code to what an HTTP server may
+// send: header names in any case, a chunked body with a chunk extension, a
+// large body arriving in pieces, a kept-alive connection the server drops
+// between requests, and "Connection: close".
+func TestPythonRuntimeAPIWire(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	h := start(t, python("app.handler", map[string]string{"app.py": `
+import os
+
+def handler(event, context):
+    return {
+        "size": len(event.get("blob", "")),
+        "id": event.get("id"),
+        "request_id": context.aws_request_id,
+        "remaining_ok": 0 < context.get_remaining_time_in_millis() <= 20000,
+        "trace": os.environ.get("_X_AMZN_TRACE_ID"),
+    }
+`}, "AWS_LAMBDA_RUNTIME_API="+l.Addr().String()))
+
+	type answer struct {
+		Size        int     `json:"size"`
+		ID          *int    `json:"id"`
+		RequestID   string  `json:"request_id"`
+		RemainingOK bool    `json:"remaining_ok"`
+		Trace       *string `json:"trace"`
+	}
+	accept := func() (net.Conn, *bufio.Reader) {
+		t.Helper()
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		got := make(chan result, 1)
+		go func() { c, err := l.Accept(); got <- result{c, err} }()
+		select {
+		case r := <-got:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			r.c.SetDeadline(time.Now().Add(30 * time.Second))
+			t.Cleanup(func() { r.c.Close() })
+			return r.c, bufio.NewReader(r.c)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the client did not connect; output:\n%s", h.allOutput())
+			return nil, nil
+		}
+	}
+	read := func(br *bufio.Reader, method, path string) []byte {
+		t.Helper()
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatalf("read the client's request: %v; output:\n%s", err, h.allOutput())
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			t.Fatalf("read the body of %s %s: %v", req.Method, req.URL.Path, err)
+		}
+		if req.Method != method || req.URL.Path != path || req.Host != l.Addr().String() || req.ProtoMajor != 1 || req.ProtoMinor != 1 {
+			t.Fatalf("request %s %s %s Host %q, want %s %s HTTP/1.1 with the API's address as Host", req.Method, req.URL.Path, req.Proto, req.Host, method, path)
+		}
+		return body
+	}
+	// write sends s in pieces, so the client has to put its reads together.
+	write := func(c net.Conn, s string, pieces int) {
+		t.Helper()
+		step := (len(s) + pieces - 1) / pieces
+		for i := 0; i < len(s); i += step {
+			if _, err := c.Write([]byte(s[i:min(i+step, len(s))])); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	decode := func(body []byte) answer {
+		t.Helper()
+		var a answer
+		if err := json.Unmarshal(body, &a); err != nil {
+			t.Fatalf("result %q: %v", body, err)
+		}
+		return a
+	}
+	const next = "/2018-06-01/runtime/invocation/next"
+	deadline := strconv.FormatInt(time.Now().Add(20*time.Second).UnixMilli(), 10)
+
+	// 1: a chunked event, headers in lower and upper case.
+	c, br := accept()
+	read(br, "GET", next)
+	write(c, "HTTP/1.1 200 OK\r\n"+
+		"content-type: application/json\r\n"+
+		"lambda-runtime-aws-request-id: wire-1\r\n"+
+		"LAMBDA-RUNTIME-DEADLINE-MS: "+deadline+"\r\n"+
+		"Lambda-Runtime-Trace-Id: Root=1-wire\r\n"+
+		"Transfer-Encoding: chunked\r\n\r\n"+
+		"4;note=first\r\n{\"id\r\n"+
+		"5\r\n\": 7}\r\n"+
+		"0\r\n\r\n", 5)
+	a := decode(read(br, "POST", "/2018-06-01/runtime/invocation/wire-1/response"))
+	if a.ID == nil || *a.ID != 7 || a.RequestID != "wire-1" || !a.RemainingOK || a.Trace == nil || *a.Trace != "Root=1-wire" {
+		t.Errorf("first invocation saw %+v, want id 7, request wire-1, a deadline ahead and trace Root=1-wire", a)
+	}
+	// Accept the result, then drop the kept-alive connection: the client
+	// must find out on its next request and send it again on a new one.
+	write(c, "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n", 1)
+	c.Close()
+
+	// 2: a 1 MiB event with a Content-Length, arriving in pieces.
+	c, br = accept()
+	read(br, "GET", next)
+	event := `{"blob": "` + strings.Repeat("x", 1<<20) + `"}`
+	write(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"+
+		"Lambda-Runtime-Aws-Request-Id: wire-2\r\n"+
+		"Lambda-Runtime-Deadline-Ms: "+deadline+"\r\n"+
+		"Content-Length: "+strconv.Itoa(len(event))+"\r\n\r\n"+event, 40)
+	a = decode(read(br, "POST", "/2018-06-01/runtime/invocation/wire-2/response"))
+	if a.Size != 1<<20 || a.RequestID != "wire-2" || a.Trace != nil {
+		t.Errorf("second invocation saw %+v, want a 1048576-byte blob, request wire-2 and no trace", a)
+	}
+	write(c, "HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 1)
+
+	// 3: after "Connection: close" the client opens a new connection.
+	c, br = accept()
+	read(br, "GET", next)
 }
