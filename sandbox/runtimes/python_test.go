@@ -594,3 +594,58 @@ def handler(event, context):
 	c, br = accept()
 	read(br, "GET", next)
 }
+
+// TestPythonLoggingImportedLate covers a function whose first import of
+// logging comes during an invocation, through a submodule: the client sets
+// logging up on that first import (not at start, to keep it out of the
+// cold start), and the module must look exactly as if it had been set up
+// at start.
+func TestPythonLoggingImportedLate(t *testing.T) {
+	h := start(t, python("app.handler", map[string]string{"app.py": `
+import sys
+
+def handler(event, context):
+    before = "logging" in sys.modules
+    import logging.handlers
+    import logging
+    logging.getLogger().warning("late %s", event["n"])
+    return {
+        "imported_before": before,
+        "loader": type(logging.__loader__).__name__,
+        "spec_loader": type(logging.__spec__.loader).__name__,
+        "meta_path": [type(f).__name__ for f in sys.meta_path],
+        "handlers": len(logging.getLogger().handlers),
+    }
+`}))
+	h.ready()
+	type answer struct {
+		ImportedBefore bool     `json:"imported_before"`
+		Loader         string   `json:"loader"`
+		SpecLoader     string   `json:"spec_loader"`
+		MetaPath       []string `json:"meta_path"`
+		Handlers       int      `json:"handlers"`
+	}
+	for i, n := range []string{"1", "2"} {
+		var id string
+		var a answer
+		h.result(`{"n": `+n+`}`, &a, func(inv *runtimeapi.Invocation) { id = inv.RequestID })
+		if i == 0 && a.ImportedBefore {
+			t.Errorf("logging was imported before the function imported it")
+		}
+		if a.Loader != "SourceFileLoader" || a.SpecLoader != "SourceFileLoader" {
+			t.Errorf("logging's loader = %s / spec %s, want the standard SourceFileLoader", a.Loader, a.SpecLoader)
+		}
+		if a.Handlers != 1 {
+			t.Errorf("root logger has %d handlers, want Lambda's one", a.Handlers)
+		}
+		for _, f := range a.MetaPath {
+			if strings.Contains(f, "Logging") {
+				t.Errorf("sys.meta_path still holds %s after logging was imported: %v", f, a.MetaPath)
+			}
+		}
+		want := regexp.MustCompile(`(?m)^\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t` + regexp.QuoteMeta(id) + `\tlate ` + n + `$`)
+		if logged := h.newOutput(); !want.MatchString(logged) {
+			t.Errorf("invocation %d output %q does not match %s", i+1, logged, want)
+		}
+	}
+}

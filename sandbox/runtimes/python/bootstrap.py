@@ -303,7 +303,12 @@ class _ConfiguringLoader:
             module.__spec__.loader = self._loader
         _remove_logging_hook()
         self._loader.exec_module(module)
-        configure_logging(module)
+        # A logging.py of the function's own, found first on sys.path, is
+        # not the standard module: it is left as it is.
+        if isinstance(getattr(module, "Handler", None), type) and isinstance(
+            getattr(module, "Filter", None), type
+        ):
+            configure_logging(module)
 
 
 def _remove_logging_hook():
