@@ -2,9 +2,15 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
+
+// ErrInstanceGone says an idle instance died before it was given an event
+// (a background thread called exit, say). Lambda would not blame the next
+// request for that: the engine starts another instance instead.
+var ErrInstanceGone = errors.New("instance exited while idle")
 
 // Backend starts execution environments. sandbox/docker implements it with
 // one container per instance; a Kubernetes backend could implement it with a
@@ -67,7 +73,8 @@ type Instance interface {
 	Bind(ctx context.Context, b Binding) (InitResult, error)
 	// Invoke hands one event to the runtime and waits for its response or
 	// error, its exit, or ctx's end (a timeout: the caller then closes the
-	// instance).
+	// instance). It returns ErrInstanceGone when the runtime had already
+	// died while idle: the event was not handed over.
 	Invoke(ctx context.Context, inv Invocation) (Outcome, error)
 	// MaxMemoryUsed is the peak memory of the whole instance so far, in bytes.
 	MaxMemoryUsed(ctx context.Context) (int64, error)

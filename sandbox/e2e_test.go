@@ -684,3 +684,59 @@ def handler(event, context):
 		t.Errorf("the listening sandbox: %s", got)
 	}
 }
+
+// TestRuntimeDiesWhileIdle: a function's background thread ends the runtime
+// after the response. The next request must not pay for it: it runs on a
+// fresh instance.
+func TestRuntimeDiesWhileIdle(t *testing.T) {
+	e := newEngine(t, sandbox.Config{})
+	fn := pyFunction(t, `import os, threading, time
+def later():
+    time.sleep(0.3)
+    os._exit(0)
+def handler(event, context):
+    threading.Thread(target=later, daemon=True).start()
+    return "ok"
+`)
+	first := invoke(t, e, fn, `{}`)
+	time.Sleep(time.Second)
+	second := invoke(t, e, fn, `{}`)
+	if second.FunctionError != "" || string(second.Payload) != `"ok"` || !second.Cold || second.InstanceID == first.InstanceID {
+		t.Errorf("invoke after the runtime died while idle: %s (%s), cold %v; want a fresh instance\n%s", second.Payload, second.FunctionError, second.Cold, second.Log)
+	}
+}
+
+func TestResponseTooLarge(t *testing.T) {
+	e := newEngine(t, sandbox.Config{})
+	fn := pyFunction(t, "def handler(event, context):\n    return 'x' * (7 * 1024 * 1024)\n")
+	res := invoke(t, e, fn, `{}`)
+	v := decode(t, res)
+	if res.FunctionError != "Unhandled" || v["errorType"] != "Function.ResponseSizeTooLarge" ||
+		!strings.Contains(fmt.Sprint(v["errorMessage"]), "exceeded maximum allowed payload size (6291556 bytes)") {
+		t.Errorf("7 MB response = %s", res.Payload)
+	}
+	stillWorks(t, e)
+}
+
+func TestProvisionedConcurrencyEndToEnd(t *testing.T) {
+	e := newEngine(t, sandbox.Config{})
+	fn := pyFunction(t, "import os\ndef handler(event, context):\n    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n")
+	fn.Version = "1"
+	if err := e.SetProvisionedConcurrency(context.Background(), fn, 2); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, alloc := e.ProvisionedConcurrency(fn); alloc == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("provisioned instances not ready within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	res := invoke(t, e, fn, `{}`)
+	if res.Cold || string(res.Payload) != `"provisioned-concurrency"` || strings.Contains(string(res.Log), "Init Duration") {
+		t.Errorf("invoke of a provisioned version: cold %v, %s\n%s", res.Cold, res.Payload, res.Log)
+	}
+}

@@ -295,6 +295,12 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 	cancel()
 	if err != nil {
 		e.destroy(ctx, inst)
+		if errors.Is(err, ErrInstanceGone) && !cold {
+			// The warm instance died while idle. Lambda would not fail
+			// this request for it: run it on another instance.
+			e.logger.InfoContext(ctx, "idle instance had exited; using another", "instance", inst.inst.ID(), "function", fn.Name)
+			return e.run(ctx, reqID, in)
+		}
 		return nil, fmt.Errorf("invoke %s on instance %s: %w", fn.Name, inst.inst.ID(), err)
 	}
 	if out.Start.IsZero() {

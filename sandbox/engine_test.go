@@ -25,6 +25,9 @@ type fakeBackend struct {
 	invoke   func(ctx context.Context, inv Invocation) Outcome
 	oom      bool
 	startErr error
+	// goneOnce, when set and true, makes the next Invoke on the first
+	// instance report that it died while idle.
+	goneOnce *atomic.Bool
 }
 
 type fakeInstance struct {
@@ -62,6 +65,9 @@ func (i *fakeInstance) Bind(ctx context.Context, b Binding) (InitResult, error) 
 }
 
 func (i *fakeInstance) Invoke(ctx context.Context, inv Invocation) (Outcome, error) {
+	if g := i.b.goneOnce; g != nil && i.id == "i-1" && g.CompareAndSwap(true, false) {
+		return Outcome{}, fmt.Errorf("invoke on %s: %w", i.id, ErrInstanceGone)
+	}
 	start := time.Now()
 	out := i.b.invoke(ctx, inv)
 	out.Start = start
@@ -522,5 +528,27 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+func TestWarmInstanceGoneWhileIdle(t *testing.T) {
+	var gone atomic.Bool
+	fb := &fakeBackend{invoke: echo}
+	e := newTestEngine(t, fb, Config{})
+	first, err := e.Invoke(context.Background(), InvokeInput{Function: testFunction()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Store(true)
+	fb.invoke = func(ctx context.Context, inv Invocation) Outcome {
+		return Outcome{Status: StatusSuccess, Payload: []byte(`"fresh"`)}
+	}
+	fb.goneOnce = &gone
+	second, err := e.Invoke(context.Background(), InvokeInput{Function: testFunction()})
+	if err != nil {
+		t.Fatalf("invoke after the warm instance died while idle: %v", err)
+	}
+	if !second.Cold || second.InstanceID == first.InstanceID || string(second.Payload) != `"fresh"` {
+		t.Errorf("second invoke cold=%v on %s (first on %s) = %s; want a fresh instance", second.Cold, second.InstanceID, first.InstanceID, second.Payload)
 	}
 }

@@ -618,6 +618,13 @@ func (b *Backend) cgroupDir(controller, containerID string) string {
 // Invoke hands one event to the runtime and waits for its answer, its exit,
 // or ctx's end.
 func (in *Instance) Invoke(ctx context.Context, inv sandbox.Invocation) (sandbox.Outcome, error) {
+	select {
+	case <-in.api.Exited():
+		return sandbox.Outcome{}, fmt.Errorf("invoke %s on %s: %w", inv.RequestID, in.id, sandbox.ErrInstanceGone)
+	case <-in.dead:
+		return sandbox.Outcome{}, fmt.Errorf("invoke %s on %s: %w", inv.RequestID, in.id, sandbox.ErrInstanceGone)
+	default:
+	}
 	out, err := in.api.Invoke(ctx, runtimeapi.Invocation{
 		RequestID:          inv.RequestID,
 		Payload:            inv.Payload,
