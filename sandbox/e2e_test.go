@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,7 +123,12 @@ func code(t testing.TB, files map[string]string) string {
 		if name == "bootstrap" {
 			mode = 0o755
 		}
-		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+		// No fork may inherit the descriptor while the file is open for
+		// writing, or executing it later could fail with "text file busy".
+		syscall.ForkLock.Lock()
+		err := os.WriteFile(p, []byte(body), mode)
+		syscall.ForkLock.Unlock()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -74,6 +74,18 @@ func interpreterOverride(t testing.TB, root string) string {
 	return dir
 }
 
+// writeFileNoFork writes a file while no goroutine of this process can fork.
+// Parallel tests start processes all the time; a child forked while an
+// executable is open for writing inherits that descriptor until its own
+// exec, and executing the file meanwhile fails with "text file busy".
+// Go's fork holds syscall.ForkLock for reading, so holding it for writing
+// closes that window.
+func writeFileNoFork(name string, data []byte, mode fs.FileMode) error {
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock()
+	return os.WriteFile(name, data, mode)
+}
+
 // writeClients copies FS into dir as the image builder does.
 func writeClients(t testing.TB, dir string) {
 	t.Helper()
@@ -89,7 +101,7 @@ func writeClients(t testing.TB, dir string) {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, FileMode(p))
+		return writeFileNoFork(target, data, FileMode(p))
 	})
 	if err != nil {
 		t.Fatalf("copy runtime clients to %s: %v", dir, err)
@@ -141,7 +153,7 @@ func start(t testing.TB, fn function) *harness {
 		if m, ok := fn.modes[name]; ok {
 			mode = m
 		}
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		if err := writeFileNoFork(p, []byte(content), mode); err != nil {
 			t.Fatal(err)
 		}
 	}
