@@ -103,6 +103,7 @@ type Engine struct {
 
 	records chan store.Invocation
 	flushes chan chan struct{}
+	done    chan struct{} // closed once the record writer has stopped
 	wg      sync.WaitGroup
 	stop    context.CancelFunc
 }
@@ -150,6 +151,7 @@ func New(db *store.DB, backend Backend, cfg Config) *Engine {
 		kick:      make(chan struct{}, 1),
 		records:   make(chan store.Invocation, 1024),
 		flushes:   make(chan chan struct{}),
+		done:      make(chan struct{}),
 		stop:      cancel,
 	}
 	e.wg.Add(3)
@@ -177,6 +179,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Unlock()
 	e.stop()
 	e.wg.Wait()
+	close(e.done)
 	for _, in := range all {
 		e.destroy(ctx, in)
 	}
@@ -359,7 +362,7 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 		res.Payload = errorDoc("Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: %s", reqID, msg))
 		log = append(log, fmt.Sprintf("RequestId: %s Error: %s\n%s\n", reqID, msg, "Runtime.ExitError")...)
 	default:
-		keep = false
+		e.destroy(ctx, inst)
 		return nil, fmt.Errorf("invoke %s: unknown outcome %q", fn.Name, out.Status)
 	}
 	billed := BilledMS(dur, initDur)
@@ -369,7 +372,7 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 	res.Record = e.newRecord(reqID, fn, inst, cold, out.Start, out.Start.Add(dur), dur, initDur, billed, maxMem, status, errType)
 
 	if keep {
-		e.park(inst)
+		e.park(ctx, inst)
 	} else if out.Status != StatusExit {
 		e.destroy(ctx, inst)
 	}
@@ -715,15 +718,18 @@ func (p *pool) remove(in *instance) {
 	}
 }
 
-// park returns a healthy instance to its function's warm pool.
-func (e *Engine) park(in *instance) {
+// park returns a healthy instance to its function's warm pool, or destroys
+// it when the engine has closed meanwhile.
+func (e *Engine) park(ctx context.Context, in *instance) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	in.busy = false
 	in.invocations++
 	in.lastUsed = e.cfg.Now()
 	if e.closed {
-		go e.destroy(context.Background(), in)
+		e.mu.Unlock()
+		e.destroy(ctx, in)
+		e.mu.Lock()
 		return
 	}
 	key := in.key
@@ -769,9 +775,14 @@ func (e *Engine) forget(memMB int) {
 	e.signalPrestart()
 }
 
-// record queues an invocation record for the writer.
+// record queues an invocation record for the writer. Once the engine is
+// closed and the writer gone, records are dropped rather than blocking.
 func (e *Engine) record(r store.Invocation) {
-	e.records <- r
+	select {
+	case e.records <- r:
+	case <-e.done:
+		e.logger.Warn("invocation record dropped: engine closed", "request_id", r.RequestID)
+	}
 }
 
 // Flush waits until every invocation record queued so far is in the store.

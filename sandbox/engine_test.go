@@ -552,3 +552,33 @@ func TestWarmInstanceGoneWhileIdle(t *testing.T) {
 		t.Errorf("second invoke cold=%v on %s (first on %s) = %s; want a fresh instance", second.Cold, second.InstanceID, first.InstanceID, second.Payload)
 	}
 }
+
+func TestCloseWithInvokeInFlight(t *testing.T) {
+	release := make(chan struct{})
+	running := make(chan struct{})
+	fb := &fakeBackend{invoke: func(ctx context.Context, inv Invocation) Outcome {
+		close(running)
+		<-release
+		return Outcome{Status: StatusSuccess, Payload: []byte("1")}
+	}}
+	e := New(newTestDB(t), fb, Config{Runtime: func(string) ([]string, []string, error) { return []string{"x"}, nil, nil }})
+	done := make(chan error)
+	go func() {
+		_, err := e.Invoke(context.Background(), InvokeInput{Function: testFunction()})
+		done <- err
+	}()
+	<-running
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the invocation in flight at Close: %v", err)
+	}
+	if started, closed := fb.counts(); started != 1 || closed != 1 {
+		t.Errorf("started %d, closed %d instances; want the in-flight one destroyed when it finished", started, closed)
+	}
+	if _, err := e.Invoke(context.Background(), InvokeInput{Function: testFunction()}); err == nil {
+		t.Error("Invoke after Close succeeded")
+	}
+}

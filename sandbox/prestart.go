@@ -180,6 +180,6 @@ func (e *Engine) provision(ctx context.Context, key string) {
 		e.mu.Lock()
 		e.provAlive[key]++
 		e.mu.Unlock()
-		e.park(in)
+		e.park(ctx, in)
 	}
 }
