@@ -39,6 +39,10 @@ const (
 	labelAll      = "lambdalab"
 	labelInstance = "lambdalab.instance"
 	labelDataDir  = "lambdalab.datadir"
+	// labelOwner names the process that created the container
+	// ("<pid>@<boot id>"), so that Sweep can tell a live neighbour's instance
+	// from one whose process died (a crash, a killed test run).
+	labelOwner = "lambdalab.owner"
 )
 
 // In-container paths (see reference/sandbox-profile.md §4 and §5).
@@ -88,6 +92,9 @@ type Backend struct {
 	live     map[string]*Instance // by instance id: what this Backend created
 	noLoop   bool                 // loop mounts failed once: /tmp is a tmpfs
 	warnOnce sync.Once
+
+	// owner is this process's labelOwner value (tests fake a dead owner).
+	owner string
 
 	// forceUpdateCPU applies the CPU quota through the engine even where the
 	// cgroup files are writable (benchmarks compare the two).
@@ -156,6 +163,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		dataDir: dataDir,
 		log:     opts.Logger,
 		live:    make(map[string]*Instance),
+		owner:   ownerLabel,
 	}
 	if info.CgroupDriver == "cgroupfs" && info.CgroupVersion == "1" {
 		b.cgroupRoot = "/sys/fs/cgroup"
@@ -284,6 +292,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 			labelAll:      "1",
 			labelInstance: id,
 			labelDataDir:  b.dataDir,
+			labelOwner:    b.owner,
 		},
 		NetworkDisabled: false, // NetworkMode none below leaves only lo
 		StopTimeout:     ptr(0),
@@ -842,13 +851,19 @@ func (b *Backend) Sweep(ctx context.Context) error {
 		}
 		owner := c.Labels[labelDataDir]
 		if owner != b.dataDir {
-			if _, err := os.Stat(owner); owner == "" || err == nil {
-				continue // another data directory's, and it still exists
+			if _, err := os.Stat(owner); (owner == "" || err == nil) && ownerAlive(c.Labels[labelOwner]) {
+				continue // a live neighbour's, in another data directory
 			}
 		}
 		if err := b.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
 			errs = append(errs, fmt.Errorf("sweep: remove container %s: %w", shortID(c.ID), err))
 			continue
+		}
+		if owner != b.dataDir && owner != "" && c.Labels[labelInstance] != "" {
+			// Its /tmp may still be mounted under the dead owner's folder.
+			if err := removeInstanceDir(filepath.Join(owner, "instances", filepath.Base(c.Labels[labelInstance]))); err != nil {
+				errs = append(errs, fmt.Errorf("sweep: %w", err))
+			}
 		}
 		removed++
 	}
@@ -871,6 +886,37 @@ func (b *Backend) Sweep(ctx context.Context) error {
 		b.log.InfoContext(ctx, "swept leftover instances", "containers", removed, "dirs", dirs)
 	}
 	return errors.Join(errs...)
+}
+
+// ownerLabel identifies this process for labelOwner.
+var ownerLabel = fmt.Sprintf("%d@%s", os.Getpid(), bootID())
+
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// ownerAlive reports whether the process named by an owner label may still
+// be running. Only a certain death counts: the pid is gone in this boot, or
+// the container dates from before a reboot. Anything unreadable counts as
+// alive, so that nothing is removed on a guess.
+func ownerAlive(label string) bool {
+	pidText, boot, ok := strings.Cut(label, "@")
+	me := bootID()
+	if !ok || boot == "unknown" || me == "unknown" {
+		return true
+	}
+	if boot != me {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return true
+	}
+	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 // placeTree puts the files of src into dst: hard links where both are on one

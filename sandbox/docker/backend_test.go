@@ -552,3 +552,57 @@ func TestSweep(t *testing.T) {
 		t.Errorf("Close after Sweep: %v", err)
 	}
 }
+
+// TestSweepDeadOwner: an instance whose creating process died (a crash, a
+// killed test run) is an orphan even when its data directory still exists;
+// a live neighbour's is not.
+func TestSweepDeadOwner(t *testing.T) {
+	ctx := context.Background()
+	dead := newBackend(t)
+	// A pid above the kernel's maximum (4,194,304) belongs to nobody.
+	dead.owner = "4194399@" + bootID()
+	orphan, err := dead.Start(ctx, sandbox.InstanceSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive := newBackend(t)
+	neighbour, err := alive.Start(ctx, sandbox.InstanceSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer neighbour.Close(ctx)
+	if err := newBackend(t).Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := orphan.(*Instance)
+	if _, err := dead.cli.ContainerInspect(ctx, o.containerID); !client.IsErrNotFound(err) {
+		t.Errorf("orphan of a dead process survived Sweep: %v", err)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mounts, []byte(o.dir)) {
+		t.Errorf("orphan's /tmp still mounted after Sweep")
+	}
+	if _, err := alive.cli.ContainerInspect(ctx, neighbour.(*Instance).containerID); err != nil {
+		t.Errorf("a live neighbour's instance was swept: %v", err)
+	}
+	o.Close(ctx)
+}
+
+func TestOwnerAlive(t *testing.T) {
+	me := bootID()
+	tests := []struct {
+		label string
+		want  bool
+	}{
+		{fmt.Sprintf("%d@%s", os.Getpid(), me), true},
+		{"4194399@" + me, false},
+		{"1@another-boot", false},
+		{"", true},
+		{"garbage", true},
+		{"x@" + me, true},
+	}
+	for _, tt := range tests {
+		if got := ownerAlive(tt.label); got != tt.want {
+			t.Errorf("ownerAlive(%q) = %v, want %v", tt.label, got, tt.want)
+		}
+	}
+}
