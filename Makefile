@@ -3,20 +3,17 @@ GO      ?= go
 BIN     := bin/lambdalab
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps deps-browser generate build run test e2e bench image lint clean
+.PHONY: help deps generate build run test bench image lint clean
 
 ## help: list the targets
 help:
-	@sed -n 's/^## //p' $(MAKEFILE_LIST) | column -t -s ':'
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{ i = index($$0, ": "); printf "  %-9s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }'
 
-## deps: ensure a running Docker engine and the runtime image (installs Debian packages when root)
+## deps: ensure a running Docker engine, the runtime image and (for the tests) Debian's chromium; installs Debian packages when root
 deps:
 	@scripts/deps.sh docker
-	@$(GO) run . image
-
-## deps-browser: ensure Debian's chromium for the browser tests
-deps-browser:
 	@scripts/deps.sh browser
+	@$(GO) run . image
 
 ## generate: regenerate templ components (the generated files are committed)
 generate:
@@ -32,11 +29,11 @@ run: deps build
 	./$(BIN) serve
 
 ## test: every test, race detector on, Docker and Chromium required
-test: deps deps-browser lint
+test: deps lint
 	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 40m ./...
 
 ## bench: the benchmarks (numbers for the closing notes)
-bench: deps deps-browser
+bench: deps
 	LAMBDALAB_REQUIRE_DOCKER=1 $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 40m ./...
 
 ## image: build or verify the Lambda runtime image
