@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"lambdalab/content"
 	"lambdalab/store"
 	"lambdalab/web/ui"
 )
@@ -213,12 +212,3 @@ func clientIP(r *http.Request) string {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-func findQuiz(qs []*content.Quiz, id string) *content.Quiz {
-	for _, q := range qs {
-		if q.ID == id {
-			return q
-		}
-	}
-	return nil
-}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"path"
-	"strings"
 	"time"
 
 	"lambdalab/content"
@@ -28,6 +26,21 @@ func (s *Server) course(w http.ResponseWriter, r *http.Request) (*content.Course
 		return nil, false
 	}
 	return st.course, true
+}
+
+// lessonFromPath is the lesson named by the {slug} path value, or a 404
+// page (or the course's load-error page) already written.
+func (s *Server) lessonFromPath(w http.ResponseWriter, r *http.Request) (*content.Course, *content.Lesson, bool) {
+	c, ok := s.course(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	l, ok := c.Lesson(r.PathValue("slug"))
+	if !ok {
+		s.notFoundPage(w, r)
+		return nil, nil, false
+	}
+	return c, l, true
 }
 
 // progress returns the user's progress, or empty progress for a reader who
@@ -63,13 +76,8 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) lesson(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.course(w, r)
+	c, l, ok := s.lessonFromPath(w, r)
 	if !ok {
-		return
-	}
-	l, ok := c.Lesson(r.PathValue("slug"))
-	if !ok {
-		s.notFoundPage(w, r)
 		return
 	}
 	u := userFrom(r.Context())
@@ -110,19 +118,15 @@ func (s *Server) recordVisit(ctx context.Context, userID int64, slug string) {
 	}
 }
 
-// imageTypes are the only course files served: lessons and quiz sources
-// stay private, so quiz answers cannot be fetched from /content/.
-var imageTypes = map[string]bool{
-	".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".webp": true, ".avif": true, ".svg": true,
-}
-
 func (s *Server) courseAsset(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.course(w, r)
 	if !ok {
 		return
 	}
 	name := r.PathValue("path")
-	if !fs.ValidPath(name) || !imageTypes[strings.ToLower(path.Ext(name))] || c.Assets == nil {
+	// Only images are served: lessons and quiz sources stay private, so quiz
+	// answers cannot be fetched from /content/.
+	if !fs.ValidPath(name) || !content.IsImage(name) || c.Assets == nil {
 		s.notFoundPage(w, r)
 		return
 	}

@@ -22,18 +22,13 @@ func (s *Server) requireUser(w http.ResponseWriter, r *http.Request, back string
 // submitQuiz grades a quiz on the server, keeps the attempt, and sends the
 // student back to the lesson, where the graded result replaces the form.
 func (s *Server) submitQuiz(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.course(w, r)
+	_, l, ok := s.lessonFromPath(w, r)
 	if !ok {
-		return
-	}
-	l, ok := c.Lesson(r.PathValue("slug"))
-	if !ok {
-		s.notFoundPage(w, r)
 		return
 	}
 	quizID := r.PathValue("quiz")
-	var quiz = findQuiz(l.Quizzes, quizID)
-	if quiz == nil {
+	quiz, ok := l.Quiz(quizID)
+	if !ok {
 		s.notFoundPage(w, r)
 		return
 	}
@@ -81,13 +76,8 @@ func (s *Server) markIncomplete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) setComplete(w http.ResponseWriter, r *http.Request, done bool) {
-	c, ok := s.course(w, r)
+	_, l, ok := s.lessonFromPath(w, r)
 	if !ok {
-		return
-	}
-	l, ok := c.Lesson(r.PathValue("slug"))
-	if !ok {
-		s.notFoundPage(w, r)
 		return
 	}
 	u := s.requireUser(w, r, ui.LessonURL(l.Slug))
