@@ -37,9 +37,6 @@ type Config struct {
 	// CapacityWait is how long a cold start waits for room on a full machine
 	// before failing with ErrCapacity. Zero means 2 seconds.
 	CapacityWait time.Duration
-	// MaxLogBytes caps one invocation's output; zero means 1 MiB. (The
-	// backend enforces it; the engine only reports it.)
-	MaxLogBytes int
 	// Runtime gives the command that starts a runtime's client inside the
 	// environment and the variables that runtime adds (sandbox/runtimes).
 	Runtime func(runtime string) (cmd []string, env []string, err error)
@@ -66,9 +63,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CapacityWait == 0 {
 		c.CapacityWait = 2 * time.Second
-	}
-	if c.MaxLogBytes == 0 {
-		c.MaxLogBytes = 1 << 20
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -126,12 +120,10 @@ type instance struct {
 	memMB       int
 	fn          Function
 	key         string // fn.digest(), once bound
-	bound       bool
 	provisioned bool
 	lastUsed    time.Time
 	since       time.Time
 	invocations int
-	busy        bool
 }
 
 // New starts an engine on backend, writing invocation records to db.
@@ -276,7 +268,7 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 		initDur = initRes.Duration
 		log = append(log, initRes.Log...)
 		if initRes.Truncated > 0 {
-			log = append(withNewline(log), truncationLine(e.cfg.MaxLogBytes, initRes.Truncated)...)
+			log = append(withNewline(log), truncationLine(MaxLogBytes, initRes.Truncated)...)
 		}
 		log = withNewline(log)
 		if initRes.Status != StatusSuccess {
@@ -317,7 +309,7 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 	log = append(log, startLine(reqID, fn.Version)...)
 	log = append(log, out.Log...)
 	if out.Truncated > 0 {
-		log = append(withNewline(log), truncationLine(e.cfg.MaxLogBytes, out.Truncated)...)
+		log = append(withNewline(log), truncationLine(MaxLogBytes, out.Truncated)...)
 	}
 	log = withNewline(log)
 
@@ -572,7 +564,6 @@ func (e *Engine) instanceFor(ctx context.Context, fn Function) (*instance, bool,
 		}
 		in := p.idle[idx]
 		p.idle = append(p.idle[:idx], p.idle[idx+1:]...)
-		in.busy = true
 		e.mu.Unlock()
 		return in, false, InitResult{}, nil
 	}
@@ -581,7 +572,6 @@ func (e *Engine) instanceFor(ctx context.Context, fn Function) (*instance, bool,
 	if err != nil {
 		return nil, false, InitResult{}, err
 	}
-	in.busy = true
 	return in, true, ir, nil
 }
 
@@ -598,7 +588,6 @@ func (e *Engine) coldStart(ctx context.Context, fn Function, initType string) (*
 	}
 	in.fn = fn
 	in.key = fn.digest()
-	in.bound = true
 	in.since = e.cfg.Now()
 	ir, err := in.inst.Bind(ctx, Binding{
 		AccountID:   fn.AccountID,
@@ -722,23 +711,20 @@ func (p *pool) remove(in *instance) {
 // it when the engine has closed meanwhile.
 func (e *Engine) park(ctx context.Context, in *instance) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	in.busy = false
 	in.invocations++
 	in.lastUsed = e.cfg.Now()
 	if e.closed {
 		e.mu.Unlock()
 		e.destroy(ctx, in)
-		e.mu.Lock()
 		return
 	}
-	key := in.key
-	p := e.pools[key]
+	p := e.pools[in.key]
 	if p == nil {
 		p = &pool{fn: in.fn}
-		e.pools[key] = p
+		e.pools[in.key] = p
 	}
 	p.idle = append(p.idle, in)
+	e.mu.Unlock()
 }
 
 // destroy kills an instance and frees its place on the machine.

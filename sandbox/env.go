@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Addresses inside every instance. The in-container init relays them to the
@@ -37,7 +38,7 @@ func runtimeEnv(fn Function, initType, logStream string, runtimeVars []string) [
 		"AWS_ENDPOINT_URL": "http://" + runtimeAPIAddr,
 	}
 	for _, kv := range runtimeVars {
-		k, v, _ := cut(kv)
+		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
 	}
 	for k, v := range fn.Env {
@@ -71,15 +72,6 @@ func runtimeEnv(fn Function, initType, logStream string, runtimeVars []string) [
 	}
 	sort.Strings(env)
 	return env
-}
-
-func cut(kv string) (string, string, bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
 }
 
 // instanceCredentials makes the execution role's temporary credentials. The

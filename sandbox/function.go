@@ -29,6 +29,9 @@ const (
 	// MaxResponsePayload is the Runtime API's cap on a response body
 	// (6 MiB plus 100 bytes, as Lambda's own init enforces).
 	MaxResponsePayload = 6291556
+	// MaxLogBytes is how much of one invocation's output (or one init's) is
+	// kept; the backend drops the rest and the log says how much.
+	MaxLogBytes = 1 << 20
 	// InitTimeout is how long an on-demand environment's init may take.
 	InitTimeout = 10 * time.Second
 	// MBPerVCPU is the memory size at which a function gets one full vCPU.

@@ -372,7 +372,7 @@ func (in *Instance) serve(aws http.Handler) error {
 		return fmt.Errorf("chmod %s: %w", sock, err)
 	}
 	in.ln = ln
-	in.api = runtimeapi.New(runtimeapi.Config{AWS: aws, Logger: in.b.log.With("instance", in.id)})
+	in.api = runtimeapi.New(runtimeapi.Config{AWS: aws, Logger: in.b.log.With("instance", in.id), MaxLogBytes: sandbox.MaxLogBytes})
 	// Serve adds the header timeouts and the per-instance connection cap;
 	// it returns when the server is closed.
 	go in.api.Serve(ln)
