@@ -348,9 +348,9 @@ func requireBrowser(t *testing.T) string {
 			return p
 		}
 		if os.Getenv("LAMBDALAB_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("chromium not found at %s and LAMBDALAB_REQUIRE_BROWSER=1 (make deps-browser installs it)", path)
+			t.Fatalf("chromium not found at %s and LAMBDALAB_REQUIRE_BROWSER=1 (make deps installs it)", path)
 		}
-		t.Skipf("chromium not found at %s: skipping the browser test (make deps-browser installs it)", path)
+		t.Skipf("chromium not found at %s: skipping the browser test (make deps installs it)", path)
 	}
 	return path
 }
