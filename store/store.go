@@ -1,7 +1,8 @@
 // Package store keeps lambdalab's state in one SQLite file: users, sessions,
-// course progress and invocation records. It is the only package that imports
-// database/sql; callers get plain Go values and the sentinel errors below.
-// It imports no other lambdalab package.
+// course progress, emulated AWS accounts and their access keys, and
+// invocation records. It is the only package that imports database/sql;
+// callers get plain Go values and the sentinel errors below. It imports no
+// other lambdalab package.
 package store
 
 import (
@@ -46,7 +47,7 @@ type DB struct {
 	now func() time.Time
 	// Statements on hot paths (every request, every invoke), prepared once:
 	// parsing the SQL each time costs about as much as running it.
-	sessionUserStmt, insertInvocationStmt *sql.Stmt
+	sessionUserStmt, insertInvocationStmt, accessKeyStmt *sql.Stmt
 }
 
 // Open opens (creating if needed) the database at path, creating its parent
@@ -150,6 +151,9 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.insertInvocationStmt, err = db.conn.PrepareContext(ctx, insertInvocationQuery); err != nil {
 		return fmt.Errorf("prepare invocation insert: %w", err)
 	}
+	if db.accessKeyStmt, err = db.conn.PrepareContext(ctx, accessKeyQuery); err != nil {
+		return fmt.Errorf("prepare access key lookup: %w", err)
+	}
 	return nil
 }
 
@@ -171,7 +175,7 @@ func (db *DB) queryRow(ctx context.Context, st *sql.Stmt, query string, args ...
 
 // Close closes the database. Call it once, after the last use.
 func (db *DB) Close() error {
-	for _, st := range []*sql.Stmt{db.sessionUserStmt, db.insertInvocationStmt} {
+	for _, st := range []*sql.Stmt{db.sessionUserStmt, db.insertInvocationStmt, db.accessKeyStmt} {
 		if st != nil {
 			st.Close()
 		}

@@ -187,12 +187,18 @@ func TestLoadMigrationsRejectsBadNames(t *testing.T) {
 	}
 }
 
+// TestMigrateFromOlderSchema upgrades a database as lambdalab left it before
+// accounts existed (schema version 2, users but no accounts or keys): Open
+// must keep what was there and give every old user an account and a key pair
+// that signs.
 func TestMigrateFromOlderSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	older := SchemaVersion() - 1
+	const older = 2
+	if got := migrations[older].name; got != "0003_accounts.sql" {
+		t.Fatalf("migration %d is %s; the test upgrades across 0003_accounts.sql", older+1, got)
+	}
 
-	// What a binary one migration behind would have left.
 	old, err := open(ctx, path, older, false)
 	if err != nil {
 		t.Fatalf("open at version %d: %v", older, err)
@@ -201,17 +207,38 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 		t.Fatalf("user_version = %d, want %d", got, older)
 	}
 	var tables int
-	if err := old.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'invocations'").Scan(&tables); err != nil {
+	if err := old.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('accounts', 'access_keys')").Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
 	if tables != 0 {
-		t.Fatalf("invocations table exists at version %d; the test no longer exercises the upgrade", older)
+		t.Fatalf("accounts tables exist at version %d; the test no longer exercises the upgrade", older)
 	}
-	u, err := old.CreateUser(ctx, "early@example.com", "hash", false)
-	if err != nil {
+	// Users as a version-2 binary stored them: today's CreateUser would
+	// write to tables that do not exist yet.
+	type oldUser struct {
+		id      int64
+		email   string
+		account string
+		created int64
+	}
+	olds := []oldUser{
+		{email: "early@example.com", account: "100000000001", created: 1_700_000_000_000_000_000},
+		{email: "Second@example.com", account: "543210987654", created: 1_700_000_001_000_000_000},
+		{email: "third@example.com", account: "999999999999", created: 1_700_000_002_000_000_000},
+	}
+	for i := range olds {
+		u := &olds[i]
+		if err := old.conn.QueryRowContext(ctx,
+			`INSERT INTO users (email, email_key, password_hash, role, account_id, created_at)
+			 VALUES ($1, $2, 'hash', 'student', $3, $4) RETURNING id`,
+			u.email, strings.ToLower(u.email), u.account, u.created).Scan(&u.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.MarkLessonComplete(ctx, olds[0].id, "intro"); err != nil {
 		t.Fatal(err)
 	}
-	if err := old.MarkLessonComplete(ctx, u.ID, "intro"); err != nil {
+	if err := old.InsertInvocation(ctx, sampleInvocation(olds[0].account, "f", time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	old.Close()
@@ -224,16 +251,59 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 	if got := pragmaInt(t, db, "user_version"); got != SchemaVersion() {
 		t.Errorf("user_version after upgrade = %d, want %d", got, SchemaVersion())
 	}
-	p, err := db.Progress(ctx, u.ID)
+	p, err := db.Progress(ctx, olds[0].id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := p.Completed["intro"]; !ok {
 		t.Errorf("progress lost in upgrade: %+v", p)
 	}
-	inv := Invocation{AccountID: u.AccountID, Function: "f", Outcome: "success", Start: time.Now()}
-	if err := db.InsertInvocation(ctx, inv); err != nil {
-		t.Errorf("InsertInvocation after upgrade: %v", err)
+	if invs, err := db.Invocations(ctx, olds[0].account, "f", time.Time{}); err != nil || len(invs) != 1 {
+		t.Errorf("invocations after upgrade: %d, %v; want 1", len(invs), err)
+	}
+
+	seen := map[string]bool{}
+	for _, u := range olds {
+		a, err := db.Account(ctx, u.account)
+		if err != nil {
+			t.Errorf("%s has no account after upgrade: %v", u.email, err)
+			continue
+		}
+		if want := (Account{ID: u.account, UserID: u.id, CreatedAt: fromNanos(u.created)}); a != want {
+			t.Errorf("backfilled account = %+v, want %+v", a, want)
+		}
+		keys, err := db.AccountKeys(ctx, u.account)
+		if err != nil || len(keys) != 1 {
+			t.Errorf("%s has keys %v, %v after upgrade; want one pair", u.email, keys, err)
+			continue
+		}
+		k := keys[0]
+		checkKeyShape(t, k)
+		if seen[k.ID] || seen[k.Secret] {
+			t.Errorf("backfilled key %s repeats another user's id or secret", k.ID)
+		}
+		seen[k.ID], seen[k.Secret] = true, true
+		if got, err := db.AccessKey(ctx, k.ID); err != nil || got != k {
+			t.Errorf("AccessKey(%s) = %v, %v; want %v", k.ID, got, err, k)
+		}
+	}
+
+	// The upgraded file works as a new one: rotation, new users, scratch
+	// accounts that avoid the old users' ids.
+	keys, _ := db.AccountKeys(ctx, olds[1].account)
+	k, err := db.RotateAccessKey(ctx, olds[1].account)
+	if err != nil || len(keys) != 1 || k.ID == keys[0].ID {
+		t.Errorf("RotateAccessKey after upgrade = %v, %v (old %v)", k, err, keys)
+	}
+	u, err := db.CreateUser(ctx, "later@example.com", "hash", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := db.AccountKeys(ctx, u.AccountID); err != nil || len(keys) != 1 {
+		t.Errorf("user created after upgrade has keys %v, %v", keys, err)
+	}
+	if _, _, err := db.CreateScratchAccount(ctx); err != nil {
+		t.Errorf("CreateScratchAccount after upgrade: %v", err)
 	}
 }
 

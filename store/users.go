@@ -57,7 +57,8 @@ func normalizeEmail(email string) (addr, key string, err error) {
 // instructor whatever was asked, so a fresh install has someone who can see
 // the class; instructor=true makes any user one. Emails are compared
 // case-insensitively: a second "Alice@x" after "alice@x" gets ErrEmailTaken.
-// The check and the insert are one transaction.
+// The user's AWS account and its first access key (see AccountKeys) are
+// made in the same transaction as the user, after the email check.
 func (db *DB) CreateUser(ctx context.Context, email, passwordHash string, instructor bool) (User, error) {
 	addr, key, err := normalizeEmail(email)
 	if err != nil {
@@ -90,28 +91,18 @@ func (db *DB) CreateUser(ctx context.Context, email, passwordHash string, instru
 	if instructor || !anyUser {
 		u.Role = RoleInstructor
 	}
-	// A collision among 9e11 ids is rare; retry a few times rather than
-	// fail a sign-up on it.
-	for attempt := 0; ; attempt++ {
-		u.AccountID, err = newAccountID()
-		if err != nil {
-			return User{}, fmt.Errorf("create user %s: %w", addr, err)
-		}
-		err = tx.QueryRowContext(ctx,
-			`INSERT INTO users (email, email_key, password_hash, role, account_id, created_at)
-			 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-			u.Email, key, u.PasswordHash, string(u.Role), u.AccountID, toNanos(u.CreatedAt),
-		).Scan(&u.ID)
-		if err == nil {
-			break
-		}
-		if !isUniqueViolation(err) || attempt >= 4 {
-			return User{}, fmt.Errorf("create user %s: %w", addr, err)
-		}
-		var accountTaken bool
-		if qerr := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE account_id = ?)", u.AccountID).Scan(&accountTaken); qerr != nil || !accountTaken {
-			return User{}, fmt.Errorf("create user %s: %w", addr, err)
-		}
+	if u.AccountID, err = freeAccountID(ctx, tx); err != nil {
+		return User{}, fmt.Errorf("create user %s: %w", addr, err)
+	}
+	if err := tx.QueryRowContext(ctx,
+		`INSERT INTO users (email, email_key, password_hash, role, account_id, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Email, key, u.PasswordHash, string(u.Role), u.AccountID, toNanos(u.CreatedAt),
+	).Scan(&u.ID); err != nil {
+		return User{}, fmt.Errorf("create user %s: %w", addr, err)
+	}
+	if _, err := insertAccount(ctx, tx, Account{ID: u.AccountID, UserID: u.ID, CreatedAt: u.CreatedAt}); err != nil {
+		return User{}, fmt.Errorf("create user %s: %w", addr, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return User{}, fmt.Errorf("create user %s: commit: %w", addr, err)
