@@ -117,6 +117,7 @@ type pool struct {
 
 type instance struct {
 	inst        Instance
+	who         *callerID // whom the instance's AWS requests act for, once bound
 	memMB       int
 	fn          Function
 	key         string // fn.digest(), once bound
@@ -589,6 +590,7 @@ func (e *Engine) coldStart(ctx context.Context, fn Function, initType string) (*
 	in.fn = fn
 	in.key = fn.digest()
 	in.since = e.cfg.Now()
+	in.who.bind(fn)
 	ir, err := in.inst.Bind(ctx, Binding{
 		AccountID:   fn.AccountID,
 		Function:    fn.Name,
@@ -639,12 +641,14 @@ func (e *Engine) unboundInstance(ctx context.Context, fn Function) (*instance, e
 			e.alive++
 			e.aliveMemMB += fn.MemoryMB
 			e.mu.Unlock()
-			inst, err := e.backend.Start(ctx, InstanceSpec{EphemeralMB: fn.EphemeralMB, AWS: e.cfg.AWS})
+			who := &callerID{}
+			inst, err := e.backend.Start(ctx, InstanceSpec{EphemeralMB: fn.EphemeralMB, AWS: e.awsFor(who)})
 			if err != nil {
 				e.forget(fn.MemoryMB)
 				return nil, fmt.Errorf("start instance: %w", err)
 			}
-			return &instance{inst: inst, memMB: fn.MemoryMB, fn: Function{EphemeralMB: fn.EphemeralMB}, since: e.cfg.Now()}, nil
+			who.instanceID = inst.ID()
+			return &instance{inst: inst, who: who, memMB: fn.MemoryMB, fn: Function{EphemeralMB: fn.EphemeralMB}, since: e.cfg.Now()}, nil
 		}
 		freed := e.roomFreed
 		e.mu.Unlock()

@@ -41,7 +41,8 @@ func (e *Engine) keepPrestarted(ctx context.Context) {
 			// Not cancelled by Close: a start cut off halfway could leave a
 			// container the backend never learnt the id of.
 			startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			inst, err := e.backend.Start(startCtx, InstanceSpec{EphemeralMB: DefaultEphemeralMB, AWS: e.cfg.AWS})
+			who := &callerID{}
+			inst, err := e.backend.Start(startCtx, InstanceSpec{EphemeralMB: DefaultEphemeralMB, AWS: e.awsFor(who)})
 			cancel()
 			e.mu.Lock()
 			e.starting--
@@ -61,7 +62,8 @@ func (e *Engine) keepPrestarted(ctx context.Context) {
 				continue
 			}
 			backoff = 0
-			in := &instance{inst: inst, memMB: prestartMemMB, fn: Function{EphemeralMB: DefaultEphemeralMB}, since: e.cfg.Now()}
+			who.instanceID = inst.ID()
+			in := &instance{inst: inst, who: who, memMB: prestartMemMB, fn: Function{EphemeralMB: DefaultEphemeralMB}, since: e.cfg.Now()}
 			e.mu.Lock()
 			if e.closed {
 				e.mu.Unlock()

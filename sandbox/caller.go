@@ -1,0 +1,52 @@
+package sandbox
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+)
+
+// Caller is the function instance an AWS request came from. The host knows
+// it by the socket the request arrived on, never by anything the request
+// says, so code inside an instance cannot act for another account.
+type Caller struct {
+	AccountID  string
+	Function   string
+	Version    string
+	InstanceID string
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the instance that sent the request whose context is
+// ctx, when the request reached the AWS endpoint from inside an instance.
+// An instance that is not yet bound to a function has no caller.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// callerID is an instance's identity as the AWS handler sees it: empty
+// while the instance is prestarted, set once when it is bound.
+type callerID struct {
+	instanceID string
+	bound      atomic.Pointer[Caller]
+}
+
+func (c *callerID) bind(fn Function) {
+	c.bound.Store(&Caller{AccountID: fn.AccountID, Function: fn.Name, Version: fn.Version, InstanceID: c.instanceID})
+}
+
+// awsFor is the AWS handler of one instance: Config.AWS with the instance's
+// identity in every request's context.
+func (e *Engine) awsFor(who *callerID) http.Handler {
+	if e.cfg.AWS == nil {
+		return nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := who.bound.Load(); c != nil {
+			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, *c))
+		}
+		e.cfg.AWS.ServeHTTP(w, r)
+	})
+}
