@@ -38,6 +38,7 @@ Usage:
   lambdalab serve   [--addr 127.0.0.1:8080] [--data ./lambdalab-data] [--content DIR]
   lambdalab image   [--rebuild]        build or verify the Lambda runtime image
   lambdalab user add --email E [--instructor] --password-stdin
+  lambdalab user keys --email E [--rotate]
   lambdalab help
 `
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -15,10 +16,16 @@ import (
 
 const userUsage = `Usage:
   lambdalab user add --email E [--instructor] --password-stdin [--data DIR]
+  lambdalab user keys --email E [--rotate] [--data DIR]
 
 The password is read from the first line of standard input, so it never
 appears in the shell history or the process list:
   echo "$PASSWORD" | lambdalab user add --email alice@example.com --password-stdin
+
+keys prints the user's AWS access key as shell variables for the AWS CLI and
+SDKs; --rotate first replaces it, and the old key stops working:
+  eval "$(lambdalab user keys --email alice@example.com)"
+  aws lambda list-functions
 `
 
 // maxPasswordLine bounds what is read from stdin: far above any password
@@ -34,6 +41,8 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	switch args[0] {
 	case "add":
 		return runUserAdd(ctx, args[1:], stdin, stdout, stderr)
+	case "keys":
+		return runUserKeys(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, userUsage)
 		return nil
@@ -111,4 +120,90 @@ func readPasswordLine(r io.Reader) (string, error) {
 		return "", errors.New("no password on standard input (pipe it in, e.g. echo \"$PASSWORD\" | lambdalab user add ...)")
 	}
 	return line, nil
+}
+
+// The emulated AWS endpoint that `lambdalab serve` answers, and its one region.
+const (
+	awsEndpointURL = "http://127.0.0.1:4566"
+	awsRegion      = "us-east-1"
+)
+
+func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("lambdalab user keys", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	email := fl.String("email", "", "the user whose keys to print (required)")
+	rotate := fl.Bool("rotate", false, "replace the user's key pair first; the old one stops working")
+	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
+	if err := fl.Parse(args); err != nil {
+		return fmt.Errorf("user keys: %w", err)
+	}
+	switch {
+	case fl.NArg() > 0:
+		return fmt.Errorf("user keys: unexpected argument %q", fl.Arg(0))
+	case strings.TrimSpace(*email) == "":
+		return errors.New("user keys: --email is required")
+	}
+
+	dbPath := filepath.Join(*dataDir, "lambdalab.db")
+	// Looking keys up must not create a database where there was none.
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("user keys: no database at %s (use --data to point at the data folder)", dbPath)
+	}
+	db, err := store.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("user keys: %w", err)
+	}
+	defer db.Close()
+	u, err := db.UserByEmail(ctx, *email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("user keys: no user %s in %s", strings.TrimSpace(*email), dbPath)
+	case err != nil:
+		return fmt.Errorf("user keys: %w", err)
+	}
+	var key store.AccessKey
+	if *rotate {
+		if key, err = db.RotateAccessKey(ctx, u.AccountID); err != nil {
+			return fmt.Errorf("user keys: %w", err)
+		}
+		// On stderr, so that eval "$(...)" sees only the variables.
+		fmt.Fprintf(stderr, "rotated the access key of %s; the old one no longer works\n", u.Email)
+	} else {
+		keys, err := db.AccountKeys(ctx, u.AccountID)
+		if err != nil {
+			return fmt.Errorf("user keys: %w", err)
+		}
+		if len(keys) == 0 {
+			return fmt.Errorf("user keys: %s has no access key; make one with --rotate", u.Email)
+		}
+		key = keys[len(keys)-1] // the newest
+	}
+	fmt.Fprint(stdout, awsEnv(u.AccountID, key))
+	return nil
+}
+
+// awsEnv renders key as export lines that a POSIX shell can eval. Every value
+// is single-quoted although today's are all alphanumeric, so that no future
+// character can run as code. The comment comes last because an unquoted
+// eval $(...) joins the lines into one, and a leading # would swallow them.
+func awsEnv(accountID string, key store.AccessKey) string {
+	var b strings.Builder
+	for _, v := range [][2]string{
+		{"AWS_ACCESS_KEY_ID", key.ID},
+		{"AWS_SECRET_ACCESS_KEY", key.Secret},
+		// Both region variables: the CLI and boto3 read the first, the
+		// JavaScript SDK only the second.
+		{"AWS_DEFAULT_REGION", awsRegion},
+		{"AWS_REGION", awsRegion},
+		{"AWS_ENDPOINT_URL", awsEndpointURL},
+	} {
+		fmt.Fprintf(&b, "export %s=%s\n", v[0], shellQuote(v[1]))
+	}
+	fmt.Fprintf(&b, "# AWS account %s\n", accountID)
+	return b.String()
+}
+
+// shellQuote returns s as one single-quoted POSIX shell word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,7 +143,125 @@ func TestUserSubcommands(t *testing.T) {
 	if _, stderr, err := runUserCmd(t, "", "frobnicate"); err == nil || !strings.Contains(stderr, "user add") {
 		t.Errorf("unknown subcommand: err %v, stderr %q; want an error and the usage", err, stderr)
 	}
-	if out, _, err := runUserCmd(t, "", "help"); err != nil || !strings.Contains(out, "--password-stdin") {
+	if out, _, err := runUserCmd(t, "", "help"); err != nil || !strings.Contains(out, "--password-stdin") || !strings.Contains(out, "user keys --email E [--rotate]") {
 		t.Errorf("user help: %q, %v", out, err)
+	}
+}
+
+// bashEval runs script in bash with KEYS set to keys and nothing else from
+// the test's environment but PATH, and returns its standard output.
+func bashEval(t *testing.T, keys, script string) string {
+	t.Helper()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed")
+	}
+	cmd := exec.Command(bash, "--noprofile", "--norc", "-c", script)
+	cmd.Env = []string{"KEYS=" + keys, "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bash -c %q with KEYS=%q: %v", script, keys, err)
+	}
+	return string(out)
+}
+
+// printAWS prints the variables `user keys` sets, one a line, empty when unset.
+const printAWS = `printf '%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_DEFAULT_REGION" "$AWS_REGION" "$AWS_ENDPOINT_URL"`
+
+func TestUserKeys(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	if _, _, err := runUserCmd(t, "password123\n", "add", "--email", "ann@example.com", "--password-stdin", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	db := openUserTestDB(t, data)
+	u, err := db.UserByEmail(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := db.AccountKeys(ctx, u.AccountID)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("AccountKeys = %v, %v", stored, err)
+	}
+	want := strings.Join([]string{stored[0].ID, stored[0].Secret, "us-east-1", "us-east-1", "http://127.0.0.1:4566", ""}, "\n")
+
+	out, _, err := runUserCmd(t, "", "keys", "--email", "ANN@example.com", "--data", data)
+	if err != nil {
+		t.Fatalf("user keys: %v", err)
+	}
+	// Both the quoted form the usage shows and the unquoted one people type.
+	for _, script := range []string{`eval "$KEYS"; ` + printAWS, `eval $KEYS; ` + printAWS} {
+		if got := bashEval(t, out, script); got != want {
+			t.Errorf("bash -c %q after user keys printed\n%s\ngot\n%s\nwant\n%s", script, out, got, want)
+		}
+	}
+	if !strings.Contains(out, u.AccountID) {
+		t.Errorf("user keys output does not name account %s:\n%s", u.AccountID, out)
+	}
+
+	out2, stderr, err := runUserCmd(t, "", "keys", "--email", "ann@example.com", "--rotate", "--data", data)
+	if err != nil {
+		t.Fatalf("user keys --rotate: %v", err)
+	}
+	if !strings.Contains(stderr, "old one no longer works") {
+		t.Errorf("user keys --rotate said %q on stderr; want a note that the old key stopped working", stderr)
+	}
+	got := strings.Split(bashEval(t, out2, `eval "$KEYS"; `+printAWS), "\n")
+	if _, err := db.AccessKey(ctx, stored[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old key after --rotate: AccessKey = %v, want ErrNotFound", err)
+	}
+	k, err := db.AccessKey(ctx, got[0])
+	if err != nil {
+		t.Fatalf("key printed by --rotate (%q) is not stored: %v", got[0], err)
+	}
+	if k.ID == stored[0].ID || k.Secret != got[1] || k.AccountID != u.AccountID {
+		t.Errorf("--rotate printed %q; stored %v (old %v)", got[:2], k, stored[0])
+	}
+	// Without --rotate the new pair is printed again, unchanged.
+	if out3, _, err := runUserCmd(t, "", "keys", "--email", "ann@example.com", "--data", data); err != nil || out3 != out2 {
+		t.Errorf("user keys after rotation printed %q, %v; want %q", out3, err, out2)
+	}
+}
+
+func TestUserKeysRejectsBadInput(t *testing.T) {
+	data := t.TempDir()
+	if _, _, err := runUserCmd(t, "password123\n", "add", "--email", "ann@example.com", "--password-stdin", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "nothing-here")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown email", []string{"--email", "bo@example.com", "--data", data}, "no user bo@example.com"},
+		{"no email", []string{"--data", data}, "--email is required"},
+		{"stray argument", []string{"--email", "ann@example.com", "--data", data, "extra"}, `unexpected argument "extra"`},
+		{"no database", []string{"--email", "ann@example.com", "--data", missing}, "no database at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _, err := runUserCmd(t, "", append([]string{"keys"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("user keys %v = %v; want an error containing %q", tt.args, err, tt.want)
+			}
+			if out != "" {
+				t.Errorf("user keys %v printed %q on stdout; want nothing to eval", tt.args, out)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("user keys created %s: %v", missing, err)
+	}
+}
+
+// TestShellQuote evals hostile values: each must come back as itself and run nothing.
+func TestShellQuote(t *testing.T) {
+	tests := []string{"", "plain", "it's", "'", "''", `$(echo pwned)`, "`echo pwned`", `"; echo pwned; "`, "a\nb", `back\slash`, "!!", "$HOME", "*"}
+	for _, v := range tests {
+		got := bashEval(t, "export X="+shellQuote(v), `eval "$KEYS"; printf '%s' "$X"`)
+		if got != v {
+			t.Errorf("eval of export X=%s gives %q, want %q", shellQuote(v), got, v)
+		}
 	}
 }
