@@ -32,6 +32,15 @@ var (
 	// ErrInvalid means an argument was rejected before touching the database
 	// (an empty lesson slug, a malformed email, a negative score).
 	ErrInvalid = errors.New("invalid input")
+	// ErrExists means a row with this key already exists (a function, alias
+	// or policy statement of that name).
+	ErrExists = errors.New("already exists")
+	// ErrInUse means the row cannot be deleted while something refers to it
+	// (a function version an alias routes to); the wrapping error names what.
+	ErrInUse = errors.New("in use")
+	// ErrPrecondition means a write was refused because the row is no longer
+	// as the caller last saw it (a RevisionId that does not match).
+	ErrPrecondition = errors.New("precondition failed")
 )
 
 // busyTimeout is how long a connection waits for another writer before
