@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -63,7 +64,7 @@ func readSandboxSettings(getenv func(string) string) (sandboxSettings, error) {
 // startSandbox connects to Docker, makes sure the runtime image exists and
 // starts the execution engine. Labs need it; lessons do not, so serve keeps
 // going without it and says why.
-func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, progress io.Writer, logger *slog.Logger) (*sandbox.Engine, error) {
+func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, aws http.Handler, progress io.Writer, logger *slog.Logger) (*sandbox.Engine, error) {
 	settings, err := readSandboxSettings(getenv)
 	if err != nil {
 		return nil, err
@@ -99,6 +100,7 @@ func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func
 			cmd, err := runtimes.Command(rt)
 			return cmd, runtimes.Env(rt), err
 		},
+		AWS:    aws,
 		Logger: logger,
 	})
 	return engine, nil

@@ -50,10 +50,15 @@ func (l *logSink) String() string {
 
 var urlLine = regexp.MustCompile(`msg="lambdalab serving" url=(http://\S+)`)
 
+// awsURLLine is the start-up line that names the AWS endpoint's address.
+var awsURLLine = regexp.MustCompile(`msg="aws endpoint serving" url=(http://\S+)`)
+
 // server is one run of `lambdalab serve` inside the test process.
 type server struct {
-	URL  string
-	Logs *logSink
+	URL string
+	// AWSURL is the AWS-compatible endpoint (--aws-addr 127.0.0.1:0).
+	AWSURL string
+	Logs   *logSink
 	stop func() error
 }
 
@@ -72,7 +77,7 @@ func startServeEnv(t *testing.T, env map[string]string, dataDir string, extra ..
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := newLogSink()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, extra...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--aws-addr", "127.0.0.1:0", "--data", dataDir}, extra...)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, logs)
@@ -114,7 +119,11 @@ func startServeEnv(t *testing.T, env map[string]string, dataDir string, extra ..
 	}
 	var once sync.Once
 	var stopErr error
-	s := &server{URL: base, Logs: logs, stop: func() error {
+	var awsURL string
+	if m := awsURLLine.FindStringSubmatch(logs.String()); m != nil {
+		awsURL = m[1]
+	}
+	s := &server{URL: base, AWSURL: awsURL, Logs: logs, stop: func() error {
 		once.Do(func() {
 			cancel()
 			select {

@@ -29,6 +29,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	addr := fl.String("addr", "127.0.0.1:8080", "address for the web site")
 	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
 	contentDir := fl.String("content", "", "author mode: read the course from this folder and reload on every change")
+	awsAddr := fl.String("aws-addr", "127.0.0.1:4566", "address for the AWS-compatible endpoint (the AWS CLI and SDKs), or off")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -74,8 +75,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	srv.RegisterOnShutdown(site.Close)
 	go sweepSessions(ctx, db, logger)
-	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, logger)
+
+	acct, err := startAccounts(ctx, db, *dataDir, getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer acct.close()
+	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, acct.endpoint.Instance(), logger, acct.engineReady)
 	defer engine.close(ctx)
+	var awsSrv *http.Server
+	if *awsAddr != "off" {
+		awsLn, err := net.Listen("tcp", *awsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s for the AWS endpoint: %w", *awsAddr, err)
+		}
+		awsSrv = &http.Server{
+			Handler:           acct.endpoint,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		go awsSrv.Serve(awsLn)
+		logger.Info("aws endpoint serving", "url", "http://"+awsLn.Addr().String())
+	}
 
 	logger.Info("lambdalab serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode,
 		"startup_ms", time.Since(begin).Milliseconds())
@@ -89,6 +111,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if awsSrv != nil {
+		awsSrv.Shutdown(shutdownCtx)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shut down http server: %w", err)
 	}
@@ -154,7 +179,7 @@ type backgroundEngine struct {
 	logger *slog.Logger
 }
 
-func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, logger *slog.Logger) *backgroundEngine {
+func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, aws http.Handler, logger *slog.Logger, ready func(*sandbox.Engine)) *backgroundEngine {
 	b := &backgroundEngine{done: make(chan struct{}), logger: logger}
 	if getenv("LAMBDALAB_SANDBOX") == "off" {
 		logger.Info("sandbox off (LAMBDALAB_SANDBOX=off): lessons only, labs unavailable")
@@ -163,7 +188,7 @@ func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string,
 	}
 	go func() {
 		defer close(b.done)
-		e, err := startSandbox(ctx, db, dataDir, getenv, logWriter{logger}, logger)
+		e, err := startSandbox(ctx, db, dataDir, getenv, aws, logWriter{logger}, logger)
 		if err != nil {
 			if ctx.Err() == nil {
 				logger.Warn("labs are unavailable: they need a running Docker engine and the runtime image; run `make deps` (or scripts/deps.sh docker) and restart lambdalab", "err", err)
@@ -171,6 +196,7 @@ func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string,
 			return
 		}
 		b.engine = e
+		ready(e)
 		logger.Info("sandbox ready: labs can run functions")
 	}()
 	return b

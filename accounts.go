@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strconv"
+
+	"lambdalab/cloud/codepkg"
+	"lambdalab/cloud/endpoint"
+	"lambdalab/cloud/lambda"
+	"lambdalab/sandbox"
+	"lambdalab/store"
+)
+
+// accounts is the emulated AWS side of serve: the services of every
+// learner's account and the endpoint in front of them.
+type accounts struct {
+	lambda   *lambda.Service
+	endpoint *endpoint.Endpoint
+	logger   *slog.Logger
+	ctx      context.Context
+}
+
+// timeScale reads LAMBDALAB_TIME_SCALE: how many Lambda seconds pass in one
+// real second for async retries and back-off (default 60).
+func timeScale(getenv func(string) string) (float64, error) {
+	v := getenv("LAMBDALAB_TIME_SCALE")
+	if v == "" {
+		return 60, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 1 || f > 3600 {
+		return 0, fmt.Errorf("LAMBDALAB_TIME_SCALE=%q: want a number from 1 (real time) to 3600", v)
+	}
+	return f, nil
+}
+
+func startAccounts(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, logger *slog.Logger) (*accounts, error) {
+	scale, err := timeScale(getenv)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := codepkg.Open(filepath.Join(dataDir, "packages"))
+	if err != nil {
+		return nil, fmt.Errorf("open package store: %w", err)
+	}
+	svc := lambda.New(lambda.Config{DB: db, Packages: pkgs, Clock: lambda.Clock{Scale: scale}, Logger: logger})
+	lambdaAPI := svc.Handler()
+	ep := endpoint.New(endpoint.Config{
+		DB:       db,
+		Services: map[string]http.Handler{"lambda": lambdaAPI},
+		Unsigned: map[string]http.Handler{"/_lambdalab/code/": lambdaAPI},
+		Logger:   logger,
+	})
+	return &accounts{lambda: svc, endpoint: ep, logger: logger, ctx: ctx}, nil
+}
+
+// engineReady hands the started sandbox to the services.
+func (a *accounts) engineReady(e *sandbox.Engine) {
+	if err := a.lambda.SetEngine(a.ctx, e); err != nil {
+		a.logger.Error("lambda service cannot use the sandbox", "err", err)
+	}
+}
+
+func (a *accounts) close() { a.lambda.Close() }
