@@ -59,7 +59,7 @@ type server struct {
 	// AWSURL is the AWS-compatible endpoint (--aws-addr 127.0.0.1:0).
 	AWSURL string
 	Logs   *logSink
-	stop func() error
+	stop   func() error
 }
 
 // startServe runs the real program through run() on a free loopback port

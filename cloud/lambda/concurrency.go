@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"lambdalab/store"
 	"lambdalab/sandbox"
+	"lambdalab/store"
 )
 
 // PutFunctionConcurrency reserves concurrency for a function (all its

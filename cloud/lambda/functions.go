@@ -14,7 +14,7 @@ import (
 // FunctionCode is a deployment package: a zip (the API's ZipFile, base64 on
 // the wire) or, through the Go API only, a host folder that is zipped.
 type FunctionCode struct {
-	ZipFile []byte `json:"ZipFile"`
+	ZipFile  []byte `json:"ZipFile"`
 	S3Bucket string `json:"S3Bucket,omitempty"`
 	S3Key    string `json:"S3Key,omitempty"`
 	// Dir is a host folder to package instead of ZipFile (grader, editor).

@@ -30,14 +30,14 @@ type layerConfig struct {
 
 // LayerVersion is Lambda's layer version document.
 type LayerVersion struct {
-	LayerArn                string       `json:"LayerArn"`
-	LayerVersionArn         string       `json:"LayerVersionArn"`
-	Version                 int64        `json:"Version"`
-	Description             string       `json:"Description"`
-	CreatedDate             string       `json:"CreatedDate"`
-	CompatibleRuntimes      []string     `json:"CompatibleRuntimes,omitempty"`
-	CompatibleArchitectures []string     `json:"CompatibleArchitectures,omitempty"`
-	LicenseInfo             string       `json:"LicenseInfo,omitempty"`
+	LayerArn                string        `json:"LayerArn"`
+	LayerVersionArn         string        `json:"LayerVersionArn"`
+	Version                 int64         `json:"Version"`
+	Description             string        `json:"Description"`
+	CreatedDate             string        `json:"CreatedDate"`
+	CompatibleRuntimes      []string      `json:"CompatibleRuntimes,omitempty"`
+	CompatibleArchitectures []string      `json:"CompatibleArchitectures,omitempty"`
+	LicenseInfo             string        `json:"LicenseInfo,omitempty"`
 	Content                 *LayerContent `json:"Content,omitempty"`
 }
 
@@ -117,8 +117,8 @@ type ListLayersOutput struct {
 
 // LayersListItem is one layer with its newest version.
 type LayersListItem struct {
-	LayerName          string       `json:"LayerName"`
-	LayerArn           string       `json:"LayerArn"`
+	LayerName             string       `json:"LayerName"`
+	LayerArn              string       `json:"LayerArn"`
 	LatestMatchingVersion LayerVersion `json:"LatestMatchingVersion"`
 }
 
