@@ -382,7 +382,10 @@ func TestLambdaPublishVersion(t *testing.T) {
 	}{
 		{"build error comes back as is", "f", func(LambdaVersion, *LambdaVersion, int) (LambdaVersion, bool, error) {
 			return LambdaVersion{}, false, &revisionError{"a", "b"}
-		}, func(err error) bool { var re *revisionError; return errors.As(err, &re) && err.Error() == "revision a is not b" }},
+		}, func(err error) bool {
+			var re *revisionError
+			return errors.As(err, &re) && err.Error() == "revision a is not b"
+		}},
 		{"wrong number", "f", func(latest LambdaVersion, _ *LambdaVersion, next int) (LambdaVersion, bool, error) {
 			v := latest
 			v.Version = strconv.Itoa(next + 1)

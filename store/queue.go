@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"time"
+
+	"maragu.dev/goqite"
+)
+
+// Queue is a named durable queue of messages (asynchronous invocations) in
+// the goqite table, a thin wrapper on maragu.dev/goqite. Delivery is at least
+// once: a received message becomes visible again after the queue's
+// visibility timeout unless it is deleted or replaced first. Retries and
+// giving up are the caller's: there is no receive limit.
+//
+// goqite stamps messages with time.Now, not the DB's clock, at millisecond
+// precision; the statements here that compare times (Requeue) do the same so
+// that the two agree.
+type Queue struct {
+	conn *sql.DB
+	name string
+	q    *goqite.Queue
+}
+
+// QueueMessage is one received message.
+type QueueMessage struct {
+	ID   string
+	Body []byte
+	// Received is how many times the message has been received, 1 on its
+	// first delivery.
+	Received int
+}
+
+// goqiteTime is goqite's timestamp layout: UTC, milliseconds, trailing zeros
+// kept, so that the stored strings sort as the times do.
+const goqiteTime = "2006-01-02T15:04:05.000Z07:00"
+
+// Queue returns the named durable queue. A received message becomes visible
+// again after visibility unless deleted or replaced. It panics on an empty
+// name or a visibility that is not positive, as goqite does: both are
+// constants in the caller.
+func (db *DB) Queue(name string, visibility time.Duration) *Queue {
+	if name == "" {
+		panic("store: queue name is empty")
+	}
+	if visibility <= 0 {
+		panic(fmt.Sprintf("store: queue %s: visibility %v is not positive", name, visibility))
+	}
+	return &Queue{
+		conn: db.conn,
+		name: name,
+		q: goqite.New(goqite.NewOpts{
+			DB:   db.conn,
+			Name: name,
+			// goqite stops delivering a message after MaxReceive receives
+			// (default 3), leaving it in the table for ever. Retries and
+			// their limit are the caller's, so that must never happen.
+			MaxReceive: math.MaxInt32,
+			Timeout:    visibility,
+		}),
+	}
+}
+
+// Send adds a message that becomes visible after delay (0 = now) and returns
+// its id.
+func (q *Queue) Send(ctx context.Context, body []byte, delay time.Duration) (string, error) {
+	if delay < 0 {
+		return "", fmt.Errorf("send to queue %s: %w: negative delay %v", q.name, ErrInvalid, delay)
+	}
+	if body == nil {
+		body = []byte{} // the body column is NOT NULL
+	}
+	id, err := q.q.SendAndGetID(ctx, goqite.Message{Body: body, Delay: delay})
+	if err != nil {
+		return "", fmt.Errorf("send to queue %s: %w", q.name, err)
+	}
+	return string(id), nil
+}
+
+// Receive takes the next visible message, oldest first, hiding it for the
+// queue's visibility timeout; ok=false when none is due.
+func (q *Queue) Receive(ctx context.Context) (m QueueMessage, ok bool, err error) {
+	tx, err := q.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: %w", q.name, err)
+	}
+	defer tx.Rollback()
+	gm, err := q.q.ReceiveTx(ctx, tx)
+	if err != nil {
+		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: %w", q.name, err)
+	}
+	if gm == nil {
+		return QueueMessage{}, false, nil
+	}
+	// goqite's ReceiveTx returns only the id and body; the count it just
+	// raised is read in the same transaction.
+	m = QueueMessage{ID: string(gm.ID), Body: gm.Body}
+	if err := tx.QueryRowContext(ctx, "SELECT received FROM goqite WHERE id = $1", gm.ID).Scan(&m.Received); err != nil {
+		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: read receive count of %s: %w", q.name, gm.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: commit: %w", q.name, err)
+	}
+	return m, true, nil
+}
+
+// Delete removes a message. An absent id is not an error: after a
+// visibility timeout another receiver may have handled and deleted it.
+func (q *Queue) Delete(ctx context.Context, id string) error {
+	if err := q.q.Delete(ctx, goqite.ID(id)); err != nil {
+		return fmt.Errorf("delete message %s from queue %s: %w", id, q.name, err)
+	}
+	return nil
+}
+
+// Replace deletes message id and sends body with delay in one transaction,
+// returning the new message's id: a crash leaves either the old message or
+// the new one, never both or neither. ErrNotFound, sending nothing, if id is
+// no longer in the queue (another receiver handled it after a visibility
+// timeout): sending anyway would run the work twice.
+func (q *Queue) Replace(ctx context.Context, id string, body []byte, delay time.Duration) (string, error) {
+	if delay < 0 {
+		return "", fmt.Errorf("replace message %s in queue %s: %w: negative delay %v", id, q.name, ErrInvalid, delay)
+	}
+	if body == nil {
+		body = []byte{}
+	}
+	tx, err := q.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("replace message %s in queue %s: %w", id, q.name, err)
+	}
+	defer tx.Rollback()
+	// goqite's DeleteTx does not say whether it deleted anything, so the
+	// delete is done here, on the same table and key.
+	n, err := lambdaAffected(tx.ExecContext(ctx, "DELETE FROM goqite WHERE queue = $1 AND id = $2", q.name, id))
+	if err != nil {
+		return "", fmt.Errorf("replace message %s in queue %s: %w", id, q.name, err)
+	}
+	if n == 0 {
+		return "", fmt.Errorf("replace message %s in queue %s: %w", id, q.name, ErrNotFound)
+	}
+	newID, err := q.q.SendAndGetIDTx(ctx, tx, goqite.Message{Body: body, Delay: delay})
+	if err != nil {
+		return "", fmt.Errorf("replace message %s in queue %s: %w", id, q.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("replace message %s in queue %s: commit: %w", id, q.name, err)
+	}
+	return string(newID), nil
+}
+
+// Requeue makes every received but not deleted message of the queue visible
+// now and returns how many it changed. Call it once at start-up: only one
+// lambdalab process serves a data directory, so whatever was in flight when
+// the last one died is redelivered at once instead of after the visibility
+// timeout. Messages never received keep their delay.
+func (q *Queue) Requeue(ctx context.Context) (int, error) {
+	// goqite has no statement for this. received > 0 with a timeout still in
+	// the future is exactly "received and hidden"; Send's delay leaves
+	// received at 0.
+	now := time.Now().UTC().Format(goqiteTime)
+	n, err := lambdaAffected(q.conn.ExecContext(ctx,
+		"UPDATE goqite SET timeout = $1 WHERE queue = $2 AND received > 0 AND timeout > $1", now, q.name))
+	if err != nil {
+		return 0, fmt.Errorf("requeue queue %s: %w", q.name, err)
+	}
+	return int(n), nil
+}
+
+// NextDue says when the earliest message of the queue becomes (or became)
+// visible, delayed and in-flight ones included; ok=false when the queue is
+// empty. A worker can sleep until then instead of polling.
+func (q *Queue) NextDue(ctx context.Context) (t time.Time, ok bool, err error) {
+	var due sql.NullString
+	if err := q.conn.QueryRowContext(ctx, "SELECT min(timeout) FROM goqite WHERE queue = $1", q.name).Scan(&due); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due in queue %s: %w", q.name, err)
+	}
+	if !due.Valid {
+		return time.Time{}, false, nil
+	}
+	t, err = time.Parse(time.RFC3339Nano, due.String)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due in queue %s: %w", q.name, err)
+	}
+	return t, true, nil
+}
+
+// Len returns how many messages the queue holds: visible, delayed and in
+// flight.
+func (q *Queue) Len(ctx context.Context) (int, error) {
+	var n int
+	if err := q.conn.QueryRowContext(ctx, "SELECT count(*) FROM goqite WHERE queue = $1", q.name).Scan(&n); err != nil {
+		return 0, fmt.Errorf("length of queue %s: %w", q.name, err)
+	}
+	return n, nil
+}
