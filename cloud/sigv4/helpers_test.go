@@ -27,11 +27,28 @@ type testServer struct {
 	mu     sync.Mutex
 	checks map[string]func(r *http.Request, body []byte)
 	next   int
+
+	protoMajor int // the HTTP version requests arrive over
 }
 
 func newTestServer(t testing.TB) *testServer {
+	s := newUnstarted(t)
+	s.protoMajor = 1
+	s.Start()
+	return s
+}
+
+func newTestServerHTTP2(t testing.TB) *testServer {
+	s := newUnstarted(t)
+	s.protoMajor = 2
+	s.EnableHTTP2 = true
+	s.StartTLS()
+	return s
+}
+
+func newUnstarted(t testing.TB) *testServer {
 	s := &testServer{checks: make(map[string]func(*http.Request, []byte))}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
