@@ -22,6 +22,8 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /login", s.loginForm)
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /account", s.account)
+	mux.HandleFunc("POST /account/keys/rotate", s.rotateKeys)
 	mux.HandleFunc("GET /instructor", s.instructor)
 	mux.HandleFunc("GET /instructor/progress.csv", s.progressCSV)
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -37,15 +37,20 @@ type Config struct {
 	// within LoginWindow lock further attempts out. Zero means 5 in 15 minutes.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// AWSEndpoint is the URL the AWS CLI and SDKs reach the emulated
+	// accounts at, shown on the account page. Zero means
+	// http://127.0.0.1:4566.
+	AWSEndpoint string
 }
 
 // Server serves the course site. Create it with New and mount Routes.
 type Server struct {
-	db         *store.DB
-	logger     *slog.Logger
-	authorMode bool
-	sessionTTL time.Duration
-	maxBody    int64
+	db          *store.DB
+	logger      *slog.Logger
+	authorMode  bool
+	sessionTTL  time.Duration
+	maxBody     int64
+	awsEndpoint string
 
 	state atomic.Pointer[courseState]
 
@@ -86,13 +91,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: Config.Course is required outside author mode")
 	}
 	s := &Server{
-		db:         cfg.DB,
-		logger:     cfg.Logger,
-		authorMode: cfg.AuthorMode,
-		sessionTTL: cfg.SessionTTL,
-		maxBody:    cfg.MaxBodyBytes,
-		lastSeen:   map[int64]string{},
-		events:     newBroadcaster(),
+		db:          cfg.DB,
+		logger:      cfg.Logger,
+		authorMode:  cfg.AuthorMode,
+		sessionTTL:  cfg.SessionTTL,
+		maxBody:     cfg.MaxBodyBytes,
+		awsEndpoint: cfg.AWSEndpoint,
+		lastSeen:    map[int64]string{},
+		events:      newBroadcaster(),
 		// A minute bounds staleness if something outside web ever writes
 		// progress; 10,000 users' progress is a few MB at most.
 		progressCache: newProgressCache(time.Minute, 10000),
@@ -102,6 +108,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.maxBody == 0 {
 		s.maxBody = 64 << 10
+	}
+	if s.awsEndpoint == "" {
+		s.awsEndpoint = "http://127.0.0.1:4566"
 	}
 	failures, window := cfg.LoginFailures, cfg.LoginWindow
 	if failures == 0 {

@@ -108,6 +108,18 @@ type ClassCell struct {
 	Done bool   // completed lesson or full quiz score
 }
 
+// AccountView is the signed-in user's AWS account page. It holds the secret
+// key: build it only for the account's owner.
+type AccountView struct {
+	AccountID   string
+	Region      string
+	Endpoint    string // URL the AWS CLI and SDKs send requests to
+	AccessKeyID string // empty when the account has no key
+	Secret      string
+	Env         string // export lines for a POSIX shell, secret included
+	Rotated     bool   // the pair was just replaced
+}
+
 // LessonURL is the page of a lesson.
 func LessonURL(slug string) string { return "/lessons/" + url.PathEscape(slug) }
 

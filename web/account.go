@@ -1,0 +1,71 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"lambdalab/store"
+	"lambdalab/web/ui"
+)
+
+// awsRegion is the one region every emulated account lives in.
+const awsRegion = "us-east-1"
+
+// account shows the signed-in user their own AWS account and access key.
+// It is the only page that shows a secret key, and only to its owner.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	u := s.requireUser(w, r, "/account")
+	if u == nil {
+		return
+	}
+	keys, err := s.db.AccountKeys(r.Context(), u.AccountID)
+	if err != nil {
+		s.serverError(w, r, fmt.Errorf("account page: %w", err))
+		return
+	}
+	v := ui.AccountView{
+		AccountID: u.AccountID,
+		Region:    awsRegion,
+		Endpoint:  s.awsEndpoint,
+		Rotated:   r.URL.Query().Get("rotated") == "1",
+	}
+	if len(keys) > 0 {
+		k := keys[len(keys)-1] // the newest
+		v.AccessKeyID, v.Secret = k.ID, k.Secret
+		v.Env = awsEnv(k, s.awsEndpoint)
+	}
+	s.render(w, r, http.StatusOK, ui.AccountPage(s.siteFor(r), v))
+}
+
+// rotateKeys replaces the signed-in user's key pair; the old one stops
+// working at once. Cross-origin posts never get here (see Routes).
+func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request) {
+	u := s.requireUser(w, r, "/account")
+	if u == nil {
+		return
+	}
+	k, err := s.db.RotateAccessKey(r.Context(), u.AccountID)
+	if err != nil {
+		s.serverError(w, r, fmt.Errorf("rotate access key: %w", err))
+		return
+	}
+	s.logger.InfoContext(r.Context(), "access key rotated", "user_id", u.ID, "account", u.AccountID, "access_key_id", k.ID)
+	http.Redirect(w, r, "/account?rotated=1", http.StatusSeeOther)
+}
+
+// awsEnv is the shell setup for key: export lines a POSIX shell can eval,
+// every value single-quoted, as `lambdalab user keys` prints them.
+func awsEnv(k store.AccessKey, endpoint string) string {
+	var b strings.Builder
+	for _, v := range [][2]string{
+		{"AWS_ACCESS_KEY_ID", k.ID},
+		{"AWS_SECRET_ACCESS_KEY", k.Secret},
+		{"AWS_DEFAULT_REGION", awsRegion},
+		{"AWS_REGION", awsRegion},
+		{"AWS_ENDPOINT_URL", endpoint},
+	} {
+		fmt.Fprintf(&b, "export %s='%s'\n", v[0], strings.ReplaceAll(v[1], "'", `'\''`))
+	}
+	return b.String()
+}
