@@ -413,8 +413,7 @@ func s3Malformed(presigned bool, msg string) *Error {
 	return headerMalformed(msg)
 }
 
-// queryAuth holds the signing parameters of a raw query, still encoded
-// values decoded.
+// queryAuth holds the signing parameters found in a raw query, decoded.
 type queryAuth struct {
 	algorithm, credential, date, expires, signedHeaders, signature string
 	contentSHA256, token                                           string

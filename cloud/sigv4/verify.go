@@ -35,6 +35,9 @@ const (
 // date is X-Amz-Date's date, the clock skew (S3 15 minutes, others 5) or
 // the presigned validity window, the payload hash, and last the signature,
 // compared in constant time. Every refusal is an *Error.
+//
+// For SigV2 (a.V2) it checks Expires against now and the HMAC-SHA1 over the
+// documented string to sign; payloadHash is not used.
 func (a *Auth) Verify(r *http.Request, secret, payloadHash string, now time.Time) error {
 	if a.V2 {
 		return a.verifyV2(r, secret, now)
@@ -242,12 +245,15 @@ func appendScope(b []byte, date, region, service string) []byte {
 	return b
 }
 
-// rawPath is the request path exactly as the client sent it. r.URL.Path is
-// decoded (a%2Fb became a/b), and r.URL.EscapedPath re-encodes it whenever
-// the raw form holds a byte Go would have escaped (a raw "ü", "{"), losing
-// the client's %2F on the way; so the path comes from r.RequestURI, which
-// Go's server fills with the request line's target. RawPath and EscapedPath
-// are the fallback for requests that did not come through a server.
+// rawPath is the request path exactly as the client sent it, which is what
+// clients sign. r.URL.Path is decoded (a%2Fb became a/b), and
+// r.URL.EscapedPath re-encodes from it whenever the raw form holds a byte Go
+// would have escaped (a raw "ü" or "{"), losing the client's %2F on the way.
+// r.RequestURI is the request target as received: origin form, absolute
+// form (from proxies, and from Go clients whose URL has Opaque set) or
+// HTTP/2's :path. A request built in-process has none; then RawPath, which
+// Go sets whenever the raw form differs from its own encoding, else
+// EscapedPath.
 func rawPath(r *http.Request) string {
 	uri := r.RequestURI
 	if uri == "" || uri == "*" {
@@ -421,7 +427,9 @@ func unescape(s string) string {
 }
 
 // appendHeader writes one signed header's canonical value: its values
-// trimmed, runs of spaces inside collapsed to one, joined with ','.
+// trimmed, runs of spaces inside collapsed to one, joined with ','. Only
+// spaces, as the documentation and the Go SDK have it; botocore folds tabs
+// too, which only matters for a value with a tab inside.
 func appendHeader(b []byte, r *http.Request, name string) []byte {
 	switch name {
 	case "host":
