@@ -33,7 +33,8 @@ func TestImportRules(t *testing.T) {
 	if len(pkgs) < 5 {
 		t.Fatalf("go list found only %d packages", len(pkgs))
 	}
-	leaves := map[string]bool{"lambdalab/store": true, "lambdalab/content": true, "lambdalab/sandbox/runtimeapi": true}
+	leaves := map[string]bool{"lambdalab/store": true, "lambdalab/content": true, "lambdalab/sandbox/runtimeapi": true,
+		"lambdalab/cloud": true, "lambdalab/cloud/sigv4": true, "lambdalab/cloud/codepkg": true}
 	for _, p := range pkgs {
 		for _, imp := range p.Imports {
 			if strings.HasPrefix(imp, "github.com/docker/") && p.ImportPath != "lambdalab/sandbox/docker" {
@@ -47,6 +48,17 @@ func TestImportRules(t *testing.T) {
 			parentOK := p.ImportPath == "lambdalab" || (p.ImportPath == "lambdalab/web" && imp == "lambdalab/web/ui")
 			if strings.HasPrefix(imp, p.ImportPath+"/") && !parentOK {
 				t.Errorf("%s imports its own subpackage %s", p.ImportPath, imp)
+			}
+			// The execution environment never knows the account's
+			// services (DESIGN.md: sandbox beside cloud, not under it).
+			if (p.ImportPath == "lambdalab/sandbox" || strings.HasPrefix(p.ImportPath, "lambdalab/sandbox/")) && strings.HasPrefix(imp, "lambdalab/cloud") {
+				t.Errorf("%s imports %s: the sandbox must not know the account's services", p.ImportPath, imp)
+			}
+			// The services stand on the sandbox and the store, never on
+			// the site or the grader.
+			if strings.HasPrefix(p.ImportPath, "lambdalab/cloud") && strings.HasPrefix(imp, "lambdalab/") &&
+				!strings.HasPrefix(imp, "lambdalab/cloud") && imp != "lambdalab/sandbox" && imp != "lambdalab/store" {
+				t.Errorf("%s imports %s: cloud packages may import only cloud/..., sandbox and store", p.ImportPath, imp)
 			}
 			if leaves[p.ImportPath] && strings.HasPrefix(imp, "lambdalab/") {
 				t.Errorf("%s must import no other lambdalab package, but imports %s", p.ImportPath, imp)
