@@ -58,7 +58,7 @@ func ptr[T any](v T) *T { return &v }
 func createPy(t *testing.T, s *Service, acct, name, src string) FunctionConfiguration {
 	t.Helper()
 	out, err := s.CreateFunction(context.Background(), acct, CreateFunctionInput{FunctionName: name,
-		Code: FunctionCode{ZipFile: zipOf(t, map[string]string{"app.py": src})},
+		Code:        FunctionCode{ZipFile: zipOf(t, map[string]string{"app.py": src})},
 		ConfigInput: ConfigInput{Runtime: ptr("python3.13"), Handler: ptr("app.handler"), Role: ptr("arn:aws:iam::123456789012:role/r")}})
 	if err != nil {
 		t.Fatalf("CreateFunction %s: %v", name, err)
