@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"lambdalab/cloud/codepkg"
 	"lambdalab/cloud/endpoint"
@@ -55,7 +56,30 @@ func startAccounts(ctx context.Context, db *store.DB, dataDir string, getenv fun
 		Unsigned: map[string]http.Handler{"/_lambdalab/code/": lambdaAPI},
 		Logger:   logger,
 	})
-	return &accounts{lambda: svc, endpoint: ep, logger: logger, ctx: ctx}, nil
+	a := &accounts{lambda: svc, endpoint: ep, logger: logger, ctx: ctx}
+	go a.sweepPackages(ctx)
+	return a, nil
+}
+
+// sweepPackages removes deployment packages that no function or layer
+// version uses any more, at start-up and then every ten minutes.
+func (a *accounts) sweepPackages(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := a.lambda.SweepPackages(ctx); err != nil {
+			if ctx.Err() == nil {
+				a.logger.Warn("sweep unused packages", "err", err)
+			}
+		} else if n > 0 {
+			a.logger.Info("unused packages removed", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // engineReady hands the started sandbox to the services.
