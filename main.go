@@ -35,7 +35,7 @@ func main() {
 const usage = `lambdalab — learn AWS Lambda by running real handlers.
 
 Usage:
-  lambdalab serve   [--addr 127.0.0.1:8080] [--data ./lambdalab-data] [--content DIR]
+  lambdalab serve   [--addr 127.0.0.1:8080] [--aws-addr 127.0.0.1:4566|off] [--data ./lambdalab-data] [--content DIR]
   lambdalab image   [--rebuild]        build or verify the Lambda runtime image
   lambdalab user add --email E [--instructor] --password-stdin
   lambdalab user keys --email E [--rotate]
