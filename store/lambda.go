@@ -183,20 +183,17 @@ func lambdaCheckVersions(ctx context.Context, q lambdaQuerier, accountID, functi
 	return nil
 }
 
-// lambdaDeleteQualifier removes what belongs to one version or alias: its
-// policy, provisioned concurrency and event invoke configuration. Lambda
-// drops them with the version or alias, and keeping them would hand a stale
-// policy to a later alias of the same name.
+// lambdaDeleteQualifier removes the data that belongs to one version or
+// alias: its policy and event invoke configuration. Lambda drops them with
+// the version or alias, and keeping them would hand a stale policy to a
+// later alias of the same name. Provisioned concurrency is left to the
+// caller: it stands for running instances that the caller must release, and
+// it looks the row up to do so.
 func lambdaDeleteQualifier(ctx context.Context, tx *sql.Tx, accountID, function, qualifier string) error {
 	if _, err := tx.ExecContext(ctx,
 		"DELETE FROM lambda_policy_statements WHERE account_id = $1 AND function = $2 AND qualifier = $3",
 		accountID, function, qualifier); err != nil {
 		return fmt.Errorf("delete policy of %s: %w", qualifier, err)
-	}
-	if _, err := tx.ExecContext(ctx,
-		"DELETE FROM lambda_provisioned_concurrency WHERE account_id = $1 AND function = $2 AND qualifier = $3",
-		accountID, function, qualifier); err != nil {
-		return fmt.Errorf("delete provisioned concurrency of %s: %w", qualifier, err)
 	}
 	if _, err := tx.ExecContext(ctx,
 		"DELETE FROM lambda_event_invoke_configs WHERE account_id = $1 AND function = $2 AND qualifier = $3",
@@ -553,8 +550,9 @@ func (db *DB) DeleteFunction(ctx context.Context, accountID, name string) error 
 	return nil
 }
 
-// DeleteFunctionVersion deletes one published version with its policy,
-// provisioned concurrency and event invoke configuration. ErrInUse when an
+// DeleteFunctionVersion deletes one published version with its policy and
+// event invoke configuration (not its provisioned concurrency: see
+// DeleteAlias). ErrInUse when an
 // alias routes to it, the message naming the aliases ("version 2 is in use
 // by aliases [prod]"); ErrInvalid for $LATEST (delete the function instead);
 // ErrNotFound if there is no such version.
@@ -747,8 +745,10 @@ func (db *DB) ListAliases(ctx context.Context, accountID, function, version stri
 	return out, nil
 }
 
-// DeleteAlias deletes an alias with its policy, provisioned concurrency and
-// event invoke configuration. ErrNotFound if there is no such alias.
+// DeleteAlias deletes an alias with its policy and event invoke
+// configuration. Its provisioned concurrency stays for the caller, which
+// must release the instances and then DeleteProvisionedConcurrency.
+// ErrNotFound if there is no such alias.
 func (db *DB) DeleteAlias(ctx context.Context, accountID, function, name string) error {
 	tx, err := db.conn.BeginTx(ctx, nil)
 	if err != nil {
