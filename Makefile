@@ -9,10 +9,11 @@ export GOFLAGS ?= -buildvcs=false
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{ i = index($$0, ": "); printf "  %-9s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }'
 
-## deps: ensure a running Docker engine, the runtime image and (for the tests) Debian's chromium; installs Debian packages when root
+## deps: ensure a running Docker engine, the runtime image and (for the tests) Debian's chromium and AWS CLI v2; installs Debian packages when root
 deps:
 	@scripts/deps.sh docker
 	@scripts/deps.sh browser
+	@scripts/deps.sh awscli
 	@$(GO) run . image
 
 ## generate: regenerate templ components (the generated files are committed)

@@ -2,6 +2,7 @@
 # Ensures what lambdalab needs on this machine, idempotently:
 #   deps.sh docker   a running Docker engine and debootstrap (for the offline image build)
 #   deps.sh browser  Debian's chromium (for the browser tests)
+#   deps.sh awscli   Debian's awscli, the AWS CLI v2 at /usr/bin/aws (for the client tests)
 #   deps.sh gvisor   Debian's runsc, registered with Docker (opt-in hardened mode)
 # On Debian as root it installs what is missing from Debian's packages and
 # starts dockerd; elsewhere it says what to install and stops.
@@ -54,6 +55,21 @@ ensure_browser() {
   apt_install chromium
 }
 
+# The client tests run Debian's AWS CLI v2 by its full path, /usr/bin/aws:
+# another aws earlier on PATH (a pip-installed v1, say) is left alone.
+ensure_awscli() {
+  local aws=/usr/bin/aws
+  if [ -x "$aws" ] && "$aws" --version 2>&1 | grep -q '^aws-cli/2\.'; then return 0; fi
+  if [ -x "$aws" ]; then
+    echo "$aws is not the AWS CLI v2 ($("$aws" --version 2>&1 | head -n1)); the tests need Debian's awscli package" >&2
+  fi
+  apt_install awscli
+  if ! "$aws" --version 2>&1 | grep -q '^aws-cli/2\.'; then
+    echo "$aws is still not the AWS CLI v2 after installing awscli: $("$aws" --version 2>&1 | head -n1)" >&2
+    exit 1
+  fi
+}
+
 # gVisor is opt-in (LAMBDALAB_OCI_RUNTIME=runsc): install Debian's runsc and
 # register it with Docker the way lambdalab needs it (no network, host Unix
 # sockets allowed for the relay), then make dockerd reload its runtimes.
@@ -79,6 +95,7 @@ ensure_gvisor() {
 case "${1:-}" in
   docker) ensure_docker ;;
   browser) ensure_browser ;;
+  awscli) ensure_awscli ;;
   gvisor) ensure_gvisor ;;
-  *) echo "usage: $0 docker|browser|gvisor" >&2; exit 2 ;;
+  *) echo "usage: $0 docker|browser|awscli|gvisor" >&2; exit 2 ;;
 esac
