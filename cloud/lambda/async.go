@@ -57,11 +57,11 @@ func retryDelay(n int) time.Duration {
 	return time.Duration(n) * firstRetryDelay
 }
 
-// throttleDelay is the wait before another try after n refusals: from one
-// second, doubling, up to five minutes.
+// throttleDelay is the wait before another try after n refusals: one
+// second after the first, doubling, up to five minutes.
 func throttleDelay(n int) time.Duration {
 	d := throttleBackoffMin
-	for i := 0; i < n && d < throttleBackoffMax; i++ {
+	for i := 1; i < n && d < throttleBackoffMax; i++ {
 		d *= 2
 	}
 	return min(d, throttleBackoffMax)
@@ -71,7 +71,7 @@ func throttleDelay(n int) time.Duration {
 type asyncDecision struct {
 	retry     bool          // put back with delay
 	delay     time.Duration // Lambda time
-	condition string        // when not retrying: Success, RetriesExhausted or EventAgeExceeded
+	condition string        // when not retrying: Success, RetriesExhausted, EventAgeExceeded or ZeroReservedConcurrency
 }
 
 // decide applies Lambda's rules to one try. failed means the function ran
@@ -81,8 +81,9 @@ func decide(ev asyncEvent, cfg eventConfig, failed, throttled, reservedZero bool
 	switch {
 	case throttled && reservedZero:
 		// Reserved concurrency 0: straight to the failure destination,
-		// without retries.
-		return asyncDecision{condition: "RetriesExhausted"}
+		// without retries. Lambda names that condition on its own (as
+		// LocalStack does); the function never ran.
+		return asyncDecision{condition: "ZeroReservedConcurrency"}
 	case throttled:
 		d := throttleDelay(ev.Throttles)
 		if age+d > cfg.maxAge() {
@@ -336,11 +337,15 @@ func (a *asyncRunner) record(ev asyncEvent, condition string, res *sandbox.Resul
 	} else if isVersionNumber(ev.Qualifier) {
 		version = ev.Qualifier
 	}
+	count := max(ev.Invokes, 1)
+	if condition == "ZeroReservedConcurrency" {
+		count = 0 // never tried: the function may not run at all
+	}
 	rec := DestinationRecord{
 		Version:   "1.0",
 		Timestamp: at.UTC().Format("2006-01-02T15:04:05.000Z"),
 		RequestContext: RecordContext{RequestID: ev.RequestID, FunctionArn: functionARN(ev.Account, ev.Function) + ":" + version,
-			Condition: condition, ApproximateInvokeCount: max(ev.Invokes, 1)},
+			Condition: condition, ApproximateInvokeCount: count},
 		RequestPayload: ev.Payload,
 	}
 	if res != nil {
