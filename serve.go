@@ -45,7 +45,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
+	// The AWS endpoint listens first so the account page can show its real
+	// address (it may be a port the system picked).
+	var awsLn net.Listener
+	if *awsAddr != "off" {
+		if awsLn, err = net.Listen("tcp", *awsAddr); err != nil {
+			return fmt.Errorf("listen on %s for the AWS endpoint: %w", *awsAddr, err)
+		}
+		defer awsLn.Close()
+	}
 	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != ""}
+	if awsLn != nil {
+		cfg.AWSEndpoint = "http://" + awsLn.Addr().String()
+	}
 	if !cfg.AuthorMode {
 		if cfg.Course, err = content.Load(content.Embedded()); err != nil {
 			return fmt.Errorf("load embedded course: %w", err)
@@ -84,11 +96,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, acct.endpoint.Instance(), logger, acct.engineReady)
 	defer engine.close(ctx)
 	var awsSrv *http.Server
-	if *awsAddr != "off" {
-		awsLn, err := net.Listen("tcp", *awsAddr)
-		if err != nil {
-			return fmt.Errorf("listen on %s for the AWS endpoint: %w", *awsAddr, err)
-		}
+	if awsLn != nil {
 		awsSrv = &http.Server{
 			Handler:           acct.endpoint,
 			ReadHeaderTimeout: 10 * time.Second,

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"lambdalab/cloud"
 	"lambdalab/store"
 )
 
@@ -125,7 +126,6 @@ func readPasswordLine(r io.Reader) (string, error) {
 // The emulated AWS endpoint that `lambdalab serve` answers, and its one region.
 const (
 	awsEndpointURL = "http://127.0.0.1:4566"
-	awsRegion      = "us-east-1"
 )
 
 func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -182,28 +182,10 @@ func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// awsEnv renders key as export lines that a POSIX shell can eval. Every value
-// is single-quoted although today's are all alphanumeric, so that no future
-// character can run as code. The comment comes last because an unquoted
-// eval $(...) joins the lines into one, and a leading # would swallow them.
+// awsEnv renders key as export lines that a POSIX shell can eval.
 func awsEnv(accountID string, key store.AccessKey) string {
-	var b strings.Builder
-	for _, v := range [][2]string{
-		{"AWS_ACCESS_KEY_ID", key.ID},
-		{"AWS_SECRET_ACCESS_KEY", key.Secret},
-		// Both region variables: the CLI and boto3 read the first, the
-		// JavaScript SDK only the second.
-		{"AWS_DEFAULT_REGION", awsRegion},
-		{"AWS_REGION", awsRegion},
-		{"AWS_ENDPOINT_URL", awsEndpointURL},
-	} {
-		fmt.Fprintf(&b, "export %s=%s\n", v[0], shellQuote(v[1]))
-	}
-	fmt.Fprintf(&b, "# AWS account %s\n", accountID)
-	return b.String()
+	return cloud.ShellEnv(accountID, key.ID, key.Secret, awsEndpointURL)
 }
 
 // shellQuote returns s as one single-quoted POSIX shell word.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func shellQuote(s string) string { return cloud.ShellQuote(s) }

@@ -157,7 +157,9 @@ func bashEval(t *testing.T, keys, script string) string {
 		t.Skip("bash not installed")
 	}
 	cmd := exec.Command(bash, "--noprofile", "--norc", "-c", script)
-	cmd.Env = []string{"KEYS=" + keys, "PATH=" + os.Getenv("PATH")}
+	// A session token left from real AWS would break every signature
+	// made with lambdalab's keys: the output must unset it.
+	cmd.Env = []string{"KEYS=" + keys, "PATH=" + os.Getenv("PATH"), "AWS_SESSION_TOKEN=stale-real-aws-token"}
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("bash -c %q with KEYS=%q: %v", script, keys, err)
@@ -166,7 +168,7 @@ func bashEval(t *testing.T, keys, script string) string {
 }
 
 // printAWS prints the variables `user keys` sets, one a line, empty when unset.
-const printAWS = `printf '%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_DEFAULT_REGION" "$AWS_REGION" "$AWS_ENDPOINT_URL"`
+const printAWS = `printf '%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_DEFAULT_REGION" "$AWS_REGION" "$AWS_ENDPOINT_URL" "$AWS_SESSION_TOKEN"`
 
 func TestUserKeys(t *testing.T) {
 	ctx := context.Background()
@@ -183,7 +185,7 @@ func TestUserKeys(t *testing.T) {
 	if err != nil || len(stored) != 1 {
 		t.Fatalf("AccountKeys = %v, %v", stored, err)
 	}
-	want := strings.Join([]string{stored[0].ID, stored[0].Secret, "us-east-1", "us-east-1", "http://127.0.0.1:4566", ""}, "\n")
+	want := strings.Join([]string{stored[0].ID, stored[0].Secret, "us-east-1", "us-east-1", "http://127.0.0.1:4566", "", ""}, "\n")
 
 	out, _, err := runUserCmd(t, "", "keys", "--email", "ANN@example.com", "--data", data)
 	if err != nil {

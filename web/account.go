@@ -3,14 +3,14 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"strings"
 
+	"lambdalab/cloud"
 	"lambdalab/store"
 	"lambdalab/web/ui"
 )
 
 // awsRegion is the one region every emulated account lives in.
-const awsRegion = "us-east-1"
+const awsRegion = cloud.Region
 
 // account shows the signed-in user their own AWS account and access key.
 // It is the only page that shows a secret key, and only to its owner.
@@ -54,18 +54,7 @@ func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/account?rotated=1", http.StatusSeeOther)
 }
 
-// awsEnv is the shell setup for key: export lines a POSIX shell can eval,
-// every value single-quoted, as `lambdalab user keys` prints them.
+// awsEnv is the shell setup for key, as `lambdalab user keys` prints it.
 func awsEnv(k store.AccessKey, endpoint string) string {
-	var b strings.Builder
-	for _, v := range [][2]string{
-		{"AWS_ACCESS_KEY_ID", k.ID},
-		{"AWS_SECRET_ACCESS_KEY", k.Secret},
-		{"AWS_DEFAULT_REGION", awsRegion},
-		{"AWS_REGION", awsRegion},
-		{"AWS_ENDPOINT_URL", endpoint},
-	} {
-		fmt.Fprintf(&b, "export %s='%s'\n", v[0], strings.ReplaceAll(v[1], "'", `'\''`))
-	}
-	return b.String()
+	return cloud.ShellEnv("", k.ID, k.Secret, endpoint)
 }

@@ -274,6 +274,11 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 			return err
 		}
 		_, err = a.queue.Replace(ctx, m.ID, body, s.clock.Real(d.delay))
+		if errors.Is(err, store.ErrNotFound) {
+			// The message was handed out again (its visibility ran out) and
+			// another worker settled it first: nothing is left to do.
+			return nil
+		}
 		if err == nil {
 			s.logger.InfoContext(ctx, "async event will be retried", "function", ev.Function, "request_id", ev.RequestID,
 				"attempts", ev.Attempts, "throttles", ev.Throttles, "lambda_delay", d.delay.String())

@@ -198,6 +198,26 @@ func (s *Service) ListProvisionedConcurrencyConfigs(ctx context.Context, account
 	return out, nil
 }
 
+// releaseProvisioned tells the engine to let go of the provisioned
+// instances of one qualifier ("" = every configuration of the function).
+func (s *Service) releaseProvisioned(ctx context.Context, account, name, qualifier string) {
+	e := s.engine.Load()
+	if e == nil {
+		return
+	}
+	var ps []store.LambdaProvisioned
+	if qualifier == "" {
+		ps, _ = s.db.ListProvisionedConcurrency(ctx, account, name)
+	} else if p, err := s.db.ProvisionedConcurrency(ctx, account, name, qualifier); err == nil {
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		if fn, err := s.provisionedTarget(ctx, account, name, p.Qualifier); err == nil {
+			e.SetProvisionedConcurrency(ctx, fn, 0)
+		}
+	}
+}
+
 // DeleteProvisionedConcurrencyConfig releases a configuration's instances.
 func (s *Service) DeleteProvisionedConcurrencyConfig(ctx context.Context, account, name, qualifier string) error {
 	ref, err := s.ownRef(account, name, qualifier)

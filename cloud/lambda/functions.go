@@ -392,6 +392,7 @@ func (s *Service) DeleteFunction(ctx context.Context, account, name, qualifier s
 	}
 	switch {
 	case ref.Qualifier == "":
+		s.releaseProvisioned(ctx, account, ref.Name, "")
 		if err := s.db.DeleteFunction(ctx, account, ref.Name); err != nil {
 			return storeErr(err, "Function not found: "+ref.arn(account))
 		}
@@ -409,6 +410,11 @@ func (s *Service) DeleteFunction(ctx context.Context, account, name, qualifier s
 				return conflict("Unable to delete version because the following aliases reference it: %s", aliasList(err))
 			}
 			return storeErr(err, "Function not found: "+ref.arn(account))
+		}
+		// The version's provisioned instances go with it.
+		s.releaseProvisioned(ctx, account, ref.Name, ref.Qualifier)
+		if err := s.db.DeleteProvisionedConcurrency(ctx, account, ref.Name, ref.Qualifier); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("delete provisioned concurrency of %s:%s: %w", ref.Name, ref.Qualifier, err)
 		}
 	}
 	return nil

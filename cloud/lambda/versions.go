@@ -245,6 +245,7 @@ func (s *Service) UpdateAlias(ctx context.Context, account, name, alias string, 
 	if err != nil {
 		return AliasConfiguration{}, err
 	}
+	before, _ := s.db.Alias(ctx, account, ref.Name, alias)
 	a, err := s.db.UpdateAlias(ctx, account, ref.Name, alias, func(a *store.LambdaAlias) error {
 		if in.RevisionID != "" && in.RevisionID != a.RevisionID {
 			return preconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
@@ -269,8 +270,13 @@ func (s *Service) UpdateAlias(ctx context.Context, account, name, alias string, 
 	}
 	s.logger.InfoContext(ctx, "alias updated", "account", account, "function", ref.Name, "alias", alias, "version", a.Version)
 	// Provisioned concurrency on an alias follows it to its new version.
-	if e := s.engine.Load(); e != nil {
+	if e := s.engine.Load(); e != nil && before.Version != a.Version {
 		if p, err := s.db.ProvisionedConcurrency(ctx, account, ref.Name, alias); err == nil {
+			if v, c, err := s.version(ctx, account, functionRef{Name: ref.Name, Qualifier: before.Version}); err == nil {
+				if fn, err := s.sandboxFunction(v, c); err == nil {
+					e.SetProvisionedConcurrency(ctx, fn, 0)
+				}
+			}
 			if err := s.applyProvisioned(ctx, e, account, ref.Name, alias, p.Requested); err != nil {
 				s.logger.WarnContext(ctx, "move provisioned concurrency with alias", "err", err)
 			}
@@ -310,15 +316,14 @@ func (s *Service) DeleteAlias(ctx context.Context, account, name, alias string) 
 	if err != nil {
 		return err
 	}
+	// Release the alias's provisioned instances while the alias still says
+	// which version they run.
+	s.releaseProvisioned(ctx, account, ref.Name, alias)
 	if err := s.db.DeleteAlias(ctx, account, ref.Name, alias); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // Lambda answers 204 for an absent alias too
 		}
 		return fmt.Errorf("delete alias %s of %s: %w", alias, ref.Name, err)
-	}
-	if p, err := s.db.ProvisionedConcurrency(ctx, account, ref.Name, alias); err == nil {
-		s.DeleteProvisionedConcurrencyConfig(ctx, account, ref.Name, alias)
-		_ = p
 	}
 	return nil
 }
