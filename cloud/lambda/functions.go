@@ -405,6 +405,9 @@ func (s *Service) DeleteFunction(ctx context.Context, account, name, qualifier s
 	case !isVersionNumber(ref.Qualifier):
 		return invalid("Deletion of aliases is not supported via DeleteFunction. Use DeleteAlias instead.")
 	default:
+		// What the version's provisioned instances run, known only while
+		// the version exists.
+		provisioned, perr := s.provisionedTarget(ctx, account, ref.Name, ref.Qualifier)
 		if err := s.db.DeleteFunctionVersion(ctx, account, ref.Name, ref.Qualifier); err != nil {
 			if errors.Is(err, store.ErrInUse) {
 				return conflict("Unable to delete version because the following aliases reference it: %s", aliasList(err))
@@ -412,7 +415,9 @@ func (s *Service) DeleteFunction(ctx context.Context, account, name, qualifier s
 			return storeErr(err, "Function not found: "+ref.arn(account))
 		}
 		// The version's provisioned instances go with it.
-		s.releaseProvisioned(ctx, account, ref.Name, ref.Qualifier)
+		if e := s.engine.Load(); e != nil && perr == nil {
+			e.SetProvisionedConcurrency(ctx, provisioned, 0)
+		}
 		if err := s.db.DeleteProvisionedConcurrency(ctx, account, ref.Name, ref.Qualifier); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("delete provisioned concurrency of %s:%s: %w", ref.Name, ref.Qualifier, err)
 		}
