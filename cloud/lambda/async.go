@@ -190,9 +190,15 @@ func (a *asyncRunner) work(ctx context.Context) {
 		}
 		// Another idle worker may take the next event at once.
 		a.wake()
-		if err := a.deliver(ctx, m); err != nil && ctx.Err() == nil {
+		// A delivery that has begun is settled even when the service is
+		// stopping: the function runs to its end regardless (the engine
+		// ignores cancellation), and dropping its outcome then would run
+		// it again after the restart. The visibility timeout bounds it.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), asyncVisibility)
+		if err := a.deliver(dctx, m); err != nil {
 			a.s.logger.WarnContext(ctx, "deliver async event", "err", err)
 		}
+		cancel()
 	}
 }
 
