@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,5 +303,207 @@ func TestDestinationRecord(t *testing.T) {
 				t.Errorf("record(%s)\n got %s\nwant %s", tt.condition, got, want.Bytes())
 			}
 		})
+	}
+}
+
+// calls records what a stub backend's functions were invoked with, by the
+// ARN the caller used.
+type calls struct {
+	mu sync.Mutex
+	by map[string][][]byte
+	ch chan sandbox.Invocation
+}
+
+func newCalls() *calls {
+	return &calls{by: map[string][][]byte{}, ch: make(chan sandbox.Invocation, 100)}
+}
+
+func (c *calls) add(inv sandbox.Invocation) {
+	c.mu.Lock()
+	c.by[inv.InvokedFunctionARN] = append(c.by[inv.InvokedFunctionARN], inv.Payload)
+	c.mu.Unlock()
+	select {
+	case c.ch <- inv:
+	default:
+	}
+}
+
+func (c *calls) of(arn string) [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.by[arn]
+}
+
+// await waits for the next invocation of arn.
+func (c *calls) await(t *testing.T, arn string) sandbox.Invocation {
+	t.Helper()
+	timer := time.NewTimer(10 * time.Second)
+	defer timer.Stop()
+	for {
+		select {
+		case inv := <-c.ch:
+			if inv.InvokedFunctionARN == arn {
+				return inv
+			}
+		case <-timer.C:
+			t.Fatalf("%s was not invoked within 10 s", arn)
+		}
+	}
+}
+
+func okOutcome() sandbox.Outcome {
+	return sandbox.Outcome{Status: sandbox.StatusSuccess, Payload: []byte(`"ok"`)}
+}
+
+func errOutcome() sandbox.Outcome {
+	return sandbox.Outcome{Status: sandbox.StatusError, Payload: []byte(`{"errorMessage":"boom","errorType":"ValueError"}`)}
+}
+
+func decodeRecord(t *testing.T, b []byte) DestinationRecord {
+	t.Helper()
+	var rec DestinationRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatalf("%s is not a destination record: %v", b, err)
+	}
+	return rec
+}
+
+const stubSrc = "def handler(event, context):\n    return 'ok'\n"
+
+// TestAsyncCrashRedelivers takes an event out of the queue as a worker
+// does and drops it, as a crash mid-delivery would: a new Service on the
+// same database delivers it again at once (Requeue at SetEngine), not after
+// the 16-minute visibility timeout.
+func TestAsyncCrashRedelivers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lambdalab.db")
+	cfg := Config{Clock: Clock{Scale: 600}}
+	before := openLab(t, path, nil, "", cfg)
+	before.pyFunction(t, "work", stubSrc)
+	before.event(t, "work", `{"n": 1}`)
+	m, ok, err := before.svc.async.queue.Receive(ctx)
+	if err != nil || !ok {
+		t.Fatalf("receive = %v, %v; want the event", ok, err)
+	}
+	var ev asyncEvent
+	if err := json.Unmarshal(m.Body, &ev); err != nil || !sameJSON(t, ev.Payload, []byte(`{"n": 1}`)) {
+		t.Fatalf("received %s (%v), want the event", m.Body, err)
+	}
+	// The worker dies here: nothing deletes or replaces the message.
+
+	c := newCalls()
+	after := openLab(t, path, before.pkgs, before.acct, cfg)
+	after.start(t, &stubBackend{invoke: func(ctx context.Context, inv sandbox.Invocation) sandbox.Outcome {
+		c.add(inv)
+		return okOutcome()
+	}}, sandbox.Config{})
+	inv := c.await(t, after.arn("work"))
+	if !sameJSON(t, inv.Payload, []byte(`{"n": 1}`)) {
+		t.Errorf("redelivered payload %s, want {\"n\": 1}", inv.Payload)
+	}
+	waitFor(t, 10*time.Second, "the queue to empty", func() bool { return after.queueLen(t) == 0 })
+	if n := len(c.of(after.arn("work"))); n != 1 {
+		t.Errorf("work ran %d times after the restart, want 1", n)
+	}
+}
+
+// TestAsyncStopSettlesDelivery stops the service while a function runs:
+// Close waits for it, and its outcome is settled (here: the event deleted),
+// so the next start does not run it a second time.
+func TestAsyncStopSettlesDelivery(t *testing.T) {
+	c := newCalls()
+	release := make(chan struct{})
+	l := newLab(t, &stubBackend{invoke: func(ctx context.Context, inv sandbox.Invocation) sandbox.Outcome {
+		c.add(inv)
+		<-release
+		return okOutcome()
+	}}, sandbox.Config{}, Config{Clock: Clock{Scale: 600}})
+	l.pyFunction(t, "slow", stubSrc)
+	l.event(t, "slow", `{}`)
+	c.await(t, l.arn("slow"))
+	closed := make(chan struct{})
+	go func() {
+		l.svc.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a delivery was running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-closed
+	if n := l.queueLen(t); n != 0 {
+		t.Errorf("after a stop the queue holds %d events, want the finished one gone", n)
+	}
+}
+
+// TestAsyncRetrySurvivesRestart: an event that failed once is put back with
+// its retry delay and attempt count; a new Service on the same database
+// delivers the retry, and the record counts both invocations.
+func TestAsyncRetrySurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lambdalab.db")
+	// At scale 200 the one-minute retry waits 300 ms.
+	cfg := Config{Clock: Clock{Scale: 200}}
+	c := newCalls()
+	first := openLab(t, path, nil, "", cfg)
+	first.pyFunction(t, "flaky", stubSrc)
+	first.pyFunction(t, "dest", stubSrc)
+	first.setEventConfig(t, "flaky", intp(2), nil, first.arn("dest"), "")
+	first.start(t, &stubBackend{invoke: func(ctx context.Context, inv sandbox.Invocation) sandbox.Outcome {
+		c.add(inv)
+		return errOutcome()
+	}}, sandbox.Config{})
+	id := first.event(t, "flaky", `{"k": "v"}`)
+	c.await(t, first.arn("flaky"))
+	first.svc.Close()
+	if n := first.queueLen(t); n != 1 {
+		t.Fatalf("after the failed try the queue holds %d events, want the retry", n)
+	}
+
+	second := openLab(t, path, first.pkgs, first.acct, cfg)
+	second.start(t, &stubBackend{invoke: func(ctx context.Context, inv sandbox.Invocation) sandbox.Outcome {
+		c.add(inv)
+		return okOutcome()
+	}}, sandbox.Config{})
+	inv := c.await(t, second.arn("dest"))
+	rec := decodeRecord(t, inv.Payload)
+	want := RecordContext{RequestID: id, FunctionArn: second.arn("flaky") + ":$LATEST", Condition: "Success", ApproximateInvokeCount: 2}
+	if rec.RequestContext != want {
+		t.Errorf("requestContext = %+v, want %+v", rec.RequestContext, want)
+	}
+	if n := len(c.of(second.arn("flaky"))); n != 2 {
+		t.Errorf("flaky ran %d times, want 2", n)
+	}
+}
+
+// TestAsyncAgeExceededAtDelivery delivers an event already older than
+// MaximumEventAgeInSeconds: the function is not run and the failure
+// destination gets EventAgeExceeded.
+func TestAsyncAgeExceededAtDelivery(t *testing.T) {
+	c := newCalls()
+	l := newLab(t, &stubBackend{invoke: func(ctx context.Context, inv sandbox.Invocation) sandbox.Outcome {
+		c.add(inv)
+		return okOutcome()
+	}}, sandbox.Config{}, Config{Clock: Clock{Scale: 60}})
+	l.pyFunction(t, "late", stubSrc)
+	l.pyFunction(t, "dlq", stubSrc)
+	l.setEventConfig(t, "late", nil, intp(60), "", l.arn("dlq"))
+	// Two real seconds at scale 60 are two Lambda minutes.
+	id, err := l.svc.enqueue(context.Background(), asyncEvent{Account: l.acct, Function: "late", InvokedARN: l.arn("late"),
+		Payload: json.RawMessage(`{"old": true}`), AcceptedAt: time.Now().Add(-2 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := decodeRecord(t, c.await(t, l.arn("dlq")).Payload)
+	want := RecordContext{RequestID: id, FunctionArn: l.arn("late") + ":$LATEST", Condition: "EventAgeExceeded", ApproximateInvokeCount: 1}
+	if rec.RequestContext != want {
+		t.Errorf("requestContext = %+v, want %+v", rec.RequestContext, want)
+	}
+	if !sameJSON(t, rec.RequestPayload, []byte(`{"old": true}`)) || rec.ResponseContext != nil {
+		t.Errorf("record %+v: want the original payload and no response", rec)
+	}
+	if n := len(c.of(l.arn("late"))); n != 0 {
+		t.Errorf("late ran %d times, want never", n)
 	}
 }
