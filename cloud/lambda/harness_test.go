@@ -25,7 +25,6 @@ import (
 	"lambdalab/store"
 )
 
-
 var dockerEnv struct {
 	once    sync.Once
 	err     error
