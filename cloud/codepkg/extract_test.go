@@ -170,7 +170,6 @@ func zipOf(ents ...ent) func(t *testing.T) []byte {
 	return func(t *testing.T) []byte { return buildZip(t, ents...) }
 }
 
-
 // TestPutAccepts covers archives that look odd but are fine, and the tree
 // each one gives.
 func TestPutAccepts(t *testing.T) {

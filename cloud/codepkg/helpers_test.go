@@ -27,7 +27,7 @@ type ent struct {
 }
 
 func file(name, body string) ent { return ent{name: name, body: body} }
-func dir(name string) ent       { return ent{name: name, mode: fs.ModeDir | 0o755} }
+func dir(name string) ent        { return ent{name: name, mode: fs.ModeDir | 0o755} }
 func link(name, target string) ent {
 	return ent{name: name, body: target, mode: fs.ModeSymlink | 0o777}
 }
