@@ -33,6 +33,10 @@ type InstanceSpec struct {
 	// AWS serves every request that reaches the instance's endpoint and is not
 	// a Runtime API path: the emulated AWS services. Nil answers 404.
 	AWS http.Handler
+	// XRay receives each datagram the instance sends to the X-Ray daemon
+	// address (UDP 127.0.0.1:2000 inside), at most 64 KB, rate-limited by
+	// the backend; it may keep the slice. It must not block. Nil drops them.
+	XRay func(datagram []byte)
 }
 
 // Binding gives an unbound instance its function.

@@ -50,3 +50,17 @@ func (e *Engine) awsFor(who *callerID) http.Handler {
 		e.cfg.AWS.ServeHTTP(w, r)
 	})
 }
+
+// xrayFor is the X-Ray sink of one instance: Config.XRay with the
+// instance's identity, read per datagram, so a prestarted instance's
+// datagrams count for the function it is later bound to and none before.
+func (e *Engine) xrayFor(who *callerID) func([]byte) {
+	if e.cfg.XRay == nil {
+		return nil
+	}
+	return func(datagram []byte) {
+		if c := who.bound.Load(); c != nil {
+			e.cfg.XRay(*c, datagram)
+		}
+	}
+}

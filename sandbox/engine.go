@@ -43,6 +43,10 @@ type Config struct {
 	// AWS serves the AWS-compatible endpoint inside every instance; nil
 	// answers 404.
 	AWS http.Handler
+	// XRay receives the X-Ray daemon datagrams of every bound instance with
+	// the instance it came from (see InstanceSpec.XRay); datagrams from an
+	// instance not yet bound are dropped. Nil drops them all.
+	XRay func(c Caller, datagram []byte)
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -642,7 +646,7 @@ func (e *Engine) unboundInstance(ctx context.Context, fn Function) (*instance, e
 			e.aliveMemMB += fn.MemoryMB
 			e.mu.Unlock()
 			who := &callerID{}
-			inst, err := e.backend.Start(ctx, InstanceSpec{EphemeralMB: fn.EphemeralMB, AWS: e.awsFor(who)})
+			inst, err := e.backend.Start(ctx, InstanceSpec{EphemeralMB: fn.EphemeralMB, AWS: e.awsFor(who), XRay: e.xrayFor(who)})
 			if err != nil {
 				e.forget(fn.MemoryMB)
 				return nil, fmt.Errorf("start instance: %w", err)

@@ -42,7 +42,7 @@ func (e *Engine) keepPrestarted(ctx context.Context) {
 			// container the backend never learnt the id of.
 			startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			who := &callerID{}
-			inst, err := e.backend.Start(startCtx, InstanceSpec{EphemeralMB: DefaultEphemeralMB, AWS: e.awsFor(who)})
+			inst, err := e.backend.Start(startCtx, InstanceSpec{EphemeralMB: DefaultEphemeralMB, AWS: e.awsFor(who), XRay: e.xrayFor(who)})
 			cancel()
 			e.mu.Lock()
 			e.starting--

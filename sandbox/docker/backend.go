@@ -190,8 +190,9 @@ type Instance struct {
 	containerID string
 	loopTmp     bool // /tmp is a loop-mounted ext4 under dir/tmp
 
-	api *runtimeapi.Server
-	ln  net.Listener
+	api  *runtimeapi.Server
+	ln   net.Listener
+	xray *xrayRelay // nil when the instance has no X-Ray sink
 
 	stopWait context.CancelFunc
 	dead     chan struct{} // closed when the container has exited
@@ -261,6 +262,9 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 	}
 
 	if err := in.serve(spec.AWS); err != nil {
+		return nil, fmt.Errorf("start instance %s: %w", id, err)
+	}
+	if err := in.listenXRay(spec.XRay); err != nil {
 		return nil, fmt.Errorf("start instance %s: %w", id, err)
 	}
 
@@ -803,6 +807,12 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 	}
 	if in.ln != nil {
 		in.ln.Close() // Close above stops Serve; this covers a Serve not yet running
+	}
+	if in.xray != nil {
+		if _, dropped := in.XRayStats(); dropped > 0 {
+			in.b.log.InfoContext(ctx, "x-ray datagrams dropped", "instance", in.id, "dropped", dropped)
+		}
+		in.xray.close()
 	}
 	if err := removeInstanceDir(in.dir); err != nil {
 		errs = append(errs, err)
