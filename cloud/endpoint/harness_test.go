@@ -15,6 +15,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -354,6 +355,16 @@ func eventually(t testing.TB, d time.Duration, what string, check func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// logTail decodes an Invoke's LogResult (LogType Tail).
+func logTail(t testing.TB, out *lambda.InvokeOutput) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+	if err != nil {
+		t.Fatalf("LogResult %q is not base64: %v", aws.ToString(out.LogResult), err)
+	}
+	return string(b)
 }
 
 // reportDuration reads "Duration: N ms" from the REPORT line of a log.

@@ -441,3 +441,92 @@ func TestConcurrency(t *testing.T) {
 	_, err = a.c.GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: name, Qualifier: aws.String("1")})
 	apiError(t, err, "ProvisionedConcurrencyConfigNotFoundException", 404)
 }
+
+// provisionedInstances counts an account's instances kept initialised by a
+// provisioned configuration, by function version.
+func provisionedInstances(w *world, account string) map[string]int {
+	n := map[string]int{}
+	for _, in := range w.engine.Instances(account) {
+		if in.State == "provisioned" {
+			n[in.Function+":"+in.Version]++
+		}
+	}
+	return n
+}
+
+// Provisioned instances are released when what they were provisioned for
+// goes: an alias moving on, an alias or a function deleted. Otherwise they
+// would hold a place on the machine until lambdalab restarts.
+func TestProvisionedConcurrencyReleased(t *testing.T) {
+	w := shared(t)
+	t.Parallel()
+	a := w.newAccount(t)
+	ctx := context.Background()
+	name := aws.String("prov")
+	a.createPy(t, "prov", echoHandler)
+	for _, g := range []string{"one", "two"} {
+		if _, err := a.c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: name,
+			Environment: &types.Environment{Variables: map[string]string{"GREETING": g}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: name, Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	ready := func(q string) {
+		t.Helper()
+		eventually(t, 60*time.Second, "provisioned concurrency on "+q+" READY", func() bool {
+			pc, err := a.c.GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: name, Qualifier: aws.String(q)})
+			return err == nil && pc.Status == types.ProvisionedConcurrencyStatusEnumReady
+		})
+	}
+	if _, err := a.c.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: name, Qualifier: aws.String("live"),
+		ProvisionedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatalf("PutProvisionedConcurrencyConfig on an alias: %v", err)
+	}
+	ready("live")
+	if got := provisionedInstances(w, a.id); got["prov:1"] != 1 || len(got) != 1 {
+		t.Fatalf("provisioned instances with live -> 1: %v", got)
+	}
+
+	// Moving the alias moves the allocation.
+	if _, err := a.c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: name, Name: aws.String("live"), FunctionVersion: aws.String("2")}); err != nil {
+		t.Fatal(err)
+	}
+	ready("live")
+	eventually(t, 10*time.Second, "the allocation following the alias to version 2", func() bool {
+		got := provisionedInstances(w, a.id)
+		return got["prov:2"] == 1 && len(got) == 1
+	})
+
+	// Deleting the alias releases it.
+	if _, err := a.c.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: name, Name: aws.String("live")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.c.GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: name, Qualifier: aws.String("live")})
+	apiError(t, err, "ProvisionedConcurrencyConfigNotFoundException", 404)
+	eventually(t, 10*time.Second, "no provisioned instance after DeleteAlias", func() bool { return len(provisionedInstances(w, a.id)) == 0 })
+	// A new alias of the same name starts without one.
+	if _, err := a.c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: name, Name: aws.String("live"), FunctionVersion: aws.String("2")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.c.GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: name, Qualifier: aws.String("live")})
+	apiError(t, err, "ProvisionedConcurrencyConfigNotFoundException", 404)
+	if list, err := a.c.ListProvisionedConcurrencyConfigs(ctx, &lambda.ListProvisionedConcurrencyConfigsInput{FunctionName: name}); err != nil || len(list.ProvisionedConcurrencyConfigs) != 0 {
+		t.Errorf("ListProvisionedConcurrencyConfigs after DeleteAlias = %+v, %v; want none", list, err)
+	}
+
+	// Deleting the function releases a version's allocation.
+	if _, err := a.c.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: name, Qualifier: aws.String("1"),
+		ProvisionedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	ready("1")
+	if _, err := a.c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: name}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "no provisioned instance after DeleteFunction", func() bool { return len(provisionedInstances(w, a.id)) == 0 })
+}

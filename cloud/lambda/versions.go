@@ -325,6 +325,11 @@ func (s *Service) DeleteAlias(ctx context.Context, account, name, alias string) 
 		}
 		return fmt.Errorf("delete alias %s of %s: %w", alias, ref.Name, err)
 	}
+	// Its provisioned configuration goes with it, or a later alias of the
+	// same name would inherit it.
+	if err := s.db.DeleteProvisionedConcurrency(ctx, account, ref.Name, alias); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete provisioned concurrency of %s:%s: %w", ref.Name, alias, err)
+	}
 	return nil
 }
 
