@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Limits on an archive's shape. Lambda documents none of these; they are
@@ -20,8 +21,8 @@ const (
 	// MaxEntries is how many entries (files, directories, symlinks) one zip
 	// may hold.
 	MaxEntries = 100_000
-	// MaxNameLen is the longest entry name or symlink target, in bytes
-	// (Linux's PATH_MAX).
+	// MaxNameLen is the longest entry name, in bytes (Linux's PATH_MAX).
+	// A symlink target must be shorter, as the kernel demands.
 	MaxNameLen = 4096
 
 	maxElemLen   = 255       // one path element (Linux's NAME_MAX)
@@ -264,7 +265,8 @@ func readTarget(f *zip.File) (string, error) {
 		return "", errUnzip()
 	}
 	t := string(b)
-	if t == "" || len(t) > MaxNameLen || strings.IndexByte(t, 0) >= 0 {
+	// The kernel takes targets shorter than PATH_MAX, counting the NUL.
+	if t == "" || len(t) >= MaxNameLen || strings.IndexByte(t, 0) >= 0 {
 		return "", errBadTarget(f.Name)
 	}
 	// Backslashes are separators here too, so that the check below and
@@ -370,13 +372,23 @@ func extract(ctx context.Context, p *plan, treeDir string, budget int64) (int64,
 			return total, err
 		}
 	}
+	// Everything must be on disk before the rename makes it visible. One
+	// fsync after another costs a journal commit each (a second for a few
+	// hundred files); concurrent ones share commits.
+	paths := make([]string, 0, len(p.files)+len(p.dirs)+1)
+	for _, n := range p.files {
+		paths = append(paths, n.path)
+	}
+	for _, d := range p.dirs {
+		paths = append(paths, d.path)
+	}
+	if err := syncAll(ctx, root, append(paths, ".")); err != nil {
+		return total, err
+	}
 	// Directories are made read-only only once their entries exist,
 	// children first.
 	for i := len(p.dirs) - 1; i >= 0; i-- {
 		d := p.dirs[i]
-		if err := syncIn(root, d.path); err != nil {
-			return total, err
-		}
 		if m := d.file; m != nil && !m.Modified.IsZero() {
 			if err := root.Chtimes(d.path, m.Modified, m.Modified); err != nil {
 				return total, err
@@ -385,9 +397,6 @@ func extract(ctx context.Context, p *plan, treeDir string, budget int64) (int64,
 		if err := root.Chmod(d.path, 0o555); err != nil {
 			return total, err
 		}
-	}
-	if err := syncIn(root, "."); err != nil {
-		return total, err
 	}
 	return total, os.Chmod(treeDir, 0o555)
 }
@@ -412,9 +421,6 @@ func writeFile(ctx context.Context, root *os.Root, n *node, buf []byte, room int
 	}
 	if err == nil {
 		err = out.Chmod(mode)
-	}
-	if err == nil {
-		err = out.Sync()
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -454,7 +460,46 @@ func copyCapped(ctx context.Context, dst io.Writer, src io.Reader, buf []byte, r
 	}
 }
 
-// syncIn flushes directory name of root to disk.
+// syncers is how many fsyncs run at once.
+const syncers = 16
+
+// syncAll flushes the named files and directories of root to disk.
+func syncAll(ctx context.Context, root *os.Root, names []string) error {
+	work := make(chan string)
+	errs := make(chan error, syncers)
+	var wg sync.WaitGroup
+	for range min(syncers, len(names)) {
+		wg.Go(func() {
+			for name := range work {
+				if err := syncIn(root, name); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	var err error
+feed:
+	for _, name := range names {
+		select {
+		case work <- name:
+		case err = <-errs:
+			break feed
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err == nil {
+		err = <-errs // nil once closed and empty
+	}
+	return err
+}
+
+// syncIn flushes file or directory name of root to disk.
 func syncIn(root *os.Root, name string) error {
 	d, err := root.Open(name)
 	if err != nil {

@@ -113,7 +113,7 @@ func TestPutRefuses(t *testing.T) {
 		{name: "symlink to itself", zip: zipOf(link("a", "a/x")), wantMsg: `Symlink "a" goes through more than 40 symlinks`},
 		{name: "symlink empty target", zip: zipOf(link("l", "")), wantMsg: `Symlink "l" has an empty, overlong or invalid target`},
 		{name: "symlink nul target", zip: zipOf(link("l", "a\x00b")), wantMsg: `Symlink "l" has an empty, overlong or invalid target`},
-		{name: "symlink target too long", zip: zipOf(link("l", strings.Repeat("a/", 2049))), wantMsg: `Symlink "l" has an empty, overlong or invalid target`},
+		{name: "symlink target too long", zip: zipOf(link("l", strings.Repeat("a", 4096))), wantMsg: `Symlink "l" has an empty, overlong or invalid target`},
 
 		// Special files.
 		{name: "block device", zip: zipOf(ent{name: "sda", mode: fs.ModeDevice | 0o660}),
@@ -204,6 +204,8 @@ func TestPutAccepts(t *testing.T) {
 			want: "d/ 0555\nd/x 0444 1\nl1 -> l2\nl2 -> d\nl3 -> l1/x"},
 		{name: "symlink through a link to a deeper dir", zip: buildZip(t, file("a/b/x", "x"), link("l", "a/b"), link("m", "l/../b/x")),
 			want: "a/ 0555\na/b/ 0555\na/b/x 0444 1\nl -> a/b\nm -> l/../b/x"},
+		{name: "symlink target of the longest length", zip: buildZip(t, link("l", strings.Repeat("a", 4095))),
+			want: "l -> " + strings.Repeat("a", 4095)},
 		{name: "symlink with backslashes", zip: buildZip(t, file("a/x", "x"), link("l", `a\x`)),
 			want: "a/ 0555\na/x 0444 1\nl -> a/x"},
 	}
@@ -223,6 +225,30 @@ func TestPutAccepts(t *testing.T) {
 			}
 			assertNoTmp(t, s)
 		})
+	}
+}
+
+func TestPutLongestName(t *testing.T) {
+	// 17 elements, 4096 bytes in all: longer than the kernel
+	// takes in one path, so this only works because os.Root walks the
+	// elements one by one.
+	name := strings.Repeat(strings.Repeat("n", 255)+"/", 16)[:4094] + "/x"
+	if len(name) != MaxNameLen {
+		t.Fatalf("name is %d bytes", len(name))
+	}
+	s := newStore(t)
+	pkg, err := s.Put(context.Background(), buildZip(t, file(name, "deep")), MaxUnzipped)
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	d, _ := s.Dir(pkg.Sha256)
+	root, err := os.OpenRoot(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if b, err := root.ReadFile(name); err != nil || string(b) != "deep" {
+		t.Errorf("reading the deepest file: %q, %v", b, err)
 	}
 }
 
