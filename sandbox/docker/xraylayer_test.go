@@ -283,7 +283,7 @@ func TestXRayLayerZipPacking(t *testing.T) {
 		"usr/lib/python3/dist-packages/b.py":          {data: []byte("b = 2\n"), mode: 0o664},
 		"usr/share/doc/python3-a/copyright":           {data: []byte("MIT\n"), mode: 0o644},
 		"usr/share/doc/python3-a/changelog.Debian.gz": {data: []byte("x"), mode: 0o644},
-		"usr/bin/a":                                   {data: []byte("x"), mode: 0o755},
+		"usr/bin/a": {data: []byte("x"), mode: 0o755},
 	}
 	manifest := []byte("# test\npython3-a 1-1 all sha256:" + strings.Repeat("0", 64) + "\n")
 	first, err := layerZip(tree, manifest)
