@@ -37,7 +37,7 @@ const usage = `lambdalab — learn AWS Lambda by running real handlers.
 Usage:
   lambdalab serve   [--addr 127.0.0.1:8080] [--aws-addr 127.0.0.1:4566|off] [--data ./lambdalab-data] [--content DIR]
   lambdalab image   [--rebuild]        build or verify the Lambda runtime image
-  lambdalab xray-layer [--out FILE] [--data DIR] [--publish --email E]   build the ready X-Ray SDK layer zip
+  lambdalab xray-layer [--out FILE] [--data DIR] [--refresh] [--publish --email E]   build the ready X-Ray SDK layer zip
   lambdalab user add --email E [--instructor] --password-stdin
   lambdalab user keys --email E [--rotate]
   lambdalab help

@@ -36,6 +36,7 @@ func runXRayLayer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	publish := fl.Bool("publish", false, "also publish the zip as a new layer version in the account of --email")
 	email := fl.String("email", "", "with --publish: the user whose account gets the layer")
 	layer := fl.String("layer", xrayLayerName, "with --publish: the layer's name")
+	refresh := fl.Bool("refresh", false, "forget the cached pins and packages: resolve Debian's current versions again")
 	if err := fl.Parse(args); err != nil {
 		return fmt.Errorf("xray-layer: %w", err)
 	}
@@ -55,7 +56,15 @@ func runXRayLayer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 
-	zipPath, err := docker.BuildXRayLayer(ctx, filepath.Join(*dataDir, "cache", "xray-layer"), stdout)
+	cacheDir := filepath.Join(*dataDir, "cache", "xray-layer")
+	if *refresh {
+		// The pins are what makes a rebuild give the same bytes; only an
+		// explicit refresh lets Debian's newer versions in.
+		if err := os.RemoveAll(cacheDir); err != nil {
+			return fmt.Errorf("xray-layer: %w", err)
+		}
+	}
+	zipPath, err := docker.BuildXRayLayer(ctx, cacheDir, stdout)
 	if err != nil {
 		return fmt.Errorf("xray-layer: %w", err)
 	}

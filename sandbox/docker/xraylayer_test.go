@@ -204,7 +204,9 @@ func runXRayLayer(t *testing.T, data []byte) {
 	}
 	code := t.TempDir()
 	os.Chmod(code, 0o755)
-	os.WriteFile(filepath.Join(code, "app.py"), []byte(`import sys
+	// The handler is its own X-Ray daemon: it listens where
+	// AWS_XRAY_DAEMON_ADDRESS points and returns the subsegment it got.
+	os.WriteFile(filepath.Join(code, "app.py"), []byte(`import json, socket, sys
 from aws_xray_sdk.core import xray_recorder, patch_all
 patch_all()
 import aws_xray_sdk, jsonpickle, pkg_resources, wrapt
@@ -212,10 +214,21 @@ VERSION = pkg_resources.get_distribution("aws-xray-sdk").version
 from wrapt import _wrappers
 import boto3
 
+daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+daemon.bind(("127.0.0.1", 2999))
+daemon.settimeout(5)
+
+@xray_recorder.capture("work")
+def work():
+    return boto3.client("s3", region_name="us-east-1")
+
 def handler(event, context):
-    boto3.client("s3", region_name="us-east-1")
+    work()
+    header, doc = daemon.recvfrom(65536)[0].split(b"\n", 1)
+    doc = json.loads(doc)
     return {"ok": True, "version": VERSION, "sdk": aws_xray_sdk.__file__, "wrapt_ext": _wrappers.__file__,
-            "jsonpickle": jsonpickle.__file__, "pkg_resources": pkg_resources.__file__, "python": sys.version}
+            "jsonpickle": jsonpickle.__file__, "pkg_resources": pkg_resources.__file__, "python": sys.version,
+            "header": json.loads(header), "name": doc.get("name"), "trace_id": doc.get("trace_id")}
 `), 0o644)
 
 	cmd, err := runtimes.Command(runtimes.Python313)
@@ -230,14 +243,27 @@ def handler(event, context):
 			"AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001", "_HANDLER=app.handler", "LAMBDA_TASK_ROOT=/var/task",
 			"LAMBDA_RUNTIME_DIR=/var/runtime", "PATH=/var/lang/bin:/usr/bin:/bin", "AWS_REGION=us-east-1",
 			"AWS_LAMBDA_FUNCTION_NAME=xray", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
-			"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR", "AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000",
+			"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR", "AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2999",
 		},
 		InitTimeout: 10 * time.Second,
 	}
 	in := startBound(t, b, sandbox.InstanceSpec{}, bnd)
-	got := result(t, invoke(t, in, 10*time.Second, map[string]any{}))
+	const root = "1-5759e988-bd862e3fe1be46a994272793"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outcome, err := in.Invoke(ctx, sandbox.Invocation{
+		RequestID: "req-xray", Payload: []byte("{}"), Deadline: time.Now().Add(10 * time.Second),
+		TraceID: "Root=" + root + ";Parent=53995c3f42cd8ad8;Sampled=1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := result(t, outcome)
 	if got["ok"] != true || got["version"] != "0.95" {
 		t.Errorf("handler answered %v, want ok and SDK version 0.95", got)
+	}
+	if got["name"] != "work" || got["trace_id"] != root {
+		t.Errorf("the SDK sent subsegment %v of trace %v, want work of %s (log:\n%s)", got["name"], got["trace_id"], root, outcome.Log)
 	}
 	for _, k := range []string{"sdk", "wrapt_ext", "jsonpickle", "pkg_resources"} {
 		if s, _ := got[k].(string); !strings.HasPrefix(s, "/opt/python/") {
