@@ -8,10 +8,10 @@ package s3_test
 
 import (
 	"bytes"
-	"crypto/md5"
-	"hash"
 	"context"
+	"crypto/md5"
 	"errors"
+	"hash"
 	"io"
 	"net"
 	"net/http"
@@ -236,6 +236,5 @@ func xmlCode(body []byte) string {
 	c, _, _ := strings.Cut(rest, "</Code>")
 	return c
 }
-
 
 func newMD5() hash.Hash { return md5.New() }
