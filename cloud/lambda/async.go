@@ -111,7 +111,10 @@ type asyncRunner struct {
 }
 
 func newAsyncRunner(s *Service) *asyncRunner {
-	return &asyncRunner{s: s, queue: s.db.Queue(asyncQueue, asyncVisibility), kick: make(chan struct{}, 1)}
+	// One kick per queued event, up to one per worker: each wakes one idle
+	// worker, and a busy worker looks for more before it sleeps, so more
+	// kicks than workers would only cause empty receives.
+	return &asyncRunner{s: s, queue: s.db.Queue(asyncQueue, asyncVisibility), kick: make(chan struct{}, max(s.workers, 1))}
 }
 
 func (a *asyncRunner) wake() {
@@ -188,8 +191,6 @@ func (a *asyncRunner) work(ctx context.Context) {
 			timer.Stop()
 			continue
 		}
-		// Another idle worker may take the next event at once.
-		a.wake()
 		// A delivery that has begun is settled even when the service is
 		// stopping: the function runs to its end regardless (the engine
 		// ignores cancellation), and dropping its outcome then would run
