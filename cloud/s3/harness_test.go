@@ -146,6 +146,9 @@ func (w *world) client(a account, optFns ...func(*s3.Options)) *s3.Client {
 		BaseEndpoint: aws.String(w.srv.URL),
 		UsePathStyle: true,
 		HTTPClient:   httpClient,
+		// What config.LoadDefaultConfig sets, and so what real programs send.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 	}, optFns...)
 }
 
