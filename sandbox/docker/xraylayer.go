@@ -416,10 +416,14 @@ func (lb *layerBuilder) runHelper(ctx context.Context, network string, cmd []str
 
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "work/", Mode: 0o755, ModTime: zipEpoch})
+	made := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if dir := path.Dir(name); dir != "." {
-			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "work/" + dir + "/", Mode: 0o755, ModTime: zipEpoch})
+		// Parents first, each once: work/, then work/debs/.
+		for _, dir := range []string{"work", path.Join("work", path.Dir(name))} {
+			if !made[dir] {
+				made[dir] = true
+				tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: zipEpoch})
+			}
 		}
 		if err := writeTarFile(tw, "work/"+name, 0o644, files[name]); err != nil {
 			return 0, "", nil, err

@@ -245,7 +245,10 @@ def handler(event, context):
 			"AWS_LAMBDA_FUNCTION_NAME=xray", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
 			"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR", "AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2999",
 		},
-		InitTimeout: 10 * time.Second,
+		// Lambda's 10 s would do on an idle machine (init takes about 2.5 s:
+		// the layer ships no byte code and /opt is read-only); a busy test
+		// machine needs more.
+		InitTimeout: 60 * time.Second,
 	}
 	in := startBound(t, b, sandbox.InstanceSpec{}, bnd)
 	const root = "1-5759e988-bd862e3fe1be46a994272793"
