@@ -372,19 +372,6 @@ func extract(ctx context.Context, p *plan, treeDir string, budget int64) (int64,
 			return total, err
 		}
 	}
-	// Everything must be on disk before the rename makes it visible. One
-	// fsync after another costs a journal commit each (a second for a few
-	// hundred files); concurrent ones share commits.
-	paths := make([]string, 0, len(p.files)+len(p.dirs)+1)
-	for _, n := range p.files {
-		paths = append(paths, n.path)
-	}
-	for _, d := range p.dirs {
-		paths = append(paths, d.path)
-	}
-	if err := syncAll(ctx, root, append(paths, ".")); err != nil {
-		return total, err
-	}
 	// Directories are made read-only only once their entries exist,
 	// children first.
 	for i := len(p.dirs) - 1; i >= 0; i-- {
@@ -398,7 +385,21 @@ func extract(ctx context.Context, p *plan, treeDir string, budget int64) (int64,
 			return total, err
 		}
 	}
-	return total, os.Chmod(treeDir, 0o555)
+	if err := os.Chmod(treeDir, 0o555); err != nil {
+		return total, err
+	}
+	// Everything, modes included, must be on disk before the rename makes
+	// it visible. Each fsync waits for a journal commit; concurrent ones
+	// share commits (BenchmarkPut10MB: about 470 ms with one fsync after
+	// another, 240 ms like this).
+	paths := make([]string, 0, len(p.files)+len(p.dirs)+1)
+	for _, n := range p.files {
+		paths = append(paths, n.path)
+	}
+	for _, d := range p.dirs {
+		paths = append(paths, d.path)
+	}
+	return total, syncAll(ctx, root, append(paths, "."))
 }
 
 // writeFile extracts one regular file, writing at most room bytes.

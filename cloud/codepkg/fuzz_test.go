@@ -42,68 +42,126 @@ func FuzzPut(f *testing.F) {
 	s.grace = 0 // each input's package is swept right after it is checked
 	f.Cleanup(func() { s.Close(); removeTree(s.dir) })
 
-	f.Fuzz(func(t *testing.T, z []byte) {
-		ctx := context.Background()
-		pkg, err := s.Put(ctx, z, 1<<20)
-		defer func() {
-			if _, err := s.Sweep(ctx, nil); err != nil {
-				t.Fatalf("Sweep: %v", err)
+	f.Fuzz(func(t *testing.T, z []byte) { checkPut(t, s, parent, z) })
+}
+
+// FuzzPutEntries builds zips with archive/zip from fuzzed entries, so that
+// the fuzzer explores names, types and symlink targets rather than CRCs.
+// Each line of spec is one entry: a type byte (f file, x executable, d dir,
+// l symlink, p fifo, w Windows file), the name, a tab, the body or target.
+func FuzzPutEntries(f *testing.F) {
+	for _, spec := range []string{
+		"findex.py\tdef handler(e, c): pass\nxbootstrap\t#!/bin/sh",
+		"da/b/\t\nla/b/l\t../..\nlm\ta/b/l/..",
+		"letc\t/etc\nfetc/passwd\tx",
+		"f../../x\tx\nf..\\y\ty\nf/abs\tz",
+		"fa\t1\nfa/b\t2\nf./a\t3",
+		"la\tb\nlb\ta",
+		"lr\t.\nlm\tr/r/r/..\nfr2/x\tx",
+		"wwin\\readme.txt\thi\npfifo\t",
+	} {
+		f.Add([]byte(spec))
+	}
+	parent := f.TempDir()
+	s, err := Open(filepath.Join(parent, "store"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.grace = 0
+	f.Cleanup(func() { s.Close(); removeTree(s.dir) })
+
+	f.Fuzz(func(t *testing.T, spec []byte) {
+		var ents []ent
+		for line := range strings.SplitSeq(string(spec), "\n") {
+			if line == "" {
+				continue
 			}
-		}()
-		assertOnlyStore(t, parent)
-		assertNoTmp(t, s)
-		if err != nil {
-			if e := (*Error)(nil); !errors.As(err, &e) {
-				t.Fatalf("Put failed as the platform, not as a refusal: %v", err)
+			name, body, _ := strings.Cut(line[1:], "\t")
+			e := ent{name: name, body: body}
+			switch line[0] {
+			case 'x':
+				e.mode = 0o755
+			case 'd':
+				e.mode, e.body = fs.ModeDir|0o755, ""
+			case 'l':
+				e.mode = fs.ModeSymlink | 0o777
+			case 'p':
+				e.mode, e.body = fs.ModeNamedPipe|0o644, ""
+			case 'w':
+				e.hdr = windows
 			}
-			return
+			if strings.HasSuffix(e.name, "/") {
+				e.body = "" // archive/zip writes no data for directories
+			}
+			ents = append(ents, e)
 		}
-		d, err := s.Dir(pkg.Sha256)
-		if err != nil {
-			t.Fatalf("Dir after Put: %v", err)
-		}
-		var size int64
-		err = filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if p != d && !strings.HasPrefix(p, d+"/") {
-				return fmt.Errorf("%s is outside %s", p, d)
-			}
-			info, err := de.Info()
-			if err != nil {
-				return err
-			}
-			switch {
-			case info.Mode()&fs.ModeSymlink != 0:
-				real, err := filepath.EvalSymlinks(p)
-				if err != nil {
-					return nil // dangling or a loop: the kernel stops inside
-				}
-				if real != d && !strings.HasPrefix(real, d+"/") {
-					return fmt.Errorf("symlink %s resolves to %s, outside the tree", p, real)
-				}
-			case info.Mode().IsRegular():
-				size += info.Size()
-				if m := info.Mode().Perm(); m != 0o444 && m != 0o555 {
-					return fmt.Errorf("%s has mode %v", p, info.Mode())
-				}
-			case info.IsDir():
-				if info.Mode().Perm() != 0o555 {
-					return fmt.Errorf("%s has mode %v", p, info.Mode())
-				}
-			default:
-				return fmt.Errorf("%s is a %v", p, info.Mode().Type())
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if size != pkg.UnzippedSize || size > 1<<20 {
-			t.Fatalf("tree holds %d bytes; Put said %d, budget %d", size, pkg.UnzippedSize, 1<<20)
-		}
+		checkPut(t, s, parent, buildZip(t, ents...))
 	})
+}
+
+// checkPut puts z into s (whose parent directory is parent) and checks
+// what FuzzPut promises.
+func checkPut(t *testing.T, s *Store, parent string, z []byte) {
+	ctx := context.Background()
+	pkg, err := s.Put(ctx, z, 1<<20)
+	defer func() {
+		if _, err := s.Sweep(ctx, nil); err != nil {
+			t.Fatalf("Sweep: %v", err)
+		}
+	}()
+	assertOnlyStore(t, parent)
+	assertNoTmp(t, s)
+	if err != nil {
+		if e := (*Error)(nil); !errors.As(err, &e) {
+			t.Fatalf("Put failed as the platform, not as a refusal: %v", err)
+		}
+		return
+	}
+	d, err := s.Dir(pkg.Sha256)
+	if err != nil {
+		t.Fatalf("Dir after Put: %v", err)
+	}
+	var size int64
+	err = filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != d && !strings.HasPrefix(p, d+"/") {
+			return fmt.Errorf("%s is outside %s", p, d)
+		}
+		info, err := de.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			real, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return nil // dangling or a loop: the kernel stops inside
+			}
+			if real != d && !strings.HasPrefix(real, d+"/") {
+				return fmt.Errorf("symlink %s resolves to %s, outside the tree", p, real)
+			}
+		case info.Mode().IsRegular():
+			size += info.Size()
+			if m := info.Mode().Perm(); m != 0o444 && m != 0o555 {
+				return fmt.Errorf("%s has mode %v", p, info.Mode())
+			}
+		case info.IsDir():
+			if info.Mode().Perm() != 0o555 {
+				return fmt.Errorf("%s has mode %v", p, info.Mode())
+			}
+		default:
+			return fmt.Errorf("%s is a %v", p, info.Mode().Type())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != pkg.UnzippedSize || size > 1<<20 {
+		t.Fatalf("tree holds %d bytes; Put said %d, budget %d", size, pkg.UnzippedSize, 1<<20)
+	}
 }
 
 // assertOnlyStore fails if anything but the store appeared in parent, or

@@ -41,11 +41,11 @@ const SweepGrace = time.Hour
 //
 // Layout under the directory:
 //
-//	lock                    held (flock) while the store is open
-//	pkgs/<hex sha>/code.zip the zip as uploaded
-//	pkgs/<hex sha>/meta.json the Package
-//	pkgs/<hex sha>/tree/    the extracted tree, read-only
-//	tmp/                    puts in progress and sweeps in progress
+//	lock                      held (flock) while the store is open
+//	pkgs/<hex sha>/code.zip   the zip as uploaded, 0444
+//	pkgs/<hex sha>/meta.json  the Package, 0444
+//	pkgs/<hex sha>/tree/      the extracted tree, read-only
+//	tmp/                      puts and sweeps in progress
 //
 // A package is built in tmp, flushed to disk and renamed into pkgs in one
 // step, so pkgs only ever holds complete packages: a crash leaves at most
