@@ -390,6 +390,10 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 }
 
 func (w *responseWriter) flush() {
+	if w.status == 0 {
+		// The handler wrote nothing: net/http answers 200.
+		w.status = http.StatusOK
+	}
 	if !w.held {
 		return
 	}
