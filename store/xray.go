@@ -58,13 +58,19 @@ type XRayLimits struct {
 }
 
 const (
-	xrayTraceUpsert = `INSERT INTO xray_traces (account_id, trace_id, start_ns, end_ns, updated_at)
-	SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM accounts WHERE account_id = $1)
+	// bytes and segments are the batch's documents of the trace, counted
+	// as stored; a replaced one is taken back out by a trigger, one not
+	// stored at all by xrayTraceUncount.
+	xrayTraceUpsert = `INSERT INTO xray_traces (account_id, trace_id, start_ns, end_ns, bytes, segments, updated_at)
+	SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM accounts WHERE account_id = $1)
 	ON CONFLICT (account_id, trace_id) DO UPDATE SET
 		start_ns = min(start_ns, excluded.start_ns),
 		end_ns = max(end_ns, excluded.end_ns),
+		bytes = bytes + excluded.bytes,
+		segments = segments + excluded.segments,
 		updated_at = excluded.updated_at
 	RETURNING seq`
+	xrayTraceUncount = `UPDATE xray_traces SET bytes = bytes - $1, segments = segments - 1 WHERE seq = $2`
 	// A complete entity is never replaced by an in-progress one sent late.
 	xraySegmentUpsert = `INSERT INTO xray_segments (trace_seq, entity_id, parent_id, kind, name, origin,
 		start_ns, end_ns, in_progress, error, fault, throttle, http_method, http_url, http_status, annotations, doc)
@@ -104,9 +110,10 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 	// One trace upsert per trace in the batch: its extent over the batch.
 	type traceKey struct{ account, trace string }
 	type extent struct {
-		start, end int64
-		seq        int64
-		missing    bool // no such account
+		start, end  int64
+		bytes, docs int64
+		seq         int64
+		missing     bool // no such account
 	}
 	traces := make(map[traceKey]*extent)
 	var order []traceKey
@@ -118,18 +125,21 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 		k := traceKey{s.AccountID, s.TraceID}
 		start, end := toNanos(s.Start), toNanos(s.End)
 		end = max(end, start)
-		if e := traces[k]; e != nil {
-			e.start, e.end = min(e.start, start), max(e.end, end)
-			continue
+		e := traces[k]
+		if e == nil {
+			e = &extent{start: start, end: end}
+			traces[k] = e
+			order = append(order, k)
 		}
-		traces[k] = &extent{start: start, end: end}
-		order = append(order, k)
+		e.start, e.end = min(e.start, start), max(e.end, end)
+		e.bytes += int64(len(s.Doc))
+		e.docs++
 	}
 	now := toNanos(db.now())
 	accounts := map[string]bool{}
 	for _, k := range order {
 		e := traces[k]
-		err := traceSt.QueryRowContext(ctx, k.account, k.trace, e.start, e.end, now).Scan(&e.seq)
+		err := traceSt.QueryRowContext(ctx, k.account, k.trace, e.start, e.end, e.bytes, e.docs, now).Scan(&e.seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			e.missing = true
 			continue
@@ -154,10 +164,19 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 		if doc == nil {
 			doc = []byte{}
 		}
-		if _, err := segSt.ExecContext(ctx, e.seq, s.ID, s.ParentID, kind, s.Name, s.Origin,
+		res, err := segSt.ExecContext(ctx, e.seq, s.ID, s.ParentID, kind, s.Name, s.Origin,
 			toNanos(s.Start), toNanos(s.End), s.InProgress, s.Error, s.Fault, s.Throttle,
-			s.HTTPMethod, s.HTTPURL, s.HTTPStatus, s.Annotations, doc); err != nil {
+			s.HTTPMethod, s.HTTPURL, s.HTTPStatus, s.Annotations, doc)
+		if err != nil {
 			return 0, fmt.Errorf("put x-ray segment %s of %s: %w", s.ID, s.TraceID, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			// An in-progress copy of an entity already complete: kept out,
+			// so taken out of the trace's count again.
+			if _, err := tx.ExecContext(ctx, xrayTraceUncount, len(doc), e.seq); err != nil {
+				return 0, fmt.Errorf("put x-ray segment %s of %s: %w", s.ID, s.TraceID, err)
+			}
+			continue
 		}
 		stored++
 	}

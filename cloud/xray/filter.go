@@ -475,4 +475,3 @@ func hasService(s *TraceSummary, name, typ string, hasType bool) bool {
 	}
 	return false
 }
-

@@ -13,9 +13,9 @@ CREATE TABLE xray_traces (
     -- The earliest start and latest end of its entities, Unix nanoseconds.
     start_ns   INTEGER NOT NULL,
     end_ns     INTEGER NOT NULL,
-    -- bytes and segments are kept by the triggers below.
-    bytes      INTEGER NOT NULL DEFAULT 0,
-    segments   INTEGER NOT NULL DEFAULT 0,
+    -- bytes and segments count the documents kept (see PutXRaySegments).
+    bytes      INTEGER NOT NULL,
+    segments   INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     UNIQUE (account_id, trace_id)
 ) STRICT;
@@ -58,16 +58,14 @@ CREATE TABLE xray_usage (
     bytes      INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
-CREATE TRIGGER xray_segments_insert AFTER INSERT ON xray_segments BEGIN
-    UPDATE xray_traces SET bytes = bytes + length(NEW.doc), segments = segments + 1 WHERE seq = NEW.trace_seq;
+-- PutXRaySegments adds each batch's document bytes and count to its traces
+-- in the statement that upserts them (one per trace, not per document: the
+-- ingest path's cost). A document sent again replaces the row; this trigger
+-- takes the old copy's share back out. Segments are deleted only with their
+-- trace (the cascade), which the trace triggers account for.
+CREATE TRIGGER xray_segments_replace AFTER UPDATE OF doc ON xray_segments BEGIN
+    UPDATE xray_traces SET bytes = bytes - length(OLD.doc), segments = segments - 1 WHERE seq = NEW.trace_seq;
 END;
-
-CREATE TRIGGER xray_segments_update AFTER UPDATE OF doc ON xray_segments BEGIN
-    UPDATE xray_traces SET bytes = bytes + length(NEW.doc) - length(OLD.doc) WHERE seq = NEW.trace_seq;
-END;
-
--- Segments are deleted only with their trace (the cascade), which the trace
--- triggers account for; there is no segment delete trigger.
 
 CREATE TRIGGER xray_traces_insert AFTER INSERT ON xray_traces BEGIN
     INSERT INTO xray_usage (account_id, traces, bytes) VALUES (NEW.account_id, 1, NEW.bytes)
