@@ -254,6 +254,17 @@ func TestListFunctionsPages(t *testing.T) {
 	if n != 7 {
 		t.Errorf("the SDK paginator saw %d functions, want 7", n)
 	}
+	// Lambda's defaults for what CreateFunction was not given.
+	d, err := a.c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("zz-defaults"), Runtime: types.RuntimePython313,
+		Handler: aws.String("app.handler"), Role: a.role(), Code: &types.FunctionCode{ZipFile: pyZip(t, "x = 1\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt32(d.MemorySize) != 128 || aws.ToInt32(d.Timeout) != 3 || aws.ToInt32(d.EphemeralStorage.Size) != 512 ||
+		d.Architectures[0] != types.ArchitectureX8664 || d.TracingConfig.Mode != types.TracingModePassThrough {
+		t.Errorf("defaults: memory %d timeout %d /tmp %d arch %v tracing %s", aws.ToInt32(d.MemorySize), aws.ToInt32(d.Timeout),
+			aws.ToInt32(d.EphemeralStorage.Size), d.Architectures, d.TracingConfig.Mode)
+	}
 }
 
 func TestDeleteFunction(t *testing.T) {
@@ -407,6 +418,11 @@ func TestAliases(t *testing.T) {
 	got, err := a.c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: name, Name: aws.String("live")})
 	if err != nil || aws.ToString(got.Description) != "production" || aws.ToString(got.FunctionVersion) != "1" {
 		t.Errorf("GetAlias = %+v, %v", got, err)
+	}
+
+	gc, err := a.c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: name, Qualifier: aws.String("live")})
+	if err != nil || aws.ToString(gc.Version) != "1" || aws.ToString(gc.FunctionArn) != aliasARN {
+		t.Errorf("GetFunctionConfiguration(Qualifier live) = version %s arn %s, %v; want 1 and %s", aws.ToString(gc.Version), aws.ToString(gc.FunctionArn), err, aliasARN)
 	}
 
 	// Invoking an alias: the executed version is the alias's, and the
