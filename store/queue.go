@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"maragu.dev/goqite"
@@ -20,9 +22,14 @@ import (
 // precision; the statements here that compare times (Requeue) do the same so
 // that the two agree.
 type Queue struct {
-	conn *sql.DB
-	name string
-	q    *goqite.Queue
+	conn       *sql.DB
+	name       string
+	visibility time.Duration
+	q          *goqite.Queue
+
+	prepare sync.Once
+	receive *sql.Stmt
+	prepErr error
 }
 
 // QueueMessage is one received message.
@@ -50,8 +57,9 @@ func (db *DB) Queue(name string, visibility time.Duration) *Queue {
 		panic(fmt.Sprintf("store: queue %s: visibility %v is not positive", name, visibility))
 	}
 	return &Queue{
-		conn: db.conn,
-		name: name,
+		conn:       db.conn,
+		name:       name,
+		visibility: visibility,
 		q: goqite.New(goqite.NewOpts{
 			DB:   db.conn,
 			Name: name,
@@ -83,28 +91,34 @@ func (q *Queue) Send(ctx context.Context, body []byte, delay time.Duration) (str
 // Receive takes the next visible message, oldest first, hiding it for the
 // queue's visibility timeout; ok=false when none is due.
 func (q *Queue) Receive(ctx context.Context) (m QueueMessage, ok bool, err error) {
-	tx, err := q.conn.BeginTx(ctx, nil)
+	// One statement, so no transaction: goqite's ReceiveTx needs a BEGIN,
+	// its UPDATE, a second read for the receive count and a COMMIT, and its
+	// SQL is parsed anew on every call, which cost a quarter of the async
+	// path's CPU. This is the same UPDATE, prepared once, returning the count.
+	st, err := q.receiveStmt(ctx)
 	if err != nil {
 		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: %w", q.name, err)
 	}
-	defer tx.Rollback()
-	gm, err := q.q.ReceiveTx(ctx, tx)
-	if err != nil {
-		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: %w", q.name, err)
-	}
-	if gm == nil {
+	now := time.Now().UTC()
+	err = st.QueryRowContext(ctx, now.Add(q.visibility).Format(goqiteTime), q.name, now.Format(goqiteTime)).Scan(&m.ID, &m.Body, &m.Received)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return QueueMessage{}, false, nil
-	}
-	// goqite's ReceiveTx returns only the id and body; the count it just
-	// raised is read in the same transaction.
-	m = QueueMessage{ID: string(gm.ID), Body: gm.Body}
-	if err := tx.QueryRowContext(ctx, "SELECT received FROM goqite WHERE id = $1", gm.ID).Scan(&m.Received); err != nil {
-		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: read receive count of %s: %w", q.name, gm.ID, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: commit: %w", q.name, err)
+	case err != nil:
+		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: %w", q.name, err)
 	}
 	return m, true, nil
+}
+
+// receiveQuery is goqite's receive (same table, order and visibility rule)
+// without its receive limit, returning the receive count too.
+const receiveQuery = `UPDATE goqite SET timeout = $1, received = received + 1
+	WHERE id = (SELECT id FROM goqite WHERE queue = $2 AND $3 >= timeout ORDER BY priority DESC, created LIMIT 1)
+	RETURNING id, body, received`
+
+func (q *Queue) receiveStmt(ctx context.Context) (*sql.Stmt, error) {
+	q.prepare.Do(func() { q.receive, q.prepErr = q.conn.PrepareContext(ctx, receiveQuery) })
+	return q.receive, q.prepErr
 }
 
 // Delete removes a message. An absent id is not an error: after a
