@@ -6,8 +6,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
+
+// s3Stmts holds the S3 statements of every open database, prepared once:
+// a small object's PUT or GET is a few short statements, and parsing them
+// costs more than running them. Keyed by connection pool and query.
+var s3Stmts sync.Map
+
+type s3StmtKey struct {
+	conn  *sql.DB
+	query string
+}
+
+// s3Stmt returns query prepared on db.
+func (db *DB) s3Stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	k := s3StmtKey{db.conn, query}
+	if st, ok := s3Stmts.Load(k); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s3Stmts.LoadOrStore(k, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// s3TxStmt returns query prepared on db, for use inside tx.
+func (db *DB) s3TxStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, err := db.s3Stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
+}
 
 // ErrQuota means a write was refused because the account would hold more
 // than its limits allow; the wrapping error says which limit.
@@ -82,7 +119,11 @@ func (db *DB) CreateS3Bucket(ctx context.Context, accountID, name string, maxBuc
 	}
 	defer tx.Rollback()
 	if maxBuckets > 0 {
-		u, err := s3Usage(ctx, tx, accountID)
+		st, err := db.s3TxStmt(ctx, tx, s3UsageQuery)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+		u, err := s3Usage(ctx, st, accountID)
 		if err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -111,9 +152,10 @@ func (db *DB) CreateS3Bucket(ctx context.Context, accountID, name string, maxBuc
 func (db *DB) S3Bucket(ctx context.Context, accountID, name string) (S3Bucket, error) {
 	b := S3Bucket{AccountID: accountID, Name: name}
 	var created int64
-	err := db.conn.QueryRowContext(ctx,
-		"SELECT created_at, notification FROM s3_buckets WHERE account_id = $1 AND name = $2",
-		accountID, name).Scan(&created, &b.Notification)
+	st, err := db.s3Stmt(ctx, "SELECT created_at, notification FROM s3_buckets WHERE account_id = $1 AND name = $2")
+	if err == nil {
+		err = st.QueryRowContext(ctx, accountID, name).Scan(&created, &b.Notification)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return S3Bucket{}, fmt.Errorf("bucket %s: %w", name, ErrNotFound)
 	}
@@ -204,13 +246,18 @@ func (db *DB) SetS3Notification(ctx context.Context, accountID, bucket string, d
 // S3Usage returns what the account holds; zero for an account without
 // buckets.
 func (db *DB) S3Usage(ctx context.Context, accountID string) (S3Usage, error) {
-	return s3Usage(ctx, db.conn, accountID)
+	st, err := db.s3Stmt(ctx, s3UsageQuery)
+	if err != nil {
+		return S3Usage{}, fmt.Errorf("read s3 usage of %s: %w", accountID, err)
+	}
+	return s3Usage(ctx, st, accountID)
 }
 
-func s3Usage(ctx context.Context, q lambdaQuerier, accountID string) (S3Usage, error) {
+const s3UsageQuery = "SELECT buckets, objects, bytes FROM s3_usage WHERE account_id = $1"
+
+func s3Usage(ctx context.Context, st *sql.Stmt, accountID string) (S3Usage, error) {
 	var u S3Usage
-	err := q.QueryRowContext(ctx,
-		"SELECT buckets, objects, bytes FROM s3_usage WHERE account_id = $1", accountID).Scan(&u.Buckets, &u.Objects, &u.Bytes)
+	err := st.QueryRowContext(ctx, accountID).Scan(&u.Buckets, &u.Objects, &u.Bytes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return S3Usage{}, nil
 	}
@@ -222,11 +269,15 @@ func s3Usage(ctx context.Context, q lambdaQuerier, accountID string) (S3Usage, e
 
 // checkS3Quota refuses a write that would take the account past lim,
 // adding objects and bytes (either may be negative) to what it holds now.
-func checkS3Quota(ctx context.Context, tx *sql.Tx, accountID string, lim S3Limits, objects int, bytes int64) error {
+func (db *DB) checkS3Quota(ctx context.Context, tx *sql.Tx, accountID string, lim S3Limits, objects int, bytes int64) error {
 	if lim.Objects == 0 && lim.Bytes == 0 {
 		return nil
 	}
-	u, err := s3Usage(ctx, tx, accountID)
+	st, err := db.s3TxStmt(ctx, tx, s3UsageQuery)
+	if err != nil {
+		return err
+	}
+	u, err := s3Usage(ctx, st, accountID)
 	if err != nil {
 		return err
 	}
@@ -267,18 +318,27 @@ func scanS3Object(row rowScanner, o *S3Object, extra ...any) error {
 // S3Object returns the object, with its Data when withData and the body is
 // in the row. ErrNotFound if there is no such object (or bucket).
 func (db *DB) S3Object(ctx context.Context, accountID, bucket, key string, withData bool) (S3Object, error) {
-	return s3Object(ctx, db.conn, accountID, bucket, key, withData)
+	return db.s3Object(ctx, nil, accountID, bucket, key, withData)
 }
 
-func s3Object(ctx context.Context, q lambdaQuerier, accountID, bucket, key string, withData bool) (S3Object, error) {
+// s3Object reads an object, inside tx when it is not nil.
+func (db *DB) s3Object(ctx context.Context, tx *sql.Tx, accountID, bucket, key string, withData bool) (S3Object, error) {
 	o := S3Object{AccountID: accountID, Bucket: bucket, Key: key}
 	data := "NULL"
 	if withData {
 		data = "data"
 	}
-	err := scanS3Object(q.QueryRowContext(ctx,
-		"SELECT "+s3ObjectColumns+", "+data+" FROM s3_objects WHERE account_id = $1 AND bucket = $2 AND key = $3",
-		accountID, bucket, key), &o, &o.Data)
+	query := "SELECT " + s3ObjectColumns + ", " + data + " FROM s3_objects WHERE account_id = $1 AND bucket = $2 AND key = $3"
+	var st *sql.Stmt
+	var err error
+	if tx != nil {
+		st, err = db.s3TxStmt(ctx, tx, query)
+	} else {
+		st, err = db.s3Stmt(ctx, query)
+	}
+	if err == nil {
+		err = scanS3Object(st.QueryRowContext(ctx, accountID, bucket, key), &o, &o.Data)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return S3Object{}, fmt.Errorf("object %s/%s: %w", bucket, key, ErrNotFound)
 	}
@@ -357,7 +417,7 @@ func (db *DB) PutS3Object(ctx context.Context, o S3Object, lim S3Limits) (old S3
 		return S3Object{}, false, fmt.Errorf("put object %s/%s: %w", o.Bucket, o.Key, err)
 	}
 	defer tx.Rollback()
-	old, replaced, err = putS3Object(ctx, tx, o, lim)
+	old, replaced, err = db.putS3Object(ctx, tx, o, lim)
 	if err != nil {
 		return S3Object{}, false, fmt.Errorf("put object %s/%s: %w", o.Bucket, o.Key, err)
 	}
@@ -367,19 +427,22 @@ func (db *DB) PutS3Object(ctx context.Context, o S3Object, lim S3Limits) (old S3
 	return old, replaced, nil
 }
 
-func putS3Object(ctx context.Context, tx *sql.Tx, o S3Object, lim S3Limits) (S3Object, bool, error) {
+func (db *DB) putS3Object(ctx context.Context, tx *sql.Tx, o S3Object, lim S3Limits) (S3Object, bool, error) {
 	if (o.Data == nil) == (o.File == "") {
 		return S3Object{}, false, fmt.Errorf("%w: an object needs exactly one of data and file", ErrInvalid)
 	}
 	var exists bool
-	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM s3_buckets WHERE account_id = $1 AND name = $2)",
-		o.AccountID, o.Bucket).Scan(&exists); err != nil {
+	st, err := db.s3TxStmt(ctx, tx, "SELECT EXISTS (SELECT 1 FROM s3_buckets WHERE account_id = $1 AND name = $2)")
+	if err != nil {
+		return S3Object{}, false, err
+	}
+	if err := st.QueryRowContext(ctx, o.AccountID, o.Bucket).Scan(&exists); err != nil {
 		return S3Object{}, false, err
 	}
 	if !exists {
 		return S3Object{}, false, fmt.Errorf("bucket %s: %w", o.Bucket, ErrNotFound)
 	}
-	old, err := s3Object(ctx, tx, o.AccountID, o.Bucket, o.Key, false)
+	old, err := db.s3Object(ctx, tx, o.AccountID, o.Bucket, o.Key, false)
 	replaced := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return S3Object{}, false, err
@@ -388,7 +451,7 @@ func putS3Object(ctx context.Context, tx *sql.Tx, o S3Object, lim S3Limits) (S3O
 	if replaced {
 		objects = 0
 	}
-	if err := checkS3Quota(ctx, tx, o.AccountID, lim, objects, o.Size-old.Size); err != nil {
+	if err := db.checkS3Quota(ctx, tx, o.AccountID, lim, objects, o.Size-old.Size); err != nil {
 		return S3Object{}, false, err
 	}
 	meta, err := json.Marshal(o.Metadata)
@@ -407,14 +470,17 @@ func putS3Object(ctx context.Context, tx *sql.Tx, o S3Object, lim S3Limits) (S3O
 	if o.Data != nil {
 		data = o.Data
 	}
-	if _, err := tx.ExecContext(ctx,
+	ins, err := db.s3TxStmt(ctx, tx,
 		`INSERT INTO s3_objects (account_id, bucket, key, size, etag, metadata, part_sizes, data, file, modified_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		 ON CONFLICT (account_id, bucket, key) DO UPDATE SET
 		     size = excluded.size, etag = excluded.etag, metadata = excluded.metadata,
 		     part_sizes = excluded.part_sizes, data = excluded.data, file = excluded.file,
-		     modified_at = excluded.modified_at`,
-		o.AccountID, o.Bucket, o.Key, o.Size, o.ETag, string(meta), parts, data, file, toNanos(o.ModifiedAt)); err != nil {
+		     modified_at = excluded.modified_at`)
+	if err != nil {
+		return S3Object{}, false, err
+	}
+	if _, err := ins.ExecContext(ctx, o.AccountID, o.Bucket, o.Key, o.Size, o.ETag, string(meta), parts, data, file, toNanos(o.ModifiedAt)); err != nil {
 		return S3Object{}, false, err
 	}
 	return old, replaced, nil
@@ -563,7 +629,7 @@ func (db *DB) PutS3Part(ctx context.Context, p S3Part, lim S3Limits) (string, er
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("put part %d of %s: %w", p.Number, p.UploadID, err)
 	}
-	if err := checkS3Quota(ctx, tx, p.AccountID, lim, 0, p.Size-oldSize); err != nil {
+	if err := db.checkS3Quota(ctx, tx, p.AccountID, lim, 0, p.Size-oldSize); err != nil {
 		return "", fmt.Errorf("put part %d of %s: %w", p.Number, p.UploadID, err)
 	}
 	if _, err := tx.ExecContext(ctx,
@@ -648,7 +714,7 @@ func (db *DB) CompleteS3Upload(ctx context.Context, uploadID string, o S3Object,
 	if err != nil {
 		return S3Object{}, false, nil, fmt.Errorf("complete upload %s: %w", uploadID, err)
 	}
-	old, replaced, err = putS3Object(ctx, tx, o, lim)
+	old, replaced, err = db.putS3Object(ctx, tx, o, lim)
 	if err != nil {
 		return S3Object{}, false, nil, fmt.Errorf("complete upload %s: %w", uploadID, err)
 	}
