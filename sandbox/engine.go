@@ -192,6 +192,9 @@ type InvokeInput struct {
 	InvokedARN    string
 	TraceID       string
 	ClientContext string
+	// RequestID is the invocation's id; zero means a new one. Lambda keeps
+	// one id across the retries of an asynchronous event.
+	RequestID string
 }
 
 // Result is what a synchronous invoke returns. A function error is a result,
@@ -230,7 +233,10 @@ func (e *Engine) Invoke(ctx context.Context, in InvokeInput) (*Result, error) {
 		return nil, &APIError{Type: "InvalidRequestContentException", Status: 400,
 			Message: "Could not parse request body into json: the payload is not valid JSON"}
 	}
-	reqID := newRequestID()
+	reqID := in.RequestID
+	if reqID == "" {
+		reqID = newRequestID()
+	}
 	release, err := e.acquire(fn)
 	if err != nil {
 		now := e.cfg.Now()

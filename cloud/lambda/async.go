@@ -243,7 +243,7 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 	if e == nil {
 		throttled = true
 	} else {
-		res, err = e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: ev.Payload, InvokedARN: r.invokedARN, TraceID: ev.TraceID})
+		res, err = e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: ev.Payload, InvokedARN: r.invokedARN, TraceID: ev.TraceID, RequestID: ev.RequestID})
 		switch {
 		case err == nil:
 		case errors.Is(err, sandbox.ErrThrottled), errors.Is(err, sandbox.ErrCapacity):

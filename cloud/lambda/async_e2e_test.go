@@ -136,8 +136,15 @@ def handler(event, context):
 	if n := sk.attemptsOf("flaky"); n != 3 {
 		t.Errorf("flaky ran %d times, want 3", n)
 	}
-	if got := outcomes(l.invocations(t, "flaky")); got["error"] != 2 || got["success"] != 1 || len(got) != 2 {
+	invs := l.invocations(t, "flaky")
+	if got := outcomes(invs); got["error"] != 2 || got["success"] != 1 || len(got) != 2 {
 		t.Errorf("flaky's invocation outcomes = %v, want 2 error and 1 success", got)
+	}
+	// Lambda keeps one request id across an event's retries.
+	for _, inv := range invs {
+		if inv.RequestID != id {
+			t.Errorf("a retry ran as request %s, want the event's id %s", inv.RequestID, id)
+		}
 	}
 	waitFor(t, 10*time.Second, "the queue to empty", func() bool { return l.queueLen(t) == 0 })
 }
