@@ -12,6 +12,7 @@ import (
 	"lambdalab/cloud/codepkg"
 	"lambdalab/cloud/endpoint"
 	"lambdalab/cloud/lambda"
+	"lambdalab/cloud/xray"
 	"lambdalab/sandbox"
 	"lambdalab/store"
 )
@@ -20,6 +21,7 @@ import (
 // learner's account and the endpoint in front of them.
 type accounts struct {
 	lambda   *lambda.Service
+	xray     *xray.Service
 	endpoint *endpoint.Endpoint
 	logger   *slog.Logger
 	ctx      context.Context
@@ -48,15 +50,16 @@ func startAccounts(ctx context.Context, db *store.DB, dataDir string, getenv fun
 	if err != nil {
 		return nil, fmt.Errorf("open package store: %w", err)
 	}
-	svc := lambda.New(lambda.Config{DB: db, Packages: pkgs, Clock: lambda.Clock{Scale: scale}, Logger: logger})
+	xr := xray.New(xray.Config{DB: db, Logger: logger})
+	svc := lambda.New(lambda.Config{DB: db, Packages: pkgs, Clock: lambda.Clock{Scale: scale}, XRay: xr, Logger: logger})
 	lambdaAPI := svc.Handler()
 	ep := endpoint.New(endpoint.Config{
 		DB:       db,
-		Services: map[string]http.Handler{"lambda": lambdaAPI},
+		Services: map[string]http.Handler{"lambda": lambdaAPI, "xray": xr.Handler()},
 		Unsigned: map[string]http.Handler{"/_lambdalab/code/": lambdaAPI},
 		Logger:   logger,
 	})
-	a := &accounts{lambda: svc, endpoint: ep, logger: logger, ctx: ctx}
+	a := &accounts{lambda: svc, xray: xr, endpoint: ep, logger: logger, ctx: ctx}
 	go a.sweepPackages(ctx)
 	return a, nil
 }
@@ -89,4 +92,24 @@ func (a *accounts) engineReady(e *sandbox.Engine) {
 	}
 }
 
-func (a *accounts) close() { a.lambda.Close() }
+// listenXRay takes X-Ray daemon datagrams from host tools on the UDP port
+// of the same number as the AWS endpoint's (see xray.Service.ListenUDP for
+// which it accepts). It is a convenience: failing to get the port is logged,
+// not fatal.
+func (a *accounts) listenXRay(ctx context.Context, awsAddr string) {
+	addr, err := a.xray.ListenUDP(ctx, awsAddr)
+	if err != nil {
+		a.logger.Warn("x-ray daemon port for host tools unavailable", "addr", awsAddr, "err", err)
+		return
+	}
+	a.logger.Info("x-ray daemon port for host tools", "addr", addr.String())
+}
+
+func (a *accounts) close() {
+	a.lambda.Close()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), 10*time.Second)
+	defer cancel()
+	if err := a.xray.Close(ctx); err != nil {
+		a.logger.Warn("stop x-ray collector", "err", err)
+	}
+}

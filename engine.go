@@ -64,7 +64,14 @@ func readSandboxSettings(getenv func(string) string) (sandboxSettings, error) {
 // startSandbox connects to Docker, makes sure the runtime image exists and
 // starts the execution engine. Labs need it; lessons do not, so serve keeps
 // going without it and says why.
-func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, aws http.Handler, progress io.Writer, logger *slog.Logger) (*sandbox.Engine, error) {
+// sandboxServices are what code inside instances reaches: the AWS endpoint
+// and the X-Ray collector.
+type sandboxServices struct {
+	aws  http.Handler
+	xray func(sandbox.Caller, []byte)
+}
+
+func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, progress io.Writer, logger *slog.Logger) (*sandbox.Engine, error) {
 	settings, err := readSandboxSettings(getenv)
 	if err != nil {
 		return nil, err
@@ -100,7 +107,8 @@ func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func
 			cmd, err := runtimes.Command(rt)
 			return cmd, runtimes.Env(rt), err
 		},
-		AWS:    aws,
+		AWS:    svcs.aws,
+		XRay:   svcs.xray,
 		Logger: logger,
 	})
 	return engine, nil

@@ -93,7 +93,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer acct.close()
-	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, acct.endpoint.Instance(), logger, acct.engineReady)
+	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, logger, acct.engineReady)
 	defer engine.close(ctx)
 	var awsSrv *http.Server
 	if awsLn != nil {
@@ -105,6 +105,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		go awsSrv.Serve(awsLn)
 		logger.Info("aws endpoint serving", "url", "http://"+awsLn.Addr().String())
+		acct.listenXRay(ctx, awsLn.Addr().String())
 	}
 
 	logger.Info("lambdalab serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode,
@@ -187,7 +188,7 @@ type backgroundEngine struct {
 	logger *slog.Logger
 }
 
-func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, aws http.Handler, logger *slog.Logger, ready func(*sandbox.Engine)) *backgroundEngine {
+func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, logger *slog.Logger, ready func(*sandbox.Engine)) *backgroundEngine {
 	b := &backgroundEngine{done: make(chan struct{}), logger: logger}
 	if getenv("LAMBDALAB_SANDBOX") == "off" {
 		logger.Info("sandbox off (LAMBDALAB_SANDBOX=off): lessons only, labs unavailable")
@@ -196,7 +197,7 @@ func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string,
 	}
 	go func() {
 		defer close(b.done)
-		e, err := startSandbox(ctx, db, dataDir, getenv, aws, logWriter{logger}, logger)
+		e, err := startSandbox(ctx, db, dataDir, getenv, svcs, logWriter{logger}, logger)
 		if err != nil {
 			if ctx.Err() == nil {
 				logger.Warn("labs are unavailable: they need a running Docker engine and the runtime image; run `make deps` (or scripts/deps.sh docker) and restart lambdalab", "err", err)

@@ -195,6 +195,9 @@ type InvokeInput struct {
 	// RequestID is the invocation's id; zero means a new one. Lambda keeps
 	// one id across the retries of an asynchronous event.
 	RequestID string
+	// XRaySegmentID is the function segment's id when the invocation is
+	// traced and sampled: the log then ends with Lambda's XRAY line.
+	XRaySegmentID string
 }
 
 // Result is what a synchronous invoke returns. A function error is a result,
@@ -257,6 +260,9 @@ func (e *Engine) Invoke(ctx context.Context, in InvokeInput) (*Result, error) {
 	res, err := e.run(runCtx, reqID, in)
 	if err != nil {
 		return nil, err
+	}
+	if in.XRaySegmentID != "" {
+		res.Log = append(res.Log, xrayLine(in.TraceID, in.XRaySegmentID)...)
 	}
 	e.record(res.Record)
 	return res, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,18 @@ func reportLine(reqID string, d time.Duration, billed int64, memMB, maxMB int, i
 	}
 	b.WriteByte('\n')
 	return b.String()
+}
+
+// xrayLine follows REPORT in the same log event when the invocation was
+// traced and sampled (reference/lambda-behaviour.md §4.1).
+func xrayLine(traceHeader, segmentID string) string {
+	root := ""
+	for _, part := range strings.Split(traceHeader, ";") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == "Root" {
+			root = v
+		}
+	}
+	return fmt.Sprintf("XRAY TraceId: %s\tSegmentId: %s\tSampled: true\n", root, segmentID)
 }
 
 // initReportLine is written when an environment's init fails.

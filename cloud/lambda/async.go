@@ -243,7 +243,15 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 	if e == nil {
 		throttled = true
 	} else {
-		res, err = e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: ev.Payload, InvokedARN: r.invokedARN, TraceID: ev.TraceID, RequestID: ev.RequestID})
+		start := time.Now()
+		tr := s.traceFor(r.tracingMode, ev.TraceID)
+		res, err = e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: ev.Payload, InvokedARN: r.invokedARN,
+			TraceID: tr.header, RequestID: ev.RequestID, XRaySegmentID: tr.segmentID()})
+		if err != nil {
+			s.recordTrace(ctx, tr, r.fn, start, nil, invokeErr(err))
+		} else {
+			s.recordTrace(ctx, tr, r.fn, start, res, nil)
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, sandbox.ErrThrottled), errors.Is(err, sandbox.ErrCapacity):

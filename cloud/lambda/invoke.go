@@ -52,9 +52,10 @@ type InvokeOutput struct {
 
 // resolved is a function reference made concrete for one invocation.
 type resolved struct {
-	fn         sandbox.Function
-	invokedARN string
-	qualifier  string // as the caller named it: "", a version or an alias
+	fn          sandbox.Function
+	tracingMode string // "Active" or "PassThrough", as the version froze it
+	invokedARN  string
+	qualifier   string // as the caller named it: "", a version or an alias
 }
 
 // resolve finds what ref names and draws an alias's version.
@@ -83,7 +84,7 @@ func (s *Service) resolve(ctx context.Context, account string, ref functionRef) 
 	if err != nil {
 		return resolved{}, err
 	}
-	return resolved{fn: fn, invokedARN: ref.arn(account), qualifier: q}, nil
+	return resolved{fn: fn, tracingMode: c.TracingMode, invokedARN: ref.arn(account), qualifier: q}, nil
 }
 
 // sandboxFunction builds what the sandbox runs from one stored version.
@@ -167,11 +168,16 @@ func (s *Service) Invoke(ctx context.Context, account string, in InvokeInput) (*
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	tr := s.traceFor(r.tracingMode, in.TraceID)
 	res, err := e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: payload, InvokedARN: r.invokedARN,
-		TraceID: in.TraceID, ClientContext: clientContext})
+		TraceID: tr.header, ClientContext: clientContext, XRaySegmentID: tr.segmentID()})
 	if err != nil {
-		return nil, invokeErr(err)
+		err = invokeErr(err)
+		s.recordTrace(ctx, tr, r.fn, start, nil, err)
+		return nil, err
 	}
+	s.recordTrace(ctx, tr, r.fn, start, res, nil)
 	out := &InvokeOutput{StatusCode: 200, RequestID: res.RequestID, Payload: res.Payload, FunctionError: res.FunctionError,
 		ExecutedVersion: res.ExecutedVersion, Log: res.Log, Record: res.Record}
 	if in.LogType == "Tail" {

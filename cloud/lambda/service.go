@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"lambdalab/cloud/codepkg"
+	"lambdalab/cloud/xray"
 	"lambdalab/sandbox"
 	"lambdalab/store"
 )
@@ -30,6 +31,9 @@ type Config struct {
 	Packages *codepkg.Store
 	// Clock scales Lambda's waits (async retries and back-off).
 	Clock Clock
+	// XRay receives Lambda's own segments of actively traced invocations;
+	// nil traces nothing.
+	XRay *xray.Service
 	// AsyncWorkers is how many asynchronous events are delivered at once.
 	// Zero means 16.
 	AsyncWorkers int
@@ -45,6 +49,9 @@ type Service struct {
 	logger *slog.Logger
 
 	engine atomic.Pointer[sandbox.Engine]
+
+	xray    *xray.Service
+	sampler sampler
 
 	async   *asyncRunner
 	workers int
@@ -62,7 +69,7 @@ func New(cfg Config) *Service {
 	if cfg.AsyncWorkers == 0 {
 		cfg.AsyncWorkers = 16
 	}
-	s := &Service{db: cfg.DB, pkgs: cfg.Packages, clock: cfg.Clock, logger: cfg.Logger,
+	s := &Service{db: cfg.DB, pkgs: cfg.Packages, clock: cfg.Clock, logger: cfg.Logger, xray: cfg.XRay,
 		workers: cfg.AsyncWorkers, closed: make(chan struct{})}
 	s.async = newAsyncRunner(s)
 	return s

@@ -1,0 +1,114 @@
+package lambda
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"lambdalab/cloud/xray"
+	"lambdalab/sandbox"
+	"lambdalab/store"
+)
+
+// An actively traced invocation carries Lambda's trace header, gets the
+// XRAY line after REPORT, and its trace holds Lambda's two segments with the
+// function's own subsegment (sent with plain UDP, as an SDK would) under
+// the Invocation subsegment.
+func TestActiveTracing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	// The collector gets its own handle on the lab's database file.
+	path := filepath.Join(dir, "lambdalab.db")
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	xr := xray.New(xray.Config{DB: db})
+	t.Cleanup(func() { xr.Close(context.Background()) })
+	l := openLab(t, path, nil, "", Config{XRay: xr})
+	l.start(t, dockerBackend(t), sandbox.Config{XRay: xr.InstanceSink})
+	l.pyFunction(t, "traced", `
+import os, json, socket, time, random
+def handler(event, context):
+    h = dict(p.split("=", 1) for p in os.environ["_X_AMZN_TRACE_ID"].split(";"))
+    now = time.time()
+    doc = {"type": "subsegment", "id": "%016x" % random.getrandbits(64), "trace_id": h["Root"],
+           "parent_id": h["Parent"], "name": "work", "start_time": now, "end_time": now + 0.001,
+           "annotations": {"lab": "xray"}}
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b'{"format":"json","version":1}\n' + json.dumps(doc).encode(), ("127.0.0.1", 2000))
+    return os.environ["_X_AMZN_TRACE_ID"]
+`)
+	if _, err := l.svc.UpdateFunctionConfiguration(ctx, l.acct, "traced", ConfigInput{TracingConfig: &TracingConfig{Mode: "Active"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's explicit decision is honoured, whatever the sampler says.
+	out, err := l.svc.Invoke(ctx, l.acct, InvokeInput{FunctionName: "traced", TraceID: "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"})
+	if err != nil || out.FunctionError != "" {
+		t.Fatalf("invoke: %v %s", err, out.Payload)
+	}
+	header := strings.Trim(string(out.Payload), `"`)
+	h := xray.ParseTraceHeader(header)
+	if h.Root != "1-67891233-abcdef012345678912345678" || h.Sampled != "1" || strings.HasSuffix(header, ";") || strings.Count(header, ";") != 2 {
+		t.Fatalf("function saw trace header %q; want the caller's root, a Parent of Lambda's and Sampled=1, nothing more", header)
+	}
+	if !strings.Contains(string(out.Log), "XRAY TraceId: "+h.Root+"\tSegmentId: ") {
+		t.Errorf("log has no XRAY line after REPORT:\n%s", out.Log)
+	}
+	var tr *xray.Trace
+	waitFor(t, 10*time.Second, "the trace with the function's subsegment", func() bool {
+		xr.Flush(ctx)
+		tr, err = xr.Trace(ctx, l.acct, h.Root)
+		return err == nil && findNode(tr.Segments, "work") != nil
+	})
+	var origins []string
+	for _, s := range tr.Segments {
+		origins = append(origins, s.Origin)
+	}
+	if !hasNodeOrigin(tr.Segments, "AWS::Lambda") || findNode(tr.Segments, "Invocation") == nil {
+		t.Fatalf("trace segments have origins %v; want AWS::Lambda with AWS::Lambda::Function and an Invocation subsegment", origins)
+	}
+	inv := findNode(tr.Segments, "Invocation")
+	if work := findNode(inv.Children, "work"); work == nil || work.Orphan {
+		t.Errorf("the function's subsegment does not hang under Invocation (Invocation's children: %d)", len(inv.Children))
+	}
+
+	// PassThrough with no caller header: an unsampled header, no segments.
+	if _, err := l.svc.UpdateFunctionConfiguration(ctx, l.acct, "traced", ConfigInput{TracingConfig: &TracingConfig{Mode: "PassThrough"}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = l.svc.Invoke(ctx, l.acct, InvokeInput{FunctionName: "traced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := xray.ParseTraceHeader(strings.Trim(string(out.Payload), `"`)); h.Sampled != "0" {
+		t.Errorf("PassThrough without a caller header gave Sampled=%q, want 0", h.Sampled)
+	}
+	if strings.Contains(string(out.Log), "XRAY TraceId") {
+		t.Errorf("PassThrough invocation has an XRAY line:\n%s", out.Log)
+	}
+}
+
+func findNode(nodes []*xray.Node, name string) *xray.Node {
+	for _, n := range nodes {
+		if n.Name == name {
+			return n
+		}
+		if f := findNode(n.Children, name); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func hasNodeOrigin(nodes []*xray.Node, origin string) bool {
+	for _, n := range nodes {
+		if n.Origin == origin || hasNodeOrigin(n.Children, origin) {
+			return true
+		}
+	}
+	return false
+}
