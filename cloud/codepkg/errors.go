@@ -79,6 +79,10 @@ func errElemTooLong(name string) *Error {
 	return invalid("Archive entry %s has a path element longer than %d bytes", quote(name), maxElemLen)
 }
 
+func errTooDeep(name string) *Error {
+	return invalid("Archive entry %s is nested more than %d levels deep", quote(name), maxDepth)
+}
+
 func errBadName(name string) *Error {
 	return invalid("Archive entry %s has an invalid name", quote(name))
 }

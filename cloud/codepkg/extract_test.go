@@ -79,6 +79,9 @@ func TestPutRefuses(t *testing.T) {
 		{name: "element too long", zip: zipOf(file("a/"+strings.Repeat("b", 256), "x")),
 			wantMsg: `Archive entry "a/` + strings.Repeat("b", 198) + `"... has a path element longer than 255 bytes`},
 
+		{name: "too deep", zip: zipOf(file(strings.Repeat("d/", 128)+"x", "x")),
+			wantMsg: `Archive entry "` + strings.Repeat("d/", 100) + `"... is nested more than 128 levels deep`},
+
 		// Names that clash once cleaned.
 		{name: "file then file inside it", zip: zipOf(file("a", "x"), file("a/b", "y")),
 			wantMsg: `Archive entry "a/b" clashes with an earlier entry of another type`},
@@ -166,6 +169,20 @@ func TestPutRefuses(t *testing.T) {
 	}
 }
 
+// deepListing is listTree's lines below "d/" for a file x under n
+// directories named d.
+func deepListing(n int) string {
+	var b strings.Builder
+	b.WriteString("/ 0555")
+	p := "d"
+	for range n - 1 {
+		p += "/d"
+		b.WriteString("\n" + p + "/ 0555")
+	}
+	b.WriteString("\n" + p + "/x 0444 1")
+	return b.String()
+}
+
 func zipOf(ents ...ent) func(t *testing.T) []byte {
 	return func(t *testing.T) []byte { return buildZip(t, ents...) }
 }
@@ -206,6 +223,8 @@ func TestPutAccepts(t *testing.T) {
 			want: "a/ 0555\na/b/ 0555\na/b/x 0444 1\nl -> a/b\nm -> l/../b/x"},
 		{name: "symlink target of the longest length", zip: buildZip(t, link("l", strings.Repeat("a", 4095))),
 			want: "l -> " + strings.Repeat("a", 4095)},
+		{name: "deepest", zip: buildZip(t, file(strings.Repeat("d/", 127)+"x", "x")),
+			want: strings.TrimSuffix(strings.Repeat("d/", 1), "/") + deepListing(127)},
 		{name: "symlink with backslashes", zip: buildZip(t, file("a/x", "x"), link("l", `a\x`)),
 			want: "a/ 0555\na/x 0444 1\nl -> a/x"},
 	}
