@@ -161,7 +161,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 }
 
 // Sweep removes body files that no object or part refers to any more and
-// that are over an hour old; call it now and then (serve does at start).
+// that are over an hour old; serve should call it at start and now and
+// then, as it sweeps deployment packages.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	refs, err := s.db.S3Files(ctx)
 	if err != nil {
