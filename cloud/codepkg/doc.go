@@ -48,7 +48,8 @@
 // another type (a file "a" and a file "a/b"); devices, fifos and sockets;
 // symlinks whose target is absolute or, followed from where the link lies,
 // leaves the tree (Lambda accepts symlinks in zips, so local ones are kept);
-// more than [MaxEntries] entries; and more unzipped bytes than the budget.
+// more than [MaxEntries] entries or names more than 128 levels deep; and
+// more unzipped bytes than the budget.
 //
 // When two entries have the same name and type, the later one wins, as
 // with unzip(1) and Python's zipfile, which is what a learner's tools are
