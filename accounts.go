@@ -12,6 +12,7 @@ import (
 	"lambdalab/cloud/codepkg"
 	"lambdalab/cloud/endpoint"
 	"lambdalab/cloud/lambda"
+	"lambdalab/cloud/s3"
 	"lambdalab/cloud/xray"
 	"lambdalab/sandbox"
 	"lambdalab/store"
@@ -21,6 +22,7 @@ import (
 // learner's account and the endpoint in front of them.
 type accounts struct {
 	lambda   *lambda.Service
+	s3       *s3.Service
 	xray     *xray.Service
 	endpoint *endpoint.Endpoint
 	logger   *slog.Logger
@@ -53,19 +55,24 @@ func startAccounts(ctx context.Context, db *store.DB, dataDir string, getenv fun
 	xr := xray.New(xray.Config{DB: db, Logger: logger})
 	svc := lambda.New(lambda.Config{DB: db, Packages: pkgs, Clock: lambda.Clock{Scale: scale}, XRay: xr, Logger: logger})
 	lambdaAPI := svc.Handler()
+	objects, err := s3.New(ctx, s3.Config{DB: db, Dir: filepath.Join(dataDir, "s3"), Functions: svc, Notifier: svc, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("start s3: %w", err)
+	}
 	ep := endpoint.New(endpoint.Config{
 		DB:       db,
-		Services: map[string]http.Handler{"lambda": lambdaAPI, "xray": xr.Handler()},
+		Services: map[string]http.Handler{"lambda": lambdaAPI, "s3": objects, "xray": xr.Handler()},
 		Unsigned: map[string]http.Handler{"/_lambdalab/code/": lambdaAPI},
 		Logger:   logger,
 	})
-	a := &accounts{lambda: svc, xray: xr, endpoint: ep, logger: logger, ctx: ctx}
+	a := &accounts{lambda: svc, s3: objects, xray: xr, endpoint: ep, logger: logger, ctx: ctx}
 	go a.sweepPackages(ctx)
 	return a, nil
 }
 
 // sweepPackages removes deployment packages that no function or layer
-// version uses any more, at start-up and then every ten minutes.
+// version uses any more, and object bodies no object refers to, at start-up
+// and then every ten minutes.
 func (a *accounts) sweepPackages(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -76,6 +83,13 @@ func (a *accounts) sweepPackages(ctx context.Context) {
 			}
 		} else if n > 0 {
 			a.logger.Info("unused packages removed", "count", n)
+		}
+		if n, err := a.s3.Sweep(ctx); err != nil {
+			if ctx.Err() == nil {
+				a.logger.Warn("sweep unused object bodies", "err", err)
+			}
+		} else if n > 0 {
+			a.logger.Info("unused object bodies removed", "count", n)
 		}
 		select {
 		case <-ctx.Done():
