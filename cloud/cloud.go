@@ -20,6 +20,11 @@ type Principal struct {
 	// Function and Version name the function instance the call came from,
 	// when it came from one (an execution role, in Lambda's terms).
 	Function, Version string
+	// RequestID is the invocation that instance was running when it made
+	// the call; empty for a call from outside, or from a thread that
+	// outlived its invocation. Lambda follows chains of invocations with it
+	// (recursive loop detection).
+	RequestID string
 }
 
 type principalKey struct{}

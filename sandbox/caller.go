@@ -14,6 +14,11 @@ type Caller struct {
 	Function   string
 	Version    string
 	InstanceID string
+	// RequestID is the invocation the instance was running when the
+	// request arrived; empty between invocations (a request from a thread
+	// that outlived its invocation). An instance runs one invocation at a
+	// time, so this is the one that made the call.
+	RequestID string
 }
 
 type callerKey struct{}
@@ -35,6 +40,18 @@ type callerID struct {
 
 func (c *callerID) bind(fn Function) {
 	c.bound.Store(&Caller{AccountID: fn.AccountID, Function: fn.Name, Version: fn.Version, InstanceID: c.instanceID})
+}
+
+// invoking marks requestID as the invocation in flight on the instance (""
+// when it has ended). Requests read the identity once, when they arrive.
+func (c *callerID) invoking(requestID string) {
+	cur := c.bound.Load()
+	if cur == nil {
+		return
+	}
+	next := *cur
+	next.RequestID = requestID
+	c.bound.Store(&next)
 }
 
 // awsFor is the AWS handler of one instance: Config.AWS with the instance's

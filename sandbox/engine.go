@@ -296,6 +296,7 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 	start := e.cfg.Now()
 	deadline := start.Add(fn.Timeout)
 	invCtx, cancel := context.WithDeadline(ctx, deadline)
+	inst.who.invoking(reqID)
 	out, err := inst.inst.Invoke(invCtx, Invocation{
 		RequestID:          reqID,
 		Payload:            in.Payload,
@@ -304,6 +305,7 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 		TraceID:            in.TraceID,
 		ClientContext:      in.ClientContext,
 	})
+	inst.who.invoking("")
 	cancel()
 	if err != nil {
 		e.destroy(ctx, inst)

@@ -165,7 +165,7 @@ func (e *Endpoint) Instance() http.Handler {
 		if service != "s3" {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		}
-		ctx := cloud.WithPrincipal(r.Context(), cloud.Principal{AccountID: c.AccountID, Function: c.Function, Version: c.Version})
+		ctx := cloud.WithPrincipal(r.Context(), cloud.Principal{AccountID: c.AccountID, Function: c.Function, Version: c.Version, RequestID: c.RequestID})
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
