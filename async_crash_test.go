@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -245,15 +246,24 @@ func reserve(t *testing.T, c *awslambda.Client, function string, n int32) {
 	}
 }
 
-func sendEvents(t *testing.T, c *awslambda.Client, function string, n int) {
+// sendEvents sends n Event invokes with payloads {"i": 0} to {"i": n-1} and
+// returns the request id of each from its 202.
+func sendEvents(t *testing.T, c *awslambda.Client, function string, n int) []string {
 	t.Helper()
+	var ids []string
 	for i := range n {
 		out, err := c.Invoke(context.Background(), &awslambda.InvokeInput{FunctionName: aws.String(function),
 			InvocationType: lambdatypes.InvocationTypeEvent, Payload: fmt.Appendf(nil, `{"i": %d}`, i)})
 		if err != nil || out.StatusCode != 202 {
 			t.Fatalf("Event invoke %d of %s: %v (status %v)", i, function, err, out)
 		}
+		id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+		if id == "" {
+			t.Fatalf("Event invoke %d of %s: no request id", i, function)
+		}
+		ids = append(ids, id)
 	}
+	return ids
 }
 
 // policySids are the statement ids of a function's resource policy; the
@@ -325,7 +335,8 @@ FUNCTION = "dest"
 def handler(record, context):
     ctx = record["requestContext"]
     resp = record.get("responseContext") or {}
-    note("ev%d-%s-%d-%s" % (record["requestPayload"]["i"], ctx["condition"], ctx["approximateInvokeCount"], resp.get("functionError", "none")))
+    note("ev%d-%s-%d-%s-%s" % (record["requestPayload"]["i"], ctx["condition"], ctx["approximateInvokeCount"],
+        resp.get("functionError", "none"), ctx["requestId"]))
 `)
 		reserve(t, c, "failer", 4)
 		reserve(t, c, "dest", 2)
@@ -335,7 +346,7 @@ def handler(record, context):
 		}); err != nil {
 			t.Fatal(err)
 		}
-		sendEvents(t, c, "failer", n)
+		ids := sendEvents(t, c, "failer", n)
 
 		// Kill once the first failures are recorded: the first retries are
 		// then due or running, most events not yet tried.
@@ -363,7 +374,7 @@ def handler(record, context):
 			t.Logf("the restart took back %s events that were being delivered at the kill", m[1])
 		}
 
-		sidRE := regexp.MustCompile(`^ev(\d+)-(\w+)-(\d+)-(\w+)$`)
+		sidRE := regexp.MustCompile(`^ev(\d+)-\w+-\d+-\w+-[\w-]+$`)
 		delivered := map[int][]string{}
 		waitFor(t, 3*time.Minute, "every event at the destination", func() bool {
 			clear(delivered)
@@ -379,28 +390,27 @@ def handler(record, context):
 		})
 		for i := range n {
 			for _, sid := range delivered[i] {
-				if want := fmt.Sprintf("ev%d-RetriesExhausted-3-Unhandled", i); sid != want {
+				if want := fmt.Sprintf("ev%d-RetriesExhausted-3-Unhandled-%s", i, ids[i]); sid != want {
 					t.Errorf("event %d reached its destination as %q, want %q", i, sid, want)
 				}
 			}
 		}
 
-		// Every event ran three times (more only if a kill repeated a try).
-		var tries map[string]int
-		waitFor(t, 30*time.Second, "three recorded tries of every event", func() bool {
-			tries = map[string]int{}
-			for _, inv := range failures(t, db, account, "failer") {
-				tries[inv.ErrorType]++
+		// Every event ran three times (more only if a kill repeated a try),
+		// under the request id its 202 gave. Each try's record is stored
+		// before the queue moves on, so by the time the destination has
+		// the event, all its tries are recorded.
+		tries := map[string]int{}
+		for _, inv := range failures(t, db, account, "failer") {
+			tries[inv.RequestID]++
+			if i, err := strconv.Atoi(strings.TrimPrefix(inv.ErrorType, "Fail")); err != nil || i >= n || ids[i] != inv.RequestID {
+				t.Errorf("a try raising %s has request id %s; that event's 202 said %s", inv.ErrorType, inv.RequestID, ids[min(i, n-1)])
 			}
-			for i := range n {
-				if tries[fmt.Sprintf("Fail%d", i)] < 3 {
-					return false
-				}
+		}
+		for i, id := range ids {
+			if tries[id] < 3 {
+				t.Errorf("event %d (request id %s) has %d recorded tries, want 3", i, id, tries[id])
 			}
-			return true
-		})
-		if len(tries) != n {
-			t.Errorf("failer ran for %d distinct events, want %d: %v", len(tries), n, tries)
 		}
 		if got := len(invocations(t, db, account, "dest")); got < n {
 			t.Errorf("the destination has %d invocation records, want at least %d", got, n)

@@ -247,6 +247,14 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 		tr := s.traceFor(r.tracingMode, ev.TraceID)
 		res, err = e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: ev.Payload, InvokedARN: r.invokedARN,
 			TraceID: tr.header, RequestID: ev.RequestID, XRaySegmentID: tr.segmentID()})
+		// The sandbox stores invocation records off the invoke path; the
+		// queue must not move on before this try's record is in, or a crash
+		// in between loses the record of a try that ran.
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if ferr := e.Flush(fctx); ferr != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "flush invocation records", "function", ev.Function, "err", ferr)
+		}
+		cancel()
 		if err != nil {
 			s.recordTrace(ctx, tr, r.fn, start, nil, invokeErr(err))
 		} else {
