@@ -21,6 +21,7 @@ import (
 // accounts is the emulated AWS side of serve: the services of every
 // learner's account and the endpoint in front of them.
 type accounts struct {
+	pkgs     *codepkg.Store
 	lambda   *lambda.Service
 	s3       *s3.Service
 	xray     *xray.Service
@@ -65,7 +66,7 @@ func startAccounts(ctx context.Context, db *store.DB, dataDir string, getenv fun
 		Unsigned: map[string]http.Handler{"/_lambdalab/code/": lambdaAPI},
 		Logger:   logger,
 	})
-	a := &accounts{lambda: svc, s3: objects, xray: xr, endpoint: ep, logger: logger, ctx: ctx}
+	a := &accounts{pkgs: pkgs, lambda: svc, s3: objects, xray: xr, endpoint: ep, logger: logger, ctx: ctx}
 	go a.sweepPackages(ctx)
 	return a, nil
 }
@@ -121,6 +122,9 @@ func (a *accounts) listenXRay(ctx context.Context, awsAddr string) {
 
 func (a *accounts) close() {
 	a.lambda.Close()
+	// The package store holds a lock on its folder until closed, so the
+	// next lambdalab on this data folder can open it.
+	defer a.pkgs.Close()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), 10*time.Second)
 	defer cancel()
 	if err := a.xray.Close(ctx); err != nil {

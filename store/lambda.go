@@ -332,7 +332,7 @@ func (db *DB) LambdaFunction(ctx context.Context, accountID, name string) (Lambd
 // FunctionVersion returns one version ("$LATEST" or a number) of a function,
 // or ErrNotFound.
 func (db *DB) FunctionVersion(ctx context.Context, accountID, name, version string) (LambdaVersion, error) {
-	v, err := scanLambdaVersion(db.conn.QueryRowContext(ctx, lambdaVersionQuery, accountID, name, version))
+	v, err := scanLambdaVersion(db.queryRow(ctx, db.lambdaVersionStmt, lambdaVersionQuery, accountID, name, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return LambdaVersion{}, fmt.Errorf("version %s of %s: %w", version, name, ErrNotFound)
 	}
@@ -657,7 +657,7 @@ func (db *DB) CreateAlias(ctx context.Context, a LambdaAlias) error {
 
 // Alias returns one alias of a function, or ErrNotFound.
 func (db *DB) Alias(ctx context.Context, accountID, function, name string) (LambdaAlias, error) {
-	a, err := scanLambdaAlias(db.conn.QueryRowContext(ctx, lambdaAliasQuery, accountID, function, name))
+	a, err := scanLambdaAlias(db.queryRow(ctx, db.lambdaAliasStmt, lambdaAliasQuery, accountID, function, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return LambdaAlias{}, fmt.Errorf("alias %s of %s: %w", name, function, ErrNotFound)
 	}

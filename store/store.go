@@ -57,6 +57,8 @@ type DB struct {
 	// Statements on hot paths (every request, every invoke), prepared once:
 	// parsing the SQL each time costs about as much as running it.
 	sessionUserStmt, insertInvocationStmt, accessKeyStmt *sql.Stmt
+	// Every invoke resolves a version (and maybe an alias) first.
+	lambdaVersionStmt, lambdaAliasStmt *sql.Stmt
 }
 
 // Open opens (creating if needed) the database at path, creating its parent
@@ -163,6 +165,12 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.accessKeyStmt, err = db.conn.PrepareContext(ctx, accessKeyQuery); err != nil {
 		return fmt.Errorf("prepare access key lookup: %w", err)
 	}
+	if db.lambdaVersionStmt, err = db.conn.PrepareContext(ctx, lambdaVersionQuery); err != nil {
+		return fmt.Errorf("prepare function version lookup: %w", err)
+	}
+	if db.lambdaAliasStmt, err = db.conn.PrepareContext(ctx, lambdaAliasQuery); err != nil {
+		return fmt.Errorf("prepare alias lookup: %w", err)
+	}
 	return nil
 }
 
@@ -184,7 +192,7 @@ func (db *DB) queryRow(ctx context.Context, st *sql.Stmt, query string, args ...
 
 // Close closes the database. Call it once, after the last use.
 func (db *DB) Close() error {
-	for _, st := range []*sql.Stmt{db.sessionUserStmt, db.insertInvocationStmt, db.accessKeyStmt} {
+	for _, st := range []*sql.Stmt{db.sessionUserStmt, db.insertInvocationStmt, db.accessKeyStmt, db.lambdaVersionStmt, db.lambdaAliasStmt} {
 		if st != nil {
 			st.Close()
 		}
