@@ -7,8 +7,9 @@ import (
 )
 
 // Invocation is the record of one invoke, written by the sandbox for every
-// invocation (throttled ones included) and read by the charts, the billing
-// totals and the grader.
+// invocation (throttled ones included), and by cloud/lambda for an async
+// event it stops before it runs (a recursive loop), and read by the charts,
+// the billing totals and the grader.
 type Invocation struct {
 	RequestID  string
 	AccountID  string
@@ -23,7 +24,7 @@ type Invocation struct {
 	MemoryMB   int     // configured memory
 	// MaxMemoryMB is the peak memory the instance used.
 	MaxMemoryMB int
-	Outcome     string // "success", "error", "timeout", "exit", "throttled", ...
+	Outcome     string // "success", "error", "timeout", "exit", "throttled", "recursion-stopped", ...
 	ErrorType   string // Lambda's errorType, e.g. "Runtime.ExitError"; empty on success
 	GBSeconds   float64
 	CostUSD     float64

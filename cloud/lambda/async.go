@@ -49,6 +49,10 @@ type asyncEvent struct {
 	Throttles int `json:"throttles"`
 	// Invokes counts every time the function actually ran.
 	Invokes int `json:"invokes"`
+	// Lineage is the chain of invocations that caused the event, for
+	// recursive loop detection (recursion.go); none for an event from
+	// outside a function.
+	Lineage lineage `json:"lineage,omitempty"`
 }
 
 // retryDelay is how long Lambda waits before retry n (1 or 2) after a
@@ -237,6 +241,15 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 		}
 		return err
 	}
+	if ev.Lineage.loops(ev.Function) {
+		stop, err := s.stopsLoops(ctx, ev.Account, ev.Function)
+		if err != nil {
+			return err
+		}
+		if stop {
+			return a.stopLoop(ctx, m.ID, ev, cfg, r)
+		}
+	}
 	e := s.engine.Load()
 	var res *sandbox.Result
 	throttled, reservedZero := false, false
@@ -245,8 +258,10 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 	} else {
 		start := time.Now()
 		tr := s.traceFor(r.tracingMode, ev.TraceID)
+		ended := s.chains.begin(ev.RequestID, ev.Lineage)
 		res, err = e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: ev.Payload, InvokedARN: r.invokedARN,
 			TraceID: tr.header, RequestID: ev.RequestID, XRaySegmentID: tr.segmentID()})
+		ended()
 		// The sandbox stores invocation records off the invoke path; the
 		// queue must not move on before this try's record is in, or a crash
 		// in between loses the record of a try that ran.
@@ -325,7 +340,7 @@ func (a *asyncRunner) finish(ctx context.Context, id string, ev asyncEvent, cfg 
 	}
 	if dest != "" {
 		rec := a.record(ev, condition, res)
-		if err := s.sendToDestination(ctx, ev.Account, dest, rec); err != nil {
+		if err := s.sendToDestination(ctx, ev.Account, ev.Function, dest, rec); err != nil {
 			s.logger.WarnContext(ctx, "destination delivery failed", "function", ev.Function, "destination", dest, "err", err)
 		}
 	}
@@ -366,7 +381,7 @@ func (a *asyncRunner) record(ev asyncEvent, condition string, res *sandbox.Resul
 		version = ev.Qualifier
 	}
 	count := max(ev.Invokes, 1)
-	if condition == "ZeroReservedConcurrency" {
+	if condition == "ZeroReservedConcurrency" || condition == recursionCondition {
 		count = 0 // never tried: the function may not run at all
 	}
 	rec := DestinationRecord{
@@ -382,15 +397,25 @@ func (a *asyncRunner) record(ev asyncEvent, condition string, res *sandbox.Resul
 			rec.ResponsePayload = res.Payload
 		}
 	}
+	if condition == recursionCondition {
+		rec.ResponsePayload, _ = json.Marshal(map[string]string{"errorType": recursionErrorType, "errorMessage": recursionErrorMessage})
+	}
 	return rec
 }
 
-// sendToDestination delivers a record: to a function as an asynchronous
-// event of its own.
-func (s *Service) sendToDestination(ctx context.Context, account, dest string, rec DestinationRecord) error {
+// sendToDestination delivers the record of an event for function: to a
+// function as an asynchronous event of its own, to a bucket as an object.
+func (s *Service) sendToDestination(ctx context.Context, account, function, dest string, rec DestinationRecord) error {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
+	}
+	if strings.HasPrefix(dest, s3ARNPrefix) {
+		at, err := time.Parse("2006-01-02T15:04:05.000Z", rec.Timestamp)
+		if err != nil {
+			return fmt.Errorf("record timestamp %q: %w", rec.Timestamp, err)
+		}
+		return s.putRecordObject(ctx, account, function, dest, at, body)
 	}
 	ref, err := parseFunctionRef(dest, "")
 	if err != nil || ref.Account != account {
@@ -472,7 +497,7 @@ type EventInvokeConfigInput struct {
 }
 
 // checkDestination accepts what lambdalab can deliver to: a function of the
-// same account (and, through the S3 service, a bucket on failure).
+// same account, and on failure a bucket of the account (s3dest.go).
 func (s *Service) checkDestination(ctx context.Context, account, arn string, onFailure bool) error {
 	if arn == "" {
 		return nil
@@ -487,10 +512,10 @@ func (s *Service) checkDestination(ctx context.Context, account, arn string, onF
 			return invalid("The destination ARN %s is invalid: the function does not exist.", arn)
 		}
 		return nil
-	case strings.HasPrefix(arn, "arn:aws:s3:::") && onFailure:
-		return invalid("S3 bucket destinations are not available yet in lambdalab; use a function destination.")
+	case strings.HasPrefix(arn, s3ARNPrefix):
+		return s.checkS3Destination(ctx, account, arn, onFailure)
 	}
-	return invalid("The destination ARN %s is invalid: lambdalab delivers async records to Lambda functions only.", arn)
+	return invalid("The destination ARN %s is invalid: lambdalab delivers async records to Lambda functions and (on failure) S3 buckets only.", arn)
 }
 
 // PutFunctionEventInvokeConfig replaces the async configuration of a

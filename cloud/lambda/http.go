@@ -69,6 +69,8 @@ func (s *Service) Handler() http.Handler {
 	m.HandleFunc("GET /2019-09-25/functions/{name}/event-invoke-config", h.getEventInvokeConfig)
 	m.HandleFunc("DELETE /2019-09-25/functions/{name}/event-invoke-config", h.deleteEventInvokeConfig)
 	m.HandleFunc("GET /2019-09-25/functions/{name}/event-invoke-config/list", h.listEventInvokeConfigs)
+	m.HandleFunc("PUT /2024-08-31/functions/{name}/recursion-config", h.putRecursionConfig)
+	m.HandleFunc("GET /2024-08-31/functions/{name}/recursion-config", h.getRecursionConfig)
 	m.HandleFunc("POST /2018-10-31/layers/{layer}/versions", h.publishLayerVersion)
 	m.HandleFunc("GET /2018-10-31/layers/{layer}/versions", h.listLayerVersions)
 	m.HandleFunc("GET /2018-10-31/layers/{layer}/versions/{version}", h.getLayerVersion)
@@ -555,6 +557,29 @@ func (h *apiHandler) deleteEventInvokeConfig(w http.ResponseWriter, r *http.Requ
 
 func (h *apiHandler) listEventInvokeConfigs(w http.ResponseWriter, r *http.Request) {
 	out, err := h.s.ListFunctionEventInvokeConfigs(r.Context(), account(r), r.PathValue("name"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *apiHandler) putRecursionConfig(w http.ResponseWriter, r *http.Request) {
+	var in RecursionConfig
+	if err := readJSON(r, maxConfigRequest, "PutFunctionRecursionConfig", &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out, err := h.s.PutFunctionRecursionConfig(r.Context(), account(r), r.PathValue("name"), in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *apiHandler) getRecursionConfig(w http.ResponseWriter, r *http.Request) {
+	out, err := h.s.GetFunctionRecursionConfig(r.Context(), account(r), r.PathValue("name"))
 	if err != nil {
 		h.fail(w, r, err)
 		return

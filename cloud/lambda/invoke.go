@@ -158,7 +158,7 @@ func (s *Service) Invoke(ctx context.Context, account string, in InvokeInput) (*
 		return &InvokeOutput{StatusCode: 204, ExecutedVersion: r.fn.Version}, nil
 	case Event:
 		id, err := s.enqueue(ctx, asyncEvent{Account: account, Function: ref.Name, Qualifier: ref.Qualifier,
-			InvokedARN: r.invokedARN, Payload: payload, TraceID: in.TraceID})
+			InvokedARN: r.invokedARN, Payload: payload, TraceID: in.TraceID, Lineage: s.lineageOf(ctx)})
 		if err != nil {
 			return nil, err
 		}

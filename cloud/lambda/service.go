@@ -54,6 +54,8 @@ type Service struct {
 	sampler sampler
 
 	async   *asyncRunner
+	chains  chains // lineage of the async events running now (recursion.go)
+	objects atomic.Pointer[ObjectStore]
 	workers int
 	wg      sync.WaitGroup
 	stop    context.CancelFunc
