@@ -60,6 +60,9 @@ func startAccounts(ctx context.Context, db *store.DB, dataDir string, getenv fun
 	if err != nil {
 		return nil, fmt.Errorf("start s3: %w", err)
 	}
+	// S3 stands on Lambda (it notifies functions), so Lambda gets its
+	// buckets for on-failure records only now.
+	svc.SetObjectStore(objects)
 	ep := endpoint.New(endpoint.Config{
 		DB:       db,
 		Services: map[string]http.Handler{"lambda": lambdaAPI, "s3": objects, "xray": xr.Handler()},
