@@ -364,7 +364,12 @@ def handler(record, context):
 		if len(failed) >= 3*n || len(dest) >= n {
 			t.Fatalf("the kill came too late to interrupt anything: %d failures, %d deliveries", len(failed), len(dest))
 		}
-		t.Logf("the killed program left %d containers", len(ownedBy(containers(t, data), dead)))
+		// Its prestarted and warm instances outlive it.
+		if orphans := ownedBy(containers(t, data), dead); len(orphans) == 0 {
+			t.Fatalf("the killed program left no containers: nothing for the restart to sweep")
+		} else {
+			t.Logf("the killed program left %d containers", len(orphans))
+		}
 
 		second := startProgram(t, bin, data, port, fast...)
 		if left := ownedBy(containers(t, data), dead); len(left) > 0 {
