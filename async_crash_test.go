@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,7 +70,25 @@ func shortTempDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		// After a failure a killed program's containers may be left, with
+		// their /tmp loop-mounted under dir: remove both before the folder.
+		if ids := containers(t, dir); len(ids) > 0 {
+			args := []string{"rm", "-f"}
+			for _, l := range ids {
+				args = append(args, strings.Fields(l)[0])
+			}
+			exec.Command("docker", args...).Run()
+		}
+		if mounts, err := os.ReadFile("/proc/self/mounts"); err == nil {
+			for _, line := range strings.Split(string(mounts), "\n") {
+				if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+					syscall.Unmount(f[1], syscall.MNT_DETACH)
+				}
+			}
+		}
+		os.RemoveAll(dir)
+	})
 	return dir
 }
 
