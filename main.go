@@ -39,7 +39,7 @@ Usage:
   lambdalab image   [--rebuild]        build or verify the Lambda runtime image
   lambdalab xray-layer [--out FILE] [--data DIR] [--refresh] [--publish --email E]   build the ready X-Ray SDK layer zip
   lambdalab user add --email E [--instructor] --password-stdin
-  lambdalab user keys --email E [--rotate]
+  lambdalab user keys --email E [--rotate] [--endpoint-url URL]
   lambdalab help
 `
 

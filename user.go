@@ -17,7 +17,7 @@ import (
 
 const userUsage = `Usage:
   lambdalab user add --email E [--instructor] --password-stdin [--data DIR]
-  lambdalab user keys --email E [--rotate] [--data DIR]
+  lambdalab user keys --email E [--rotate] [--endpoint-url URL] [--data DIR]
 
 The password is read from the first line of standard input, so it never
 appears in the shell history or the process list:
@@ -123,16 +123,16 @@ func readPasswordLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// The emulated AWS endpoint that `lambdalab serve` answers, and its one region.
-const (
-	awsEndpointURL = "http://127.0.0.1:4566"
-)
+// awsEndpointURL is where `lambdalab serve` answers AWS calls by default
+// (--aws-addr).
+const awsEndpointURL = "http://127.0.0.1:4566"
 
 func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("lambdalab user keys", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	email := fl.String("email", "", "the user whose keys to print (required)")
 	rotate := fl.Bool("rotate", false, "replace the user's key pair first; the old one stops working")
+	endpoint := fl.String("endpoint-url", awsEndpointURL, "the AWS endpoint to print: http:// and serve's --aws-addr")
 	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
 	if err := fl.Parse(args); err != nil {
 		return fmt.Errorf("user keys: %w", err)
@@ -178,13 +178,8 @@ func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		key = keys[len(keys)-1] // the newest
 	}
-	fmt.Fprint(stdout, awsEnv(u.AccountID, key))
+	fmt.Fprint(stdout, cloud.ShellEnv(u.AccountID, key.ID, key.Secret, *endpoint))
 	return nil
-}
-
-// awsEnv renders key as export lines that a POSIX shell can eval.
-func awsEnv(accountID string, key store.AccessKey) string {
-	return cloud.ShellEnv(accountID, key.ID, key.Secret, awsEndpointURL)
 }
 
 // shellQuote returns s as one single-quoted POSIX shell word.

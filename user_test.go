@@ -267,3 +267,24 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// Debian's AWS CLI 2.9 ignores AWS_ENDPOINT_URL; the printed lines give an
+// interactive shell an alias that names the endpoint, which --endpoint-url
+// sets.
+func TestUserKeysEndpointAlias(t *testing.T) {
+	data := t.TempDir()
+	if _, _, err := runUserCmd(t, "password123\n", "add", "--email", "bo@example.com", "--password-stdin", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runUserCmd(t, "", "keys", "--email", "bo@example.com", "--endpoint-url", "http://10.1.2.3:9999", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, script := range []string{`eval "$KEYS"; alias aws; echo "$AWS_ENDPOINT_URL"`, `eval $KEYS; alias aws; echo "$AWS_ENDPOINT_URL"`} {
+		got := bashEval(t, out, script)
+		want := "alias aws='aws --endpoint-url http://10.1.2.3:9999'\nhttp://10.1.2.3:9999\n"
+		if got != want {
+			t.Errorf("bash -c %q after\n%s\ngot %q, want %q", script, out, got, want)
+		}
+	}
+}

@@ -8,15 +8,16 @@ import (
 // ShellEnv renders an access key as lines a POSIX shell can eval: the
 // export lines the AWS CLI and SDKs read, for `lambdalab user keys` and the
 // account page alike. Every value is single-quoted although today's are
-// alphanumeric, so that no future character can run as code. A session
-// token left in the shell from real AWS would be sent along with these keys
-// and break every signature, so it is unset. The comment comes last because
-// an unquoted eval $(...) joins the lines into one, and a leading # would
-// swallow them.
+// alphanumeric, so that no future character can run as code, and every line
+// ends with a semicolon because an unquoted eval $(...) joins the lines into
+// one. A session token left in the shell from real AWS would be sent along
+// with these keys and break every signature, so it is unset. AWS CLI
+// versions before 2.13 (Debian 12 ships 2.9) ignore AWS_ENDPOINT_URL and
+// would send the learner's commands to real AWS, so an interactive shell
+// also gets an alias that names the endpoint. The comment comes last: a
+// leading # would swallow the joined lines.
 func ShellEnv(accountID, keyID, secret, endpoint string) string {
 	var b strings.Builder
-	// The semicolon keeps an unquoted eval $(...), which joins the lines,
-	// from reading the exports as more names to unset.
 	b.WriteString("unset AWS_SESSION_TOKEN;\n")
 	for _, v := range [][2]string{
 		{"AWS_ACCESS_KEY_ID", keyID},
@@ -27,8 +28,9 @@ func ShellEnv(accountID, keyID, secret, endpoint string) string {
 		{"AWS_REGION", Region},
 		{"AWS_ENDPOINT_URL", endpoint},
 	} {
-		fmt.Fprintf(&b, "export %s=%s\n", v[0], ShellQuote(v[1]))
+		fmt.Fprintf(&b, "export %s=%s;\n", v[0], ShellQuote(v[1]))
 	}
+	fmt.Fprintf(&b, "alias aws=%s;\n", ShellQuote("aws --endpoint-url "+endpoint))
 	if accountID != "" {
 		fmt.Fprintf(&b, "# AWS account %s\n", accountID)
 	}

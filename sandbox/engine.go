@@ -798,11 +798,15 @@ func (e *Engine) Flush(ctx context.Context) error {
 	done := make(chan struct{})
 	select {
 	case e.flushes <- done:
+	case <-e.done: // closed: the writer has stored all it will
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
 	case <-done:
+		return nil
+	case <-e.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -123,6 +123,12 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker backend: data directory: %w", err)
 	}
+	// Each instance's sockets live at DataDir/instances/<16 hex>/sock/NAME,
+	// and a Unix socket path may hold at most 107 bytes: refuse a data
+	// directory that would make every instance fail to start later.
+	if longest := len(filepath.Join(dataDir, "instances", strings.Repeat("0", 16), "sock", "runtime.sock")); longest > 107 {
+		return nil, fmt.Errorf("docker backend: data directory %s is too long for the instances' Unix sockets (%d bytes of at most 107); use a shorter --data path", dataDir, longest)
+	}
 	initBin, err := filepath.Abs(opts.InitBinary)
 	if err != nil {
 		return nil, fmt.Errorf("docker backend: init binary: %w", err)
