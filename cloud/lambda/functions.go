@@ -382,6 +382,32 @@ func (s *Service) ListFunctions(ctx context.Context, account, marker string, max
 	return out, nil
 }
 
+// ListFunctionsAllVersions is ListFunctions with FunctionVersion=ALL: each
+// function of the page is followed by its published versions.
+func (s *Service) ListFunctionsAllVersions(ctx context.Context, account, marker string, maxItems int) (ListFunctionsOutput, error) {
+	page, err := s.ListFunctions(ctx, account, marker, maxItems)
+	if err != nil {
+		return page, err
+	}
+	all := make([]FunctionConfiguration, 0, len(page.Functions))
+	for _, f := range page.Functions {
+		all = append(all, f)
+		vs, err := s.db.ListFunctionVersions(ctx, account, f.FunctionName, "$LATEST", 10000)
+		if err != nil {
+			return page, fmt.Errorf("list versions of %s: %w", f.FunctionName, err)
+		}
+		for _, v := range vs {
+			c, err := parseConfig(v.Config)
+			if err != nil {
+				return page, err
+			}
+			all = append(all, documentOf(v, c))
+		}
+	}
+	page.Functions = all
+	return page, nil
+}
+
 // DeleteFunction deletes a whole function, or one published version when
 // qualifier names it. Lambda refuses to delete $LATEST alone or an alias
 // through this call.

@@ -182,7 +182,11 @@ func (h *apiHandler) createFunction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *apiHandler) listFunctions(w http.ResponseWriter, r *http.Request) {
-	out, err := h.s.ListFunctions(r.Context(), account(r), r.URL.Query().Get("Marker"), maxItems(r))
+	list := h.s.ListFunctions
+	if r.URL.Query().Get("FunctionVersion") == "ALL" {
+		list = h.s.ListFunctionsAllVersions
+	}
+	out, err := list(r.Context(), account(r), r.URL.Query().Get("Marker"), maxItems(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -310,3 +310,29 @@ func TestConfigurationLimits(t *testing.T) {
 		t.Errorf("refused updates changed the function: %+v, %v", got, err)
 	}
 }
+
+func TestListFunctionsAllVersions(t *testing.T) {
+	ctx := context.Background()
+	s, acct := newTestService(t)
+	createPy(t, s, acct, "a", "def handler(e, c): return 1")
+	createPy(t, s, acct, "b", "def handler(e, c): return 2")
+	for _, mem := range []int{256, 512} {
+		if _, err := s.UpdateFunctionConfiguration(ctx, acct, "a", ConfigInput{MemorySize: ptr(mem)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PublishVersion(ctx, acct, "a", PublishVersionInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := s.ListFunctionsAllVersions(ctx, acct, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range out.Functions {
+		got = append(got, f.FunctionName+":"+f.Version)
+	}
+	if want := "a:$LATEST a:1 a:2 b:$LATEST"; strings.Join(got, " ") != want {
+		t.Errorf("ListFunctions FunctionVersion=ALL = %v, want %s", got, want)
+	}
+}
