@@ -95,20 +95,27 @@ func userKeys(t *testing.T, dataDir, email string) map[string]string {
 		t.Fatalf("user keys: %v\n%s", err, errOut.String())
 	}
 	printed := out.String()
-	// Parse the lines as the format promises: export NAME='value' lines,
-	// unset NAME; lines for variables that must not linger, the account
-	// as a comment.
+	// Parse the lines as the format promises: export NAME='value'; lines,
+	// unset NAME; lines for variables that must not linger, the alias that
+	// gives a CLI before 2.13 the endpoint, the account as a comment.
 	parsed, unset := map[string]string{}, []string{}
-	exportLine := regexp.MustCompile(`^export ([A-Z_]+)='([^']*)'$`)
+	exportLine := regexp.MustCompile(`^export ([A-Z_]+)='([^']*)';$`)
 	unsetLine := regexp.MustCompile(`^unset ([A-Z_]+);$`)
+	aliasLine := regexp.MustCompile(`^alias aws='aws --endpoint-url ([^']*)';$`)
+	alias := ""
 	for _, line := range strings.Split(strings.TrimSuffix(printed, "\n"), "\n") {
 		if m := exportLine.FindStringSubmatch(line); m != nil {
 			parsed[m[1]] = m[2]
 		} else if m := unsetLine.FindStringSubmatch(line); m != nil {
 			unset = append(unset, m[1])
+		} else if m := aliasLine.FindStringSubmatch(line); m != nil {
+			alias = m[1]
 		} else if !strings.HasPrefix(line, "# AWS account ") {
-			t.Errorf("user keys printed a line that is neither an export, an unset nor the account comment: %q", line)
+			t.Errorf("user keys printed a line that is neither an export, an unset, the aws alias nor the account comment: %q", line)
 		}
+	}
+	if alias != parsed["AWS_ENDPOINT_URL"] {
+		t.Errorf("user keys' aws alias names %q, its AWS_ENDPOINT_URL %q", alias, parsed["AWS_ENDPOINT_URL"])
 	}
 	names := []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL"}
 	// Both ways a learner may paste it, eval "$(...)" and the unquoted
