@@ -41,10 +41,11 @@ bench: deps
 image:
 	$(GO) run . image
 
-## lint: gofmt, go vet and templ staleness
+## lint: gofmt, go vet, go.mod tidiness and templ staleness
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	@scripts/templ-fresh.sh
 
 ## clean: remove build output
