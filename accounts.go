@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"lambdalab/cloud/codepkg"
@@ -15,19 +17,24 @@ import (
 	"lambdalab/cloud/s3"
 	"lambdalab/cloud/xray"
 	"lambdalab/sandbox"
+	"lambdalab/sandbox/docker"
 	"lambdalab/store"
 )
 
 // accounts is the emulated AWS side of serve: the services of every
 // learner's account and the endpoint in front of them.
 type accounts struct {
-	pkgs     *codepkg.Store
-	lambda   *lambda.Service
-	s3       *s3.Service
-	xray     *xray.Service
-	endpoint *endpoint.Endpoint
-	logger   *slog.Logger
-	ctx      context.Context
+	dataDir   string
+	layerZip  atomic.Pointer[string] // the ready X-Ray layer, once built
+	layerOnce sync.Once
+	sandboxUp atomic.Bool
+	pkgs      *codepkg.Store
+	lambda    *lambda.Service
+	s3        *s3.Service
+	xray      *xray.Service
+	endpoint  *endpoint.Endpoint
+	logger    *slog.Logger
+	ctx       context.Context
 }
 
 // timeScale reads LAMBDALAB_TIME_SCALE: how many Lambda seconds pass in one
@@ -69,7 +76,7 @@ func startAccounts(ctx context.Context, db *store.DB, dataDir string, getenv fun
 		Unsigned: map[string]http.Handler{"/_lambdalab/code/": lambdaAPI},
 		Logger:   logger,
 	})
-	a := &accounts{pkgs: pkgs, lambda: svc, s3: objects, xray: xr, endpoint: ep, logger: logger, ctx: ctx}
+	a := &accounts{dataDir: dataDir, pkgs: pkgs, lambda: svc, s3: objects, xray: xr, endpoint: ep, logger: logger, ctx: ctx}
 	go a.sweepPackages(ctx)
 	return a, nil
 }
@@ -108,6 +115,33 @@ func (a *accounts) engineReady(e *sandbox.Engine) {
 	if err := a.lambda.SetEngine(a.ctx, e); err != nil {
 		a.logger.Error("lambda service cannot use the sandbox", "err", err)
 	}
+	a.sandboxUp.Store(true)
+}
+
+// xrayLayer says where the ready X-Ray layer zip is. The first ask once the
+// sandbox runs starts building it (or finding it cached): the build needs
+// Docker, and its first run fetches Debian packages, so it is left until a
+// learner wants the layer.
+func (a *accounts) xrayLayer() (string, bool) {
+	if p := a.layerZip.Load(); p != nil {
+		return *p, true
+	}
+	if a.sandboxUp.Load() {
+		a.layerOnce.Do(func() { go a.buildXRayLayer() })
+	}
+	return "", false
+}
+
+func (a *accounts) buildXRayLayer() {
+	path, err := docker.BuildXRayLayer(a.ctx, filepath.Join(a.dataDir, "cache", "xray-layer"), logWriter{a.logger})
+	if err != nil {
+		if a.ctx.Err() == nil {
+			a.logger.Warn("the ready X-Ray layer is unavailable", "err", err)
+		}
+		return
+	}
+	a.layerZip.Store(&path)
+	a.logger.Info("ready X-Ray layer built", "path", path)
 }
 
 // listenXRay takes X-Ray daemon datagrams from host tools on the UDP port

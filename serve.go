@@ -54,7 +54,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer awsLn.Close()
 	}
-	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != ""}
+	acct, err := startAccounts(ctx, db, *dataDir, getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer acct.close()
+	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != "", XRayLayer: acct.xrayLayer}
 	if awsLn != nil {
 		cfg.AWSEndpoint = "http://" + awsLn.Addr().String()
 	}
@@ -88,11 +93,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv.RegisterOnShutdown(site.Close)
 	go sweepSessions(ctx, db, logger)
 
-	acct, err := startAccounts(ctx, db, *dataDir, getenv, logger)
-	if err != nil {
-		return err
-	}
-	defer acct.close()
 	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, logger, acct.engineReady)
 	defer engine.close(ctx)
 	var awsSrv *http.Server

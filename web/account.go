@@ -25,10 +25,11 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := ui.AccountView{
-		AccountID: u.AccountID,
-		Region:    awsRegion,
-		Endpoint:  s.awsEndpoint,
-		Rotated:   r.URL.Query().Get("rotated") == "1",
+		XRayLayerReady: s.xrayLayerPath() != "",
+		AccountID:      u.AccountID,
+		Region:         awsRegion,
+		Endpoint:       s.awsEndpoint,
+		Rotated:        r.URL.Query().Get("rotated") == "1",
 	}
 	if len(keys) > 0 {
 		k := keys[len(keys)-1] // the newest
@@ -57,4 +58,31 @@ func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request) {
 // awsEnv is the shell setup for key, as `lambdalab user keys` prints it.
 func awsEnv(k store.AccessKey, endpoint string) string {
 	return cloud.ShellEnv("", k.ID, k.Secret, endpoint)
+}
+
+func (s *Server) xrayLayerPath() string {
+	if s.xrayLayer == nil {
+		return ""
+	}
+	if p, ok := s.xrayLayer(); ok {
+		return p
+	}
+	return ""
+}
+
+// xrayLayerZip hands a signed-in learner the ready X-Ray SDK layer, to
+// publish into their account with one PublishLayerVersion call.
+func (s *Server) xrayLayerZip(w http.ResponseWriter, r *http.Request) {
+	if u := s.requireUser(w, r, "/account"); u == nil {
+		return
+	}
+	path := s.xrayLayerPath()
+	if path == "" {
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "The X-Ray layer is not built yet: lambdalab builds it once its sandbox is running. Try again in a minute.", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="aws-xray-sdk-layer.zip"`)
+	http.ServeFile(w, r, path)
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"html"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"lambdalab/store"
@@ -143,4 +146,31 @@ func TestRotateKeys(t *testing.T) {
 	wantNotContains(t, "account page after rotate", page.body, old.ID, old.Secret)
 	wantNotContains(t, "server log", site.log.String(), old.Secret, k.Secret)
 	wantContains(t, "server log", site.log.String(), "access key rotated")
+}
+
+func TestXRayLayerDownload(t *testing.T) {
+	zip := filepath.Join(t.TempDir(), "layer.zip")
+	if err := os.WriteFile(zip, []byte("PK\x05\x06 layer bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ready atomic.Bool
+	ts := newTestSite(t, func(c *Config) {
+		c.XRayLayer = func() (string, bool) { return zip, ready.Load() }
+	})
+	anon := ts.client()
+	if r := anon.get("/downloads/aws-xray-sdk-layer.zip"); r.StatusCode == http.StatusOK {
+		t.Fatalf("an anonymous visitor downloaded the layer")
+	}
+	c := ts.client()
+	wantStatus(t, "sign up", c.signup("lee@example.com", "password123"), http.StatusSeeOther)
+	r := c.get("/downloads/aws-xray-sdk-layer.zip")
+	wantStatus(t, "download before the layer is built", r, http.StatusServiceUnavailable)
+	wantContains(t, "account page before the layer is built", c.get("/account").body, `data-testid="xray-layer-pending"`)
+	ready.Store(true)
+	r = c.get("/downloads/aws-xray-sdk-layer.zip")
+	wantStatus(t, "download", r, http.StatusOK)
+	if r.body != "PK\x05\x06 layer bytes" {
+		t.Errorf("downloaded %q, want the layer zip's bytes", r.body)
+	}
+	wantContains(t, "account page", c.get("/account").body, `href="/downloads/aws-xray-sdk-layer.zip"`, "publish-layer-version")
 }

@@ -24,6 +24,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("GET /account", s.account)
 	mux.HandleFunc("POST /account/keys/rotate", s.rotateKeys)
+	mux.HandleFunc("GET /downloads/aws-xray-sdk-layer.zip", s.xrayLayerZip)
 	mux.HandleFunc("GET /instructor", s.instructor)
 	mux.HandleFunc("GET /instructor/progress.csv", s.progressCSV)
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -41,6 +41,9 @@ type Config struct {
 	// accounts at, shown on the account page. Zero means
 	// http://127.0.0.1:4566.
 	AWSEndpoint string
+	// XRayLayer says where the ready X-Ray SDK layer zip is, once built
+	// (the X-Ray lab ships it as a layer); nil or false means not yet.
+	XRayLayer func() (path string, ok bool)
 }
 
 // Server serves the course site. Create it with New and mount Routes.
@@ -51,6 +54,7 @@ type Server struct {
 	sessionTTL  time.Duration
 	maxBody     int64
 	awsEndpoint string
+	xrayLayer   func() (string, bool)
 
 	state atomic.Pointer[courseState]
 
@@ -97,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 		sessionTTL:  cfg.SessionTTL,
 		maxBody:     cfg.MaxBodyBytes,
 		awsEndpoint: cfg.AWSEndpoint,
+		xrayLayer:   cfg.XRayLayer,
 		lastSeen:    map[int64]string{},
 		events:      newBroadcaster(),
 		// A minute bounds staleness if something outside web ever writes

@@ -154,7 +154,22 @@ func AccountPage(site Site, v AccountView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<form method=\"post\" action=\"/account/keys/rotate\" data-testid=\"rotate-form\"><p class=\"hint\">Making a new pair stops the current one at once.</p><button type=\"submit\" class=\"secondary\" data-testid=\"rotate\">Replace key pair</button></form></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<h2>Ready X-Ray layer</h2>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			if v.XRayLayerReady {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<p>The runtime has no X-Ray SDK: ship it as a layer. <a href=\"/downloads/aws-xray-sdk-layer.zip\" data-testid=\"xray-layer\">Download aws-xray-sdk-layer.zip</a> (Debian's <code>python3-aws-xray-sdk</code> and what it needs, under <code>python/</code>), then publish it:</p><pre><code>aws lambda publish-layer-version --layer-name aws-xray-sdk --compatible-runtimes python3.13 --zip-file fileb://aws-xray-sdk-layer.zip</code></pre>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			} else {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<p data-testid=\"xray-layer-pending\">The X-Ray SDK layer is being built; it can be downloaded here once lambdalab's sandbox is running.</p>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<form method=\"post\" action=\"/account/keys/rotate\" data-testid=\"rotate-form\"><p class=\"hint\">Making a new pair stops the current one at once.</p><button type=\"submit\" class=\"secondary\" data-testid=\"rotate\">Replace key pair</button></form></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

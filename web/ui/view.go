@@ -118,6 +118,8 @@ type AccountView struct {
 	Secret      string
 	Env         string // export lines for a POSIX shell, secret included
 	Rotated     bool   // the pair was just replaced
+	// XRayLayerReady says the ready X-Ray SDK layer can be downloaded.
+	XRayLayerReady bool
 }
 
 // LessonURL is the page of a lesson.
