@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -41,65 +40,22 @@ import (
 	"lambdalab/cloud/endpoint"
 	lambdasvc "lambdalab/cloud/lambda"
 	"lambdalab/sandbox"
-	"lambdalab/sandbox/docker"
+	"lambdalab/sandbox/docker/dockertest"
 	"lambdalab/sandbox/runtimes"
 	"lambdalab/store"
 )
 
 var env struct {
-	once    sync.Once
-	err     error
-	backend *docker.Backend
-	dir     string
-	initBin string
-
 	sharedOnce sync.Once
 	shared     *world
 	sharedErr  error
 }
 
 // requireDocker skips when no Docker engine answers, or fails when
-// LAMBDALAB_REQUIRE_DOCKER=1 (as `make test` sets it).
+// LAMBDALAB_REQUIRE_DOCKER=1 (as `make test` sets it); see dockertest.
 func requireDocker(t testing.TB) {
 	t.Helper()
-	if testing.Short() && os.Getenv("LAMBDALAB_REQUIRE_DOCKER") != "1" {
-		t.Skip("-short: skipping Docker tests")
-	}
-	env.once.Do(setupDocker)
-	if env.err != nil {
-		if os.Getenv("LAMBDALAB_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("Docker is required (LAMBDALAB_REQUIRE_DOCKER=1): %v", env.err)
-		}
-		t.Skipf("no usable Docker engine, skipping the Lambda end-to-end tests (run scripts/deps.sh docker): %v", env.err)
-	}
-}
-
-func setupDocker() {
-	ctx := context.Background()
-	if err := exec.Command("docker", "info").Run(); err != nil {
-		env.err = fmt.Errorf("docker info: %w", err)
-		return
-	}
-	dir, err := os.MkdirTemp("", "lambdalab-endpoint-e2e-")
-	if err != nil {
-		env.err = err
-		return
-	}
-	env.dir = dir
-	env.initBin = filepath.Join(dir, "lambdalab-init")
-	build := exec.Command("go", "build", "-o", env.initBin, "lambdalab/sandbox/init")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		env.err = fmt.Errorf("build init: %v\n%s", err, out)
-		return
-	}
-	image, err := docker.EnsureImage(ctx, os.Stderr, false)
-	if err != nil {
-		env.err = fmt.Errorf("runtime image: %w", err)
-		return
-	}
-	env.backend, env.err = docker.New(ctx, docker.Options{Image: image, InitBinary: env.initBin, DataDir: filepath.Join(dir, "data"),
-		Runtime: os.Getenv("LAMBDALAB_TEST_OCI_RUNTIME")})
+	dockertest.Backend(t)
 }
 
 func TestMain(m *testing.M) {
@@ -107,13 +63,7 @@ func TestMain(m *testing.M) {
 	if env.shared != nil {
 		env.shared.close()
 	}
-	if env.dir != "" {
-		if env.backend != nil {
-			env.backend.Sweep(context.Background())
-			env.backend.Close()
-		}
-		os.RemoveAll(env.dir)
-	}
+	dockertest.Cleanup()
 	os.Exit(code)
 }
 
@@ -153,7 +103,7 @@ func openWorld(dir string, prestart int) (*world, error) {
 		Services: map[string]http.Handler{"lambda": api},
 		Unsigned: map[string]http.Handler{"/_lambdalab/code/": api},
 	})
-	engine := sandbox.New(db, env.backend, sandbox.Config{AWS: ep.Instance(), Runtime: runtimeTable, Prestart: prestart,
+	engine := sandbox.New(db, dockertest.Shared(), sandbox.Config{AWS: ep.Instance(), Runtime: runtimeTable, Prestart: prestart,
 		MaxInstances: 40})
 	w := &world{dir: dir, db: db, pkgs: pkgs, svc: svc, ep: ep, engine: engine, srv: httptest.NewServer(ep)}
 	if err := svc.SetEngine(ctx, engine); err != nil {
@@ -192,7 +142,7 @@ func shared(t testing.TB) *world {
 	t.Helper()
 	requireDocker(t)
 	env.sharedOnce.Do(func() {
-		dir, err := os.MkdirTemp(env.dir, "shared-")
+		dir, err := os.MkdirTemp(dockertest.Dir(), "shared-")
 		if err != nil {
 			env.sharedErr = err
 			return

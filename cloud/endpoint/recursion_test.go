@@ -34,6 +34,7 @@ import (
 	lambdasvc "lambdalab/cloud/lambda"
 	s3svc "lambdalab/cloud/s3"
 	"lambdalab/sandbox"
+	"lambdalab/sandbox/docker/dockertest"
 	"lambdalab/store"
 )
 
@@ -90,7 +91,7 @@ func newS3World(t *testing.T) *s3World {
 		Unsigned: map[string]http.Handler{"/_lambdalab/code/": api},
 		Logger:   logger,
 	})
-	engine := sandbox.New(db, env.backend, sandbox.Config{AWS: ep.Instance(), Runtime: runtimeTable, MaxInstances: 40})
+	engine := sandbox.New(db, dockertest.Backend(t), sandbox.Config{AWS: ep.Instance(), Runtime: runtimeTable, MaxInstances: 40})
 	w := &world{dir: dir, db: db, pkgs: pkgs, svc: svc, ep: ep, engine: engine, srv: httptest.NewServer(ep)}
 	t.Cleanup(w.close)
 	if err := svc.SetEngine(ctx, engine); err != nil {

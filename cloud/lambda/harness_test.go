@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -20,73 +19,21 @@ import (
 
 	"lambdalab/cloud/codepkg"
 	"lambdalab/sandbox"
-	"lambdalab/sandbox/docker"
+	"lambdalab/sandbox/docker/dockertest"
 	"lambdalab/sandbox/runtimes"
 	"lambdalab/store"
 )
 
-var dockerEnv struct {
-	once    sync.Once
-	err     error
-	backend *docker.Backend
-	dir     string
-}
-
-// dockerBackend returns the shared Docker backend. It skips the test when no
-// Docker engine answers, and fails it when LAMBDALAB_REQUIRE_DOCKER=1 (as
-// `make test` sets it).
+// dockerBackend returns the shared Docker backend (see dockertest: it
+// skips without Docker, and fails when LAMBDALAB_REQUIRE_DOCKER=1).
 func dockerBackend(t testing.TB) sandbox.Backend {
 	t.Helper()
-	required := os.Getenv("LAMBDALAB_REQUIRE_DOCKER") == "1"
-	if testing.Short() && !required {
-		t.Skip("-short: skipping Docker tests")
-	}
-	dockerEnv.once.Do(setupDocker)
-	if dockerEnv.err != nil {
-		if required {
-			t.Fatalf("Docker is required (LAMBDALAB_REQUIRE_DOCKER=1): %v", dockerEnv.err)
-		}
-		t.Skipf("no usable Docker engine (run scripts/deps.sh docker): %v", dockerEnv.err)
-	}
-	return dockerEnv.backend
-}
-
-func setupDocker() {
-	ctx := context.Background()
-	if err := exec.Command("docker", "info").Run(); err != nil {
-		dockerEnv.err = fmt.Errorf("docker info: %w", err)
-		return
-	}
-	dir, err := os.MkdirTemp("", "lambdalab-lambda-e2e-")
-	if err != nil {
-		dockerEnv.err = err
-		return
-	}
-	dockerEnv.dir = dir
-	initBin := filepath.Join(dir, "lambdalab-init")
-	build := exec.Command("go", "build", "-o", initBin, "lambdalab/sandbox/init")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		dockerEnv.err = fmt.Errorf("build init: %v\n%s", err, out)
-		return
-	}
-	image, err := docker.EnsureImage(ctx, os.Stderr, false)
-	if err != nil {
-		dockerEnv.err = fmt.Errorf("runtime image: %w", err)
-		return
-	}
-	dockerEnv.backend, dockerEnv.err = docker.New(ctx, docker.Options{Image: image, InitBinary: initBin,
-		DataDir: filepath.Join(dir, "data"), Runtime: os.Getenv("LAMBDALAB_TEST_OCI_RUNTIME")})
+	return dockertest.Backend(t)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dockerEnv.dir != "" {
-		if dockerEnv.backend != nil {
-			dockerEnv.backend.Sweep(context.Background())
-		}
-		os.RemoveAll(dockerEnv.dir)
-	}
+	dockertest.Cleanup()
 	os.Exit(code)
 }
 

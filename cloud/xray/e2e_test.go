@@ -8,79 +8,28 @@ package xray
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"lambdalab/sandbox"
 	"lambdalab/sandbox/docker"
+	"lambdalab/sandbox/docker/dockertest"
 	"lambdalab/sandbox/runtimes"
 )
 
-var dockerEnv struct {
-	once    sync.Once
-	err     error
-	backend *docker.Backend
-	dir     string
-}
-
-// dockerBackend skips when no Docker engine answers, and fails when
-// LAMBDALAB_REQUIRE_DOCKER=1.
+// dockerBackend returns the shared Docker backend (see dockertest: it
+// skips without Docker, and fails when LAMBDALAB_REQUIRE_DOCKER=1).
 func dockerBackend(t testing.TB) *docker.Backend {
 	t.Helper()
-	required := os.Getenv("LAMBDALAB_REQUIRE_DOCKER") == "1"
-	if testing.Short() && !required {
-		t.Skip("-short: skipping Docker tests")
-	}
-	dockerEnv.once.Do(func() {
-		ctx := context.Background()
-		if err := exec.Command("docker", "info").Run(); err != nil {
-			dockerEnv.err = fmt.Errorf("docker info: %w", err)
-			return
-		}
-		dir, err := os.MkdirTemp("", "lambdalab-xray-e2e-")
-		if err != nil {
-			dockerEnv.err = err
-			return
-		}
-		dockerEnv.dir = dir
-		initBin := filepath.Join(dir, "lambdalab-init")
-		build := exec.Command("go", "build", "-o", initBin, "lambdalab/sandbox/init")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			dockerEnv.err = fmt.Errorf("build init: %v\n%s", err, out)
-			return
-		}
-		image, err := docker.EnsureImage(ctx, os.Stderr, false)
-		if err != nil {
-			dockerEnv.err = fmt.Errorf("runtime image: %w", err)
-			return
-		}
-		dockerEnv.backend, dockerEnv.err = docker.New(ctx, docker.Options{Image: image, InitBinary: initBin,
-			DataDir: filepath.Join(dir, "data"), Runtime: os.Getenv("LAMBDALAB_TEST_OCI_RUNTIME")})
-	})
-	if dockerEnv.err != nil {
-		if required {
-			t.Fatalf("Docker is required (LAMBDALAB_REQUIRE_DOCKER=1): %v", dockerEnv.err)
-		}
-		t.Skipf("no usable Docker engine (run scripts/deps.sh docker): %v", dockerEnv.err)
-	}
-	return dockerEnv.backend
+	return dockertest.Backend(t)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dockerEnv.dir != "" {
-		if dockerEnv.backend != nil {
-			dockerEnv.backend.Sweep(context.Background())
-		}
-		os.RemoveAll(dockerEnv.dir)
-	}
+	dockertest.Cleanup()
 	os.Exit(code)
 }
 
