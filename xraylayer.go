@@ -97,6 +97,9 @@ func runXRayLayer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("xray-layer: open package store: %w", err)
 	}
+	// The store holds a lock on its folder until closed; serve, run after
+	// this in the same process (or while this one lives), needs it.
+	defer pkgs.Close()
 	svc := lambda.New(lambda.Config{DB: db, Packages: pkgs, Logger: slog.New(slog.DiscardHandler)})
 	defer svc.Close()
 	lv, err := svc.PublishLayerVersion(ctx, u.AccountID, *layer, lambda.PublishLayerInput{
