@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cliText runs the CLI, which must succeed, and returns what it printed.
@@ -213,6 +214,47 @@ func TestAWSCLIS3(t *testing.T) {
 		t.Errorf("s3 ls --recursive listed %q, want %q", listed, wantListed)
 	}
 
+	// Pages of one key or prefix each, continued by token, and a start
+	// after a key that is not an object.
+	var paged struct {
+		Contents       []struct{ Key string }
+		CommonPrefixes []struct{ Prefix string }
+	}
+	aws.json(&paged, "s3api", "list-objects-v2", "--bucket", bucket, "--page-size", "1", "--delimiter", "/")
+	var entries []string
+	for _, c := range paged.Contents {
+		entries = append(entries, c.Key)
+	}
+	for _, p := range paged.CommonPrefixes {
+		entries = append(entries, p.Prefix)
+	}
+	slices.Sort(entries)
+	if want := []string{"big/", "docs/", "docsfile.txt", "other.txt"}; !slices.Equal(entries, want) {
+		t.Errorf("list-objects-v2 --delimiter / in pages of 1: %q, want %q", entries, want)
+	}
+	paged.Contents = nil
+	aws.json(&paged, "s3api", "list-objects-v2", "--bucket", bucket, "--start-after", "docs/sub/bz")
+	entries = nil
+	for _, c := range paged.Contents {
+		entries = append(entries, c.Key)
+	}
+	if want := []string{"docs/sub/c.txt", "docs/x/y.txt", "docsfile.txt", "other.txt"}; !slices.Equal(entries, want) {
+		t.Errorf("list-objects-v2 --start-after docs/sub/bz: %q, want %q", entries, want)
+	}
+
+	// A server-side copy and a move.
+	out = aws.cliText("s3", "cp", "s3://"+bucket+"/docs/a.txt", "s3://"+bucket+"/copies/a.txt")
+	if !strings.Contains(out, "copy: s3://"+bucket+"/docs/a.txt to s3://"+bucket+"/copies/a.txt") {
+		t.Errorf("s3 cp between keys printed %q", out)
+	}
+	aws.cliText("s3", "mv", "s3://"+bucket+"/copies/a.txt", "s3://"+bucket+"/copies/moved.txt")
+	aws.json(&got, "s3api", "head-object", "--bucket", bucket, "--key", "copies/moved.txt")
+	if got.ETag != etag || got.ContentType != "text/plain" || got.Metadata["owner"] != "ada" {
+		t.Errorf("head-object of the copied and moved object: %+v, want the original's ETag, type and metadata", got)
+	}
+	aws.fails("404", nil, "s3api", "head-object", "--bucket", bucket, "--key", "copies/a.txt")
+	aws.cliText("s3", "rm", "s3://"+bucket+"/copies/moved.txt")
+
 	// Tags.
 	aws.json(nil, "s3api", "put-object-tagging", "--bucket", bucket, "--key", "docs/a.txt",
 		"--tagging", `{"TagSet": [{"Key": "env", "Value": "lab"}, {"Key": "team", "Value": "a b"}]}`)
@@ -255,6 +297,13 @@ func TestAWSCLIS3(t *testing.T) {
 		if code != 403 || !strings.Contains(body, "<Code>SignatureDoesNotMatch</Code>") {
 			t.Errorf("presigned URL with a changed %s: %d %.300s, want 403 SignatureDoesNotMatch", what, code, body)
 		}
+	}
+
+	// An expired URL is refused.
+	short := strings.TrimSpace(aws.cliText("s3", "presign", "s3://"+bucket+"/docs/a.txt", "--expires-in", "1"))
+	time.Sleep(2 * time.Second)
+	if code, body := httpGet(t, short); code != 403 || !strings.Contains(body, "<Code>AccessDenied</Code>") || !strings.Contains(body, "Request has expired") {
+		t.Errorf("GET an expired presigned URL: %d %.300s, want 403 AccessDenied, Request has expired", code, body)
 	}
 
 	// Remove everything under a prefix, then everything.
