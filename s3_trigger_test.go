@@ -302,6 +302,9 @@ func TestS3TriggerTransform(t *testing.T) {
 	bigText := strings.Repeat("line with 555-000-1111 in it\n", 9<<20/29+1)
 	ups = append(ups, upload{"in/big log.txt", bigText, true})
 	putUploads(t, aws, ups)
+	// A server-side copy is an ObjectCreated:Copy.
+	aws.cliText("s3", "cp", "s3://photos/in/plain.txt", "s3://photos/in/copy of plain.txt")
+	ups = append(ups, upload{"in/copy of plain.txt", transformUploads[1].body, true})
 
 	c := s3Client(s.AWSURL, keys)
 	records := waitForTransforms(t, c, ups, 2*time.Minute)
@@ -310,6 +313,7 @@ func TestS3TriggerTransform(t *testing.T) {
 		"in/plain.txt":          "in/plain.txt",
 		"in/a/b=c&d.txt":        "in/a/b%3Dc%26d.txt",
 		"in/big log.txt":        "in/big+log.txt",
+		"in/copy of plain.txt":  "in/copy+of+plain.txt",
 	}
 	for _, u := range ups {
 		if !u.match {
@@ -321,8 +325,11 @@ func TestS3TriggerTransform(t *testing.T) {
 			continue
 		}
 		name := "ObjectCreated:Put"
-		if len(u.body) > 8<<20 {
+		switch {
+		case len(u.body) > 8<<20:
 			name = "ObjectCreated:CompleteMultipartUpload"
+		case strings.HasPrefix(u.key, "in/copy of "):
+			name = "ObjectCreated:Copy"
 		}
 		checkRecord(t, rec, u, name)
 	}
