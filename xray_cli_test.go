@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,12 +271,35 @@ func TestXRayLayerTrace(t *testing.T) {
 		t.Errorf("the trace summary has annotations %v, want lab", summary["Annotations"])
 	}
 
+	// A warm invocation is a trace of its own (the SDK must not reuse the
+	// last one), without Initialization.
+	time.Sleep(1100 * time.Millisecond) // the next second's sampled request
+	second, body := tracedInvoke(t, aws, fn)
+	if second == traceID {
+		t.Fatalf("the warm invocation reused trace %s", traceID)
+	}
+	header, _ = body["header"].(string)
+	docs, _ = traceDocs(t, aws, second, since, func(docs []*xrayDoc) bool {
+		inv := invocationOf(docs, fn)
+		return inv != nil && inv.child("S3") != nil && inv.child("transform") != nil
+	})
+	_, fnSeg = lambdaSegments(docs, fn)
+	if fnSeg.child("Initialization") != nil || fnSeg.child("Invocation").ID != headerParent(header) {
+		t.Errorf("warm invocation: function segment subsegments %v, Invocation %s, header %q; want no Initialization and the header's Parent",
+			fnSeg.names(), fnSeg.child("Invocation").ID, header)
+	}
+
 	// The summary filter a lab uses to find its traces.
 	var filtered struct{ TraceSummaries []struct{ Id string } }
 	aws.json(&filtered, "xray", "get-trace-summaries", "--start-time", fmt.Sprint(since.Add(-time.Minute).Unix()),
 		"--end-time", fmt.Sprint(time.Now().Add(time.Minute).Unix()), "--filter-expression", `annotation.lab = "xray"`)
-	if len(filtered.TraceSummaries) != 1 || filtered.TraceSummaries[0].Id != traceID {
-		t.Errorf(`get-trace-summaries --filter-expression 'annotation.lab = "xray"': %+v, want only %s`, filtered, traceID)
+	var ids []string
+	for _, s := range filtered.TraceSummaries {
+		ids = append(ids, s.Id)
+	}
+	slices.Sort(ids)
+	if want := []string{min(traceID, second), max(traceID, second)}; !slices.Equal(ids, want) {
+		t.Errorf(`get-trace-summaries --filter-expression 'annotation.lab = "xray"': %q, want %q`, ids, want)
 	}
 }
 
