@@ -94,8 +94,11 @@ func runXRayLayer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("xray-layer: %w", err)
 	}
 	pkgs, err := codepkg.Open(filepath.Join(*dataDir, "packages"))
+	if errors.Is(err, codepkg.ErrInUse) {
+		return fmt.Errorf("xray-layer: lambdalab serve is running on %s, so the layer cannot be published from here; the zip is in %s: publish it with aws lambda publish-layer-version --layer-name %s --compatible-runtimes python3.13 --zip-file fileb://%s, or stop serve first", *dataDir, *out, *layer, *out)
+	}
 	if err != nil {
-		return fmt.Errorf("xray-layer: open package store: %w", err)
+		return fmt.Errorf("xray-layer: %w", err)
 	}
 	// The store holds a lock on its folder until closed; serve, run after
 	// this in the same process (or while this one lives), needs it.

@@ -11,6 +11,10 @@ import (
 // not hold (or that is not a CodeSha256 at all).
 var ErrNotFound = errors.New("package not found")
 
+// ErrInUse means another process (a running lambdalab serve) has the store
+// open: Open takes a lock on its folder.
+var ErrInUse = errors.New("in use by another process")
+
 // Error is an upload refused for what the learner sent, in Lambda's terms:
 // Type is the exception name the AWS API returns ("x-amzn-ErrorType"),
 // Status its HTTP status, Message the text the learner reads. Anything else

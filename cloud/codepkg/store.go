@@ -99,7 +99,7 @@ func Open(dir string) (*Store, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open package store %s: in use by another process: %w", abs, err)
+		return nil, fmt.Errorf("package store %s: %w (%v)", abs, ErrInUse, err)
 	}
 	s.lockFile = f
 	leftovers, err := os.ReadDir(s.tmp)

@@ -157,7 +157,7 @@ func TestOpenTwiceIsRefused(t *testing.T) {
 	if s2, err := Open(s.dir); err == nil {
 		s2.Close()
 		t.Fatal("a second Open of the same directory succeeded; it would delete the first one's puts in progress")
-	} else if !strings.Contains(err.Error(), "in use by another process") {
+	} else if !errors.Is(err, ErrInUse) {
 		t.Errorf("second Open = %v", err)
 	}
 }
