@@ -281,13 +281,17 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, chunks *sigv4.Ch
 		return
 	}
 
-	rw := &responseWriter{ResponseWriter: w}
+	// A write's answer is held until its events are queued: a 2xx must
+	// never reach the client while its notifications could still be lost.
+	// (Write answers are small XML documents; reads stream.)
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	rw := &responseWriter{ResponseWriter: w, holdAll: write}
 	ctx := context.WithValue(r.Context(), requestKey{}, st)
 	s.handler.ServeHTTP(rw, r.WithContext(ctx))
-	rw.flush()
-	if rw.status/100 == 2 && len(st.events) > 0 {
+	if status := rw.status; (status == 0 || status/100 == 2) && len(st.events) > 0 {
 		s.emit(context.WithoutCancel(r.Context()), r, w.Header(), st, eventKind(r, q))
 	}
+	rw.flush()
 }
 
 // objectUpload reports whether r sends object data (PutObject or
@@ -353,9 +357,10 @@ func splitPath(p string) (bucket, key string) {
 // BucketAlreadyOwnedByYou, ...) with 500, and S3 answers them otherwise.
 type responseWriter struct {
 	http.ResponseWriter
-	status int
-	held   bool
-	buf    bytes.Buffer
+	status  int
+	held    bool
+	holdAll bool // hold every answer, not only the library's 500s
+	buf     bytes.Buffer
 }
 
 // statuses are S3's statuses for the codes the library has no status for.
@@ -373,7 +378,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
-	if code == http.StatusInternalServerError {
+	if code == http.StatusInternalServerError || w.holdAll {
 		w.held = true
 		return
 	}
@@ -398,9 +403,11 @@ func (w *responseWriter) flush() {
 	if !w.held {
 		return
 	}
-	code := http.StatusInternalServerError
-	if c := errorCode(w.buf.Bytes()); statuses[c] != 0 {
-		code = statuses[c]
+	code := w.status
+	if code == http.StatusInternalServerError {
+		if c := errorCode(w.buf.Bytes()); statuses[c] != 0 {
+			code = statuses[c]
+		}
 	}
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
