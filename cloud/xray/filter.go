@@ -1,6 +1,7 @@
 package xray
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -410,41 +411,13 @@ func compare(have any, op string, want any) bool {
 	switch h := have.(type) {
 	case float64:
 		w, ok := want.(float64)
-		if !ok {
-			return false
-		}
-		switch op {
-		case "=":
-			return h == w
-		case "!=":
-			return h != w
-		case "<":
-			return h < w
-		case "<=":
-			return h <= w
-		case ">":
-			return h > w
-		case ">=":
-			return h >= w
-		}
+		return ok && ordered(cmp.Compare(h, w), op)
 	case string:
 		w, ok := want.(string)
 		if !ok {
 			return false
 		}
 		switch op {
-		case "=":
-			return h == w
-		case "!=":
-			return h != w
-		case "<":
-			return h < w
-		case "<=":
-			return h <= w
-		case ">":
-			return h > w
-		case ">=":
-			return h >= w
 		case "CONTAINS":
 			return strings.Contains(h, w)
 		case "BEGINSWITH":
@@ -452,6 +425,7 @@ func compare(have any, op string, want any) bool {
 		case "ENDSWITH":
 			return strings.HasSuffix(h, w)
 		}
+		return ordered(cmp.Compare(h, w), op)
 	case bool:
 		w, ok := want.(bool)
 		if !ok {
@@ -463,6 +437,25 @@ func compare(have any, op string, want any) bool {
 		case "!=":
 			return h != w
 		}
+	}
+	return false
+}
+
+// ordered applies a comparison operator to cmp.Compare's result.
+func ordered(c int, op string) bool {
+	switch op {
+	case "=":
+		return c == 0
+	case "!=":
+		return c != 0
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	case ">=":
+		return c >= 0
 	}
 	return false
 }
