@@ -238,7 +238,7 @@ func (e *Engine) Invoke(ctx context.Context, in InvokeInput) (*Result, error) {
 	}
 	reqID := in.RequestID
 	if reqID == "" {
-		reqID = newRequestID()
+		reqID = NewRequestID()
 	}
 	release, err := e.acquire(fn)
 	if err != nil {

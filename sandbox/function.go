@@ -207,8 +207,9 @@ func NanoCPUs(memMB int) int64 {
 	return int64(memMB) * 1e9 / MBPerVCPU
 }
 
-// newRequestID returns a random UUID (version 4), Lambda's request id form.
-func newRequestID() string {
+// NewRequestID returns a random UUID (version 4), Lambda's form for request
+// and revision ids.
+func NewRequestID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

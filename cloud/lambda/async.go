@@ -132,7 +132,7 @@ func (a *asyncRunner) wake() {
 // survives a crash.
 func (s *Service) enqueue(ctx context.Context, ev asyncEvent) (string, error) {
 	if ev.RequestID == "" {
-		ev.RequestID = newRevisionID()
+		ev.RequestID = sandbox.NewRequestID()
 	}
 	if ev.AcceptedAt.IsZero() {
 		ev.AcceptedAt = time.Now()

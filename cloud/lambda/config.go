@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -261,13 +260,4 @@ func document(account, name, version string, c versionConfig, sha string, size i
 		d.Layers = append(d.Layers, Layer{Arn: l.ARN, CodeSize: l.CodeSize})
 	}
 	return d
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -65,3 +65,9 @@ func AsError(err error) (*Error, bool) {
 	}
 	return nil, false
 }
+
+// errStaleRevision refuses an update whose RevisionId is not the current
+// one: someone else changed the function or alias since the caller read it.
+func errStaleRevision() error {
+	return preconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"lambdalab/cloud/codepkg"
+	"lambdalab/sandbox"
 	"lambdalab/store"
 )
 
@@ -73,7 +74,7 @@ func (s *Service) CreateFunction(ctx context.Context, account string, in CreateF
 	}
 	cfg.UnzippedBytes = pkg.UnzippedSize
 	v := store.LambdaVersion{AccountID: account, Function: in.FunctionName, Version: "$LATEST",
-		Config: cfg.marshal(), CodeSha256: pkg.Sha256, CodeSize: pkg.Size, RevisionID: newRevisionID(), LastModified: now()}
+		Config: cfg.marshal(), CodeSha256: pkg.Sha256, CodeSize: pkg.Size, RevisionID: sandbox.NewRequestID(), LastModified: now()}
 	if err := s.db.CreateFunction(ctx, v); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return FunctionConfiguration{}, conflict("Function already exist: %s", in.FunctionName)
@@ -154,7 +155,7 @@ func (s *Service) UpdateFunctionCode(ctx context.Context, account, name string, 
 		return FunctionConfiguration{}, err
 	}
 	if in.RevisionID != "" && in.RevisionID != cur.RevisionID {
-		return FunctionConfiguration{}, preconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+		return FunctionConfiguration{}, errStaleRevision()
 	}
 	pkg, err := s.putCode(ctx, FunctionCode{ZipFile: in.ZipFile, Dir: in.Dir, S3Bucket: in.S3Bucket, S3Key: in.S3Key}, cfg.layerBytes())
 	if err != nil {
@@ -167,7 +168,7 @@ func (s *Service) UpdateFunctionCode(ctx context.Context, account, name string, 
 	}
 	v, err := s.db.UpdateLatest(ctx, account, ref.Name, func(v *store.LambdaVersion) error {
 		if in.RevisionID != "" && in.RevisionID != v.RevisionID {
-			return preconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+			return errStaleRevision()
 		}
 		c, err := parseConfig(v.Config)
 		if err != nil {
@@ -176,7 +177,7 @@ func (s *Service) UpdateFunctionCode(ctx context.Context, account, name string, 
 		c.UnzippedBytes = pkg.UnzippedSize
 		v.Config = c.marshal()
 		v.CodeSha256, v.CodeSize = pkg.Sha256, pkg.Size
-		v.RevisionID, v.LastModified = newRevisionID(), now()
+		v.RevisionID, v.LastModified = sandbox.NewRequestID(), now()
 		cfg = c
 		return nil
 	})
@@ -216,7 +217,7 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, account, name
 	var cfg versionConfig
 	v, err := s.db.UpdateLatest(ctx, account, ref.Name, func(v *store.LambdaVersion) error {
 		if in.RevisionID != "" && in.RevisionID != v.RevisionID {
-			return preconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+			return errStaleRevision()
 		}
 		c, err := parseConfig(v.Config)
 		if err != nil {
@@ -235,7 +236,7 @@ func (s *Service) UpdateFunctionConfiguration(ctx context.Context, account, name
 			return invalid("Function code combined with layers exceeds the maximum allowed size of %d bytes. The actual size is %d bytes.", codepkg.MaxUnzipped, c.UnzippedBytes+c.layerBytes())
 		}
 		v.Config = c.marshal()
-		v.RevisionID, v.LastModified = newRevisionID(), now()
+		v.RevisionID, v.LastModified = sandbox.NewRequestID(), now()
 		cfg = c
 		return nil
 	})

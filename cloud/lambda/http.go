@@ -9,13 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"lambdalab/cloud"
+	"lambdalab/sandbox"
 )
 
 // Request body caps, checked before a body is read in full. A deployment
@@ -132,7 +132,7 @@ func (h *apiHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, e)
 		return
 	}
-	ref := newRevisionID()[:8]
+	ref := sandbox.NewRequestID()[:8]
 	h.s.logger.ErrorContext(r.Context(), "lambda api", "op", r.Method+" "+r.URL.Path, "ref", ref, "err", err)
 	writeError(w, &Error{Type: "ServiceException", Status: 500, Message: "lambdalab failed to handle this request (ref " + ref + ")"})
 }
@@ -317,9 +317,6 @@ func (h *apiHandler) invoke(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		w.WriteHeader(out.StatusCode)
-	}
-	if out.StatusCode == http.StatusOK {
-		h.s.logger.DebugContext(r.Context(), "invoked", slog.String("function", in.FunctionName), slog.String("request_id", out.RequestID))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 
+	"lambdalab/sandbox"
 	"lambdalab/store"
 )
 
@@ -145,7 +146,7 @@ func (s *Service) GetPolicy(ctx context.Context, account, name, qualifier string
 		ID        string      `json:"Id"`
 		Statement []statement `json:"Statement"`
 	}{"2012-10-17", "default", sts})
-	return Policy{Policy: string(doc), RevisionID: newRevisionID()}, nil
+	return Policy{Policy: string(doc), RevisionID: sandbox.NewRequestID()}, nil
 }
 
 func (s *Service) statements(ctx context.Context, account string, ref functionRef) ([]statement, error) {

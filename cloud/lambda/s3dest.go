@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"lambdalab/sandbox"
 )
 
 // ObjectStore is what Lambda needs of S3 to keep async on-failure records
@@ -65,7 +67,7 @@ func (s *Service) putRecordObject(ctx context.Context, account, function, arn st
 	if o == nil {
 		return errNoObjectStore
 	}
-	return o.PutObject(ctx, account, strings.TrimPrefix(arn, s3ARNPrefix), recordKey(function, at, newRevisionID()), body, "application/json")
+	return o.PutObject(ctx, account, strings.TrimPrefix(arn, s3ARNPrefix), recordKey(function, at, sandbox.NewRequestID()), body, "application/json")
 }
 
 // recordKey names an invocation record in an S3 destination as Lambda does:

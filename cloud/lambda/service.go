@@ -10,8 +10,6 @@ package lambda
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,13 +107,6 @@ func (s *Service) eng() (*sandbox.Engine, error) {
 			Message: "lambdalab cannot run functions yet: its sandbox needs a running Docker engine and the runtime image (run `make deps`, then restart lambdalab)"}
 	}
 	return e, nil
-}
-
-func newRevisionID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // restoreConcurrency puts every stored reservation and provisioned

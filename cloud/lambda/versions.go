@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"lambdalab/sandbox"
 	"lambdalab/store"
 )
 
@@ -31,7 +32,7 @@ func (s *Service) PublishVersion(ctx context.Context, account, name string, in P
 			return store.LambdaVersion{}, false, invalid("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.", in.CodeSha256, latest.CodeSha256)
 		}
 		if in.RevisionID != "" && in.RevisionID != latest.RevisionID {
-			return store.LambdaVersion{}, false, preconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+			return store.LambdaVersion{}, false, errStaleRevision()
 		}
 		c, err := parseConfig(latest.Config)
 		if err != nil {
@@ -58,7 +59,7 @@ func (s *Service) PublishVersion(ctx context.Context, account, name string, in P
 		cfg = c
 		return store.LambdaVersion{AccountID: account, Function: ref.Name, Version: strconv.Itoa(next),
 			Config: c.marshal(), CodeSha256: latest.CodeSha256, CodeSize: latest.CodeSize,
-			RevisionID: newRevisionID(), LastModified: now()}, true, nil
+			RevisionID: sandbox.NewRequestID(), LastModified: now()}, true, nil
 	})
 	if err != nil {
 		return FunctionConfiguration{}, s.updateErr(err, ref, account)
@@ -194,7 +195,7 @@ func (s *Service) CreateAlias(ctx context.Context, account, name string, in Alia
 	if in.FunctionVersion == nil {
 		return AliasConfiguration{}, invalid("1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null")
 	}
-	a := store.LambdaAlias{AccountID: account, Function: ref.Name, Name: in.Name, RevisionID: newRevisionID()}
+	a := store.LambdaAlias{AccountID: account, Function: ref.Name, Name: in.Name, RevisionID: sandbox.NewRequestID()}
 	if err := applyAlias(&a, in); err != nil {
 		return AliasConfiguration{}, err
 	}
@@ -248,12 +249,12 @@ func (s *Service) UpdateAlias(ctx context.Context, account, name, alias string, 
 	before, _ := s.db.Alias(ctx, account, ref.Name, alias)
 	a, err := s.db.UpdateAlias(ctx, account, ref.Name, alias, func(a *store.LambdaAlias) error {
 		if in.RevisionID != "" && in.RevisionID != a.RevisionID {
-			return preconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+			return errStaleRevision()
 		}
 		if err := applyAlias(a, in); err != nil {
 			return err
 		}
-		a.RevisionID = newRevisionID()
+		a.RevisionID = sandbox.NewRequestID()
 		return nil
 	})
 	if err != nil {
