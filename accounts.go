@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,15 +25,13 @@ import (
 type accounts struct {
 	dataDir   string
 	layerZip  atomic.Pointer[string] // the ready X-Ray layer, once built
-	layerOnce sync.Once
-	sandboxUp atomic.Bool
+	wantLayer chan struct{}          // the first ask for the layer
 	pkgs      *codepkg.Store
 	lambda    *lambda.Service
 	s3        *s3.Service
 	xray      *xray.Service
 	endpoint  *endpoint.Endpoint
 	logger    *slog.Logger
-	ctx       context.Context
 }
 
 // timeScale reads LAMBDALAB_TIME_SCALE: how many Lambda seconds pass in one
@@ -76,7 +73,7 @@ func startAccounts(ctx context.Context, db *store.DB, dataDir string, getenv fun
 		Unsigned: map[string]http.Handler{"/_lambdalab/code/": lambdaAPI},
 		Logger:   logger,
 	})
-	a := &accounts{dataDir: dataDir, pkgs: pkgs, lambda: svc, s3: objects, xray: xr, endpoint: ep, logger: logger, ctx: ctx}
+	a := &accounts{dataDir: dataDir, pkgs: pkgs, lambda: svc, s3: objects, xray: xr, endpoint: ep, logger: logger, wantLayer: make(chan struct{}, 1)}
 	go a.sweepPackages(ctx)
 	return a, nil
 }
@@ -110,32 +107,40 @@ func (a *accounts) sweepPackages(ctx context.Context) {
 	}
 }
 
-// engineReady hands the started sandbox to the services.
-func (a *accounts) engineReady(e *sandbox.Engine) {
-	if err := a.lambda.SetEngine(a.ctx, e); err != nil {
+// engineReady hands the started sandbox to the services and starts the
+// builder of the ready X-Ray layer, which waits for its first ask.
+func (a *accounts) engineReady(ctx context.Context, e *sandbox.Engine) {
+	if err := a.lambda.SetEngine(ctx, e); err != nil {
 		a.logger.Error("lambda service cannot use the sandbox", "err", err)
 	}
-	a.sandboxUp.Store(true)
+	go a.buildXRayLayer(ctx)
 }
 
-// xrayLayer says where the ready X-Ray layer zip is. The first ask once the
-// sandbox runs starts building it (or finding it cached): the build needs
+// xrayLayer says where the ready X-Ray layer zip is. The first ask starts
+// building it (or finding it cached) once the sandbox runs: the build needs
 // Docker, and its first run fetches Debian packages, so it is left until a
 // learner wants the layer.
 func (a *accounts) xrayLayer() (string, bool) {
 	if p := a.layerZip.Load(); p != nil {
 		return *p, true
 	}
-	if a.sandboxUp.Load() {
-		a.layerOnce.Do(func() { go a.buildXRayLayer() })
+	select {
+	case a.wantLayer <- struct{}{}:
+	default:
 	}
 	return "", false
 }
 
-func (a *accounts) buildXRayLayer() {
-	path, err := docker.BuildXRayLayer(a.ctx, filepath.Join(a.dataDir, "cache", "xray-layer"), logWriter{a.logger})
+// buildXRayLayer builds the layer on the first ask, then stops.
+func (a *accounts) buildXRayLayer(ctx context.Context) {
+	select {
+	case <-a.wantLayer:
+	case <-ctx.Done():
+		return
+	}
+	path, err := docker.BuildXRayLayer(ctx, filepath.Join(a.dataDir, "cache", "xray-layer"), logWriter{a.logger})
 	if err != nil {
-		if a.ctx.Err() == nil {
+		if ctx.Err() == nil {
 			a.logger.Warn("the ready X-Ray layer is unavailable", "err", err)
 		}
 		return
@@ -157,12 +162,12 @@ func (a *accounts) listenXRay(ctx context.Context, awsAddr string) {
 	a.logger.Info("x-ray daemon port for host tools", "addr", addr.String())
 }
 
-func (a *accounts) close() {
+func (a *accounts) close(ctx context.Context) {
 	a.lambda.Close()
 	// The package store holds a lock on its folder until closed, so the
 	// next lambdalab on this data folder can open it.
 	defer a.pkgs.Close()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := a.xray.Close(ctx); err != nil {
 		a.logger.Warn("stop x-ray collector", "err", err)

@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	defer acct.close()
+	defer acct.close(ctx)
 	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != "", XRayLayer: acct.xrayLayer}
 	if awsLn != nil {
 		cfg.AWSEndpoint = "http://" + awsLn.Addr().String()
@@ -93,7 +93,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv.RegisterOnShutdown(site.Close)
 	go sweepSessions(ctx, db, logger)
 
-	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, logger, acct.engineReady)
+	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, logger, func(e *sandbox.Engine) { acct.engineReady(ctx, e) })
 	defer engine.close(ctx)
 	var awsSrv *http.Server
 	if awsLn != nil {
