@@ -51,6 +51,25 @@ type Env struct {
 
 	mu    sync.Mutex
 	saved map[string]any
+	wrote map[string]bool // "bucket/key" the grader itself wrote
+}
+
+// NoteWrite records that a step of the grader wrote bucket/key, so that
+// expect_no_writes does not blame the learner's function for it.
+func (e *Env) NoteWrite(bucket, key string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wrote == nil {
+		e.wrote = map[string]bool{}
+	}
+	e.wrote[bucket+"/"+key] = true
+}
+
+// WroteItself reports whether the grader wrote bucket/key.
+func (e *Env) WroteItself(bucket, key string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.wrote[bucket+"/"+key]
 }
 
 // Save keeps a step's result under name for later steps of the run.
