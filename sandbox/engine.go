@@ -98,6 +98,11 @@ type Engine struct {
 	starting   int            // prestarted instances being started
 	provAlive  map[string]int // pool key → provisioned instances alive
 	kick       chan struct{}  // wakes keepPrestarted
+	// dropped are the accounts DropAccount let go of: an instance of one
+	// that was busy then is closed when it finishes instead of parked.
+	// Account ids are drawn at random from 9e11 and never reused in
+	// practice, so the set only grows by one id per deleted account.
+	dropped map[string]bool
 
 	records chan store.Invocation
 	flushes chan chan struct{}
@@ -146,6 +151,7 @@ func New(db *store.DB, backend Backend, cfg Config) *Engine {
 		roomFreed: make(chan struct{}),
 		provAlive: map[string]int{},
 		kick:      make(chan struct{}, 1),
+		dropped:   map[string]bool{},
 		records:   make(chan store.Invocation, 1024),
 		flushes:   make(chan chan struct{}),
 		done:      make(chan struct{}),
@@ -552,6 +558,45 @@ func (e *Engine) SetReservedConcurrency(accountID, function string, n *int) erro
 	return nil
 }
 
+// DropAccount lets go of everything the engine keeps for an account that
+// is being deleted: its reservations and provisioned configurations are
+// released and its idle instances closed before it returns. An instance of
+// the account still busy with an invocation finishes it and is closed then,
+// and one a provisioned configuration is still initialising is closed when
+// it is ready, never parked. Invoking the account's functions afterwards
+// works, each invocation a cold start; the caller deletes the functions.
+func (e *Engine) DropAccount(ctx context.Context, accountID string) {
+	e.mu.Lock()
+	e.dropped[accountID] = true
+	delete(e.accounts, accountID)
+	var idle []*instance
+	for key, p := range e.pools {
+		if p.fn.AccountID != accountID {
+			continue
+		}
+		p.provisioned = 0
+		for _, in := range p.idle {
+			if in.provisioned {
+				// Not replaced when destroyed: the configuration is gone.
+				in.provisioned = false
+				e.provAlive[key]--
+			}
+		}
+		if e.provAlive[key] <= 0 {
+			delete(e.provAlive, key)
+		}
+		idle = append(idle, p.idle...)
+		delete(e.pools, key)
+	}
+	e.mu.Unlock()
+	for _, in := range idle {
+		e.destroy(ctx, in)
+	}
+	if len(idle) > 0 {
+		e.logger.InfoContext(ctx, "account dropped", "account", accountID, "instances_closed", len(idle))
+	}
+}
+
 // ReservedConcurrency reports a function's reservation, if any.
 func (e *Engine) ReservedConcurrency(accountID, function string) (int, bool) {
 	e.mu.Lock()
@@ -735,7 +780,7 @@ func (e *Engine) park(ctx context.Context, in *instance) {
 	e.mu.Lock()
 	in.invocations++
 	in.lastUsed = e.cfg.Now()
-	if e.closed {
+	if e.closed || e.dropped[in.fn.AccountID] {
 		e.mu.Unlock()
 		e.destroy(ctx, in)
 		return
