@@ -1,0 +1,37 @@
+"""mask-logs, wrong: uses the key from the event as it is."""
+
+import os
+import re
+
+import boto3
+
+s3 = boto3.client("s3")
+DEST_BUCKET = os.environ["DEST_BUCKET"]
+
+# An address: a local part, an @ and a domain with at least one dot.
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# 13 to 19 digits, each pair optionally split by one space or dash; \b keeps
+# longer numbers (and digits inside words) whole.
+CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+
+
+def mask(text):
+    text = EMAIL.sub("[email]", text)
+    return CARD.sub("[card]", text)
+
+
+def handler(event, context):
+    masked = []
+    # One event may hold several records: handle every one.
+    for record in event["Records"]:
+        bucket = record["s3"]["bucket"]["name"]
+        # The mistake: the key is still URL-encoded ("May+2026/caf%C3%A9+log.txt"),
+        # so get_object asks for an object that does not exist.
+        key = record["s3"]["object"]["key"]
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        text = mask(body.decode("utf-8"))
+        # Never into the source bucket: that write would trigger us again.
+        s3.put_object(Bucket=DEST_BUCKET, Key=key, Body=text.encode("utf-8"),
+                      ContentType="text/plain; charset=utf-8")
+        masked.append(key)
+    return {"masked": masked}

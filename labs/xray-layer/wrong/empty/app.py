@@ -1,0 +1,5 @@
+"""order-report, wrong: a handler that does nothing."""
+
+
+def handler(event, context):
+    return {}
