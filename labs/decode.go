@@ -59,6 +59,27 @@ func (d *decoder) errorf(line int, format string, args ...any) {
 	d.ll.probs.add(d.file, line, "%s", msg)
 }
 
+// fail reports a value that could not be decoded, and marks it so that
+// the loader's own checks of it keep quiet.
+func (d *decoder) fail(v reflect.Value, n *yaml.Node, format string, args ...any) {
+	d.errorf(d.line(n), format, args...)
+	if v.CanAddr() {
+		d.ll.failed[lineKey{v.Addr().Pointer(), v.Type()}] = true
+	}
+}
+
+// isLeaf reports whether values of t are decoded whole, by Node.Decode.
+func isLeaf(t reflect.Type) bool {
+	if reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textType) {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Map, reflect.Pointer:
+		return false
+	}
+	return true
+}
+
 // line is the file line of node n.
 func (d *decoder) line(n *yaml.Node) int { return d.base + n.Line }
 
@@ -100,15 +121,20 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key, tag string) {
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textType) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			d.errorf(d.line(n), "%s%s", at, decodeMessage(err))
+			d.fail(v, n, "%s%s", at, decodeMessage(err))
 		}
 		return
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
+		// A leaf that fails to decode stays nil, so that its default
+		// applies instead of a zero value drawing a second complaint.
 		p := reflect.New(t.Elem())
+		before := len(d.ll.probs.list)
 		d.value(n, p.Elem(), key, tag)
-		v.Set(p)
+		if len(d.ll.probs.list) == before || !isLeaf(t.Elem()) {
+			v.Set(p)
+		}
 	case reflect.Struct:
 		d.structValue(n, v, key)
 	case reflect.Slice:
@@ -140,7 +166,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key, tag string) {
 				continue
 			}
 			e := reflect.New(t.Elem()).Elem()
-			d.value(p.value, e, p.key.Value, tag)
+			d.value(p.value, e, strings.TrimPrefix(key+"."+p.key.Value, "."), tag)
 			m.SetMapIndex(k.Elem(), e)
 		}
 		v.Set(m)
@@ -169,11 +195,11 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key, tag string) {
 			want = "a whole number"
 		}
 		if n.Kind != yaml.ScalarNode {
-			d.errorf(d.line(n), "%swant %s, found %s", at, want, describe(n))
+			d.fail(v, n, "%swant %s, found %s", at, want, describe(n))
 			return
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			d.errorf(d.line(n), "%swant %s, found %s", at, want, describe(n))
+			d.fail(v, n, "%swant %s, found %s", at, want, describe(n))
 		}
 	default:
 		if err := n.Decode(v.Addr().Interface()); err != nil {

@@ -1,12 +1,15 @@
 package labs
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Error is one mistake in a lab, located at a line of a file so that an
@@ -101,20 +104,52 @@ var (
 	yamlTypeSuffix = regexp.MustCompile(` into [\w.\[\]*]+$`)
 )
 
-// addYAML records a YAML syntax error. yaml.v3 numbers lines from the start
-// of the text it was given; base is the file line just before that text, so
-// base+n is where the author must look.
-func (p *problems) addYAML(file string, base int, err error) {
-	m := err.Error()
-	line := base + 1
-	if sub := yamlLinePrefix.FindStringSubmatch(m); sub != nil {
-		n, _ := strconv.Atoi(sub[1])
-		line = base + n
-		m = m[len(sub[0]):]
-		if yamlParserError.MatchString(m) {
+// addYAML records a YAML syntax error in src, whose first line is file
+// line base+1.
+//
+// yaml.v3 numbers a parser error (as opposed to a scanner error) from a
+// 0-based mark at the start of the enclosing block, not at the line that
+// is wrong: a misindented key is reported at the list item holding it. So
+// the line is found by parsing ever longer beginnings of src: the first
+// that fails with the same message ends at the line the author must fix.
+// yaml.v3's own number, corrected, is the fallback.
+func (p *problems) addYAML(file string, base int, src []byte, err error) {
+	line, msg := yamlErrorLine(src, err)
+	p.add(file, base+line, "YAML syntax: %s%s", msg, yamlHints[msg])
+}
+
+// yamlHints say what usually causes yaml.v3's terser messages.
+var yamlHints = map[string]string{
+	"did not find expected key":                      " (is this line indented like the keys above it?)",
+	"did not find expected '-' indicator":            " (is this line indented like the list above it?)",
+	"mapping values are not allowed in this context": " (quote a value that contains \": \")",
+	"found character that cannot start any token":    " (YAML indents with spaces, not tabs; quote a value starting with @ or `)",
+}
+
+func yamlErrorLine(src []byte, err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if sub := yamlLinePrefix.FindStringSubmatch(msg); sub != nil {
+		line, _ = strconv.Atoi(sub[1])
+		msg = msg[len(sub[0]):]
+		if yamlParserError.MatchString(msg) {
 			line++
 		}
 	}
-	m = strings.TrimPrefix(m, "yaml: ")
-	p.add(file, line, "YAML syntax: %s", m)
+	lines := bytes.SplitAfter(src, []byte("\n"))
+	for k := 1; k <= len(lines); k++ {
+		var doc yaml.Node
+		e := yaml.Unmarshal(bytes.Join(lines[:k], nil), &doc)
+		if e == nil {
+			continue
+		}
+		m := strings.TrimPrefix(e.Error(), "yaml: ")
+		if sub := yamlLinePrefix.FindStringSubmatch(m); sub != nil {
+			m = m[len(sub[0]):]
+		}
+		if m == msg {
+			return k, msg
+		}
+	}
+	return line, msg
 }

@@ -15,7 +15,7 @@ func (ll *labLoader) checkCode() {
 	file := ll.file("lab.md")
 	for i, fn := range ll.lab.Functions {
 		lines := ll.fnLines[i]
-		if fn.Name == "" || fn.Handler == "" || handlerSyntax(fn.Runtime, fn.Handler) != "" {
+		if fn.Name == "" || fn.Handler == "" || handlerSyntax(fn.Runtime, fn.Handler) != "" || !fs.ValidPath(fn.Code) {
 			continue
 		}
 		for _, v := range []*Variant{ll.lab.Starter, ll.lab.Solution} {

@@ -105,8 +105,9 @@ type labLoader struct {
 	probs *problems
 	lab   *Lab
 
-	lines map[lineKey]int // file line of each decoded value
-	refs  []ref           // names that must exist, resolved once all files are read
+	lines  map[lineKey]int  // file line of each decoded value
+	failed map[lineKey]bool // values that did not decode, already reported
+	refs   []ref            // names that must exist, resolved once all files are read
 
 	labOK   bool // the frontmatter was read
 	tasksOK bool // the body was read
@@ -150,6 +151,7 @@ func loadLab(root fs.FS, dir string, opts Options, probs *problems) *Lab {
 		probs:           probs,
 		lab:             &Lab{FS: clean},
 		lines:           map[lineKey]int{},
+		failed:          map[lineKey]bool{},
 		createdBuckets:  set{},
 		publishedLayers: set{},
 		checkpoints:     map[*Variant]set{},
@@ -186,6 +188,12 @@ func (ll *labLoader) decoder(name string, base int, what string) *decoder {
 func (ll *labLoader) lineOf(ptr any) int {
 	v := reflect.ValueOf(ptr)
 	return ll.lines[lineKey{v.Pointer(), v.Type().Elem()}]
+}
+
+// failedAt reports whether a decoded value was mistyped, and so reported.
+func (ll *labLoader) failedAt(ptr any) bool {
+	v := reflect.ValueOf(ptr)
+	return ll.failed[lineKey{v.Pointer(), v.Type().Elem()}]
 }
 
 // variants returns the starter, the solution and the wrong variants that
@@ -313,7 +321,7 @@ func (ll *labLoader) readLabFile() {
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(fm, &doc); err != nil {
-		ll.probs.addYAML(file, 1, err)
+		ll.probs.addYAML(file, 1, fm, err)
 		return
 	}
 	var f labFile
@@ -348,6 +356,7 @@ func (ll *labLoader) labFields(d *decoder, f *labFile) {
 		d.errorf(at(&f.Lesson), "lesson %q is not a lesson of the course (write its module/lesson slug)", lab.Lesson)
 	}
 	switch lab.Minutes = f.Minutes; {
+	case ll.failedAt(&f.Minutes):
 	case ll.lineOf(&f.Minutes) == 0:
 		d.errorf(1, "missing minutes: how long the lab takes, in minutes")
 	case lab.Minutes <= 0:
@@ -776,7 +785,7 @@ func (ll *labLoader) readChecks() {
 		for j := range cf.Hints {
 			h := &cf.Hints[j]
 			hl := cmp.Or(ll.lineOf(h), item)
-			if h.After < 0 {
+			if h.After < 0 && !ll.failedAt(&h.After) {
 				d.errorf(at(&h.After), "%s: hint after %d: the number of failed attempts must be 0 or more", label, h.After)
 			}
 			if strings.TrimSpace(h.Text) == "" {
@@ -813,7 +822,7 @@ func (ll *labLoader) readYAML(name string, doc *yaml.Node, required bool) bool {
 		return false
 	}
 	if err := yaml.Unmarshal(src, doc); err != nil {
-		ll.probs.addYAML(ll.file(name), 0, err)
+		ll.probs.addYAML(ll.file(name), 0, src, err)
 		return false
 	}
 	return true

@@ -374,8 +374,8 @@ func TestLoadOptions(t *testing.T) {
 	// catch the lab's limits.
 	_, err := labs.Load(fsys, labs.Options{Kinds: fakeKinds, Ceilings: labs.Limits{GradingTime: 100 * time.Second, Invokes: 400}})
 	want := []string{
-		"hello-s3/lab.md:34: limits: grading_seconds 120 is over the server's ceiling of 100",
-		"hello-s3/lab.md:35: limits: invokes 500 is over the server's ceiling of 400",
+		"hello-s3/lab.md:32: limits: grading_seconds 120 is over the server's ceiling of 100",
+		"hello-s3/lab.md:33: limits: invokes 500 is over the server's ceiling of 400",
 	}
 	if p := problems(t, err); !slices.Equal(p, want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(p, "\n"), strings.Join(want, "\n"))
@@ -503,6 +503,7 @@ func TestEmbedded(t *testing.T) {
 		t.Logf("Load(Embedded()): %v", err)
 		return
 	}
+	t.Logf("loaded %d embedded labs", len(got))
 	for _, lab := range got {
 		if lab.Solution == nil || lab.Starter == nil || len(lab.Checks) == 0 {
 			t.Errorf("lab %s: starter %v, solution %v, %d checks", lab.ID, lab.Starter, lab.Solution, len(lab.Checks))

@@ -11,13 +11,18 @@ import (
 func nearest(s string, candidates []string) string {
 	best, bestD := "", -1
 	for _, c := range candidates {
-		d := distance(strings.ToLower(s), strings.ToLower(c))
+		ls, lc := strings.ToLower(s), strings.ToLower(c)
+		d := distance(ls, lc)
+		// Close enough: a typo or two (more in a long name), or the
+		// same start, as "python3" for "python3.13".
+		prefix := len(ls) >= 3 && (strings.HasPrefix(lc, ls) || strings.HasPrefix(ls, lc))
+		typo := d < len(ls) && (d <= max(2, len(ls)/3) || (commonPrefix(ls, lc) >= 3 && d <= 3))
+		if !prefix && !typo {
+			continue
+		}
 		if bestD < 0 || d < bestD || (d == bestD && c < best) {
 			best, bestD = c, d
 		}
-	}
-	if bestD < 0 || bestD > max(2, len(s)/3) || bestD >= len(s) {
-		return ""
 	}
 	return best
 }
@@ -65,4 +70,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
