@@ -236,7 +236,13 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 	r, err := s.resolve(ctx, ev.Account, functionRef{Name: ev.Function, Qualifier: ev.Qualifier})
 	if err != nil {
 		if le, ok := AsError(err); ok && le.Status == 404 {
-			s.logger.InfoContext(ctx, "async event dropped: its function no longer exists", "account", ev.Account, "function", ev.Function, "request_id", ev.RequestID)
+			// The events of a deleted scratch account (lambda.DeleteAccount)
+			// end here, as expected as the account's end: no news.
+			if _, aerr := s.db.Account(ctx, ev.Account); errors.Is(aerr, store.ErrNotFound) {
+				s.logger.DebugContext(ctx, "async event dropped: its account was deleted", "account", ev.Account, "function", ev.Function, "request_id", ev.RequestID)
+			} else {
+				s.logger.InfoContext(ctx, "async event dropped: its function no longer exists", "account", ev.Account, "function", ev.Function, "request_id", ev.RequestID)
+			}
 			return a.queue.Delete(ctx, m.ID)
 		}
 		return err
@@ -275,6 +281,7 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 		} else {
 			s.recordTrace(ctx, tr, r.fn, start, res, nil)
 		}
+		s.reportInvocation(r.fn, r.qualifier, true, ev.Invokes+ev.Throttles+1, ev.RequestID, res, err)
 		switch {
 		case err == nil:
 		case errors.Is(err, sandbox.ErrThrottled), errors.Is(err, sandbox.ErrCapacity):

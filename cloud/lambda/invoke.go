@@ -170,14 +170,19 @@ func (s *Service) Invoke(ctx context.Context, account string, in InvokeInput) (*
 	}
 	start := time.Now()
 	tr := s.traceFor(r.tracingMode, in.TraceID)
+	// The id is chosen here so that a throttle, which returns no result,
+	// is reported to watchers under the id of the sandbox's record.
+	reqID := sandbox.NewRequestID()
 	res, err := e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: payload, InvokedARN: r.invokedARN,
-		TraceID: tr.header, ClientContext: clientContext, XRaySegmentID: tr.segmentID()})
+		TraceID: tr.header, ClientContext: clientContext, XRaySegmentID: tr.segmentID(), RequestID: reqID})
 	if err != nil {
+		s.reportInvocation(r.fn, r.qualifier, false, 1, reqID, nil, err)
 		err = invokeErr(err)
 		s.recordTrace(ctx, tr, r.fn, start, nil, err)
 		return nil, err
 	}
 	s.recordTrace(ctx, tr, r.fn, start, res, nil)
+	s.reportInvocation(r.fn, r.qualifier, false, 1, reqID, res, nil)
 	out := &InvokeOutput{StatusCode: 200, RequestID: res.RequestID, Payload: res.Payload, FunctionError: res.FunctionError,
 		ExecutedVersion: res.ExecutedVersion, Log: res.Log, Record: res.Record}
 	if in.LogType == "Tail" {
