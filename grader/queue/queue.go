@@ -278,7 +278,8 @@ func (q *Queue) Cancel(ctx context.Context, id int64) error {
 	return nil
 }
 
-// poke wakes an idle worker, if one waits and none is being woken already.
+// poke wakes an idle worker; pokes beyond one per worker are dropped, as
+// that many wake every worker already.
 func (q *Queue) poke() {
 	select {
 	case q.wake <- struct{}{}:
