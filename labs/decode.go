@@ -165,6 +165,9 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key, tag string) {
 				d.errorf(d.line(p.key), "%skey %s: %s", at, describe(p.key), decodeMessage(err))
 				continue
 			}
+			if p.key.ShortTag() == "!!str" {
+				d.checkString(p.key, key, "") // the grader expands keys too
+			}
 			e := reflect.New(t.Elem()).Elem()
 			d.value(p.value, e, strings.TrimPrefix(key+"."+p.key.Value, "."), tag)
 			m.SetMapIndex(k.Elem(), e)
@@ -286,7 +289,7 @@ func (d *decoder) checkString(n *yaml.Node, key, tag string) {
 	}
 }
 
-// scalars calls fn for each scalar value (not mapping key) under n.
+// scalars calls fn for each string scalar under n, mapping keys included.
 func (d *decoder) scalars(n *yaml.Node, fn func(*yaml.Node)) {
 	if n = resolve(n); n == nil {
 		return
@@ -302,6 +305,7 @@ func (d *decoder) scalars(n *yaml.Node, fn func(*yaml.Node)) {
 		}
 	case yaml.MappingNode:
 		for _, p := range pairs(n) {
+			d.scalars(p.key, fn)
 			d.scalars(p.value, fn)
 		}
 	}

@@ -118,15 +118,15 @@ func parseValue(inner string) (value, error) {
 		}
 		return value{Kind: "layer", Name: parts[2]}, nil
 	}
-	hint := ""
-	if n := nearest(inner, []string{"account", "region", "arn:lambda:", "arn:s3:", "arn:layer:"}); n != "" && !strings.HasSuffix(n, ":") {
-		hint = fmt.Sprintf("did you mean ${%s}? ", n)
-	} else if len(parts) >= 2 && parts[0] == "arn" {
+	if n := nearest(inner, []string{"account", "region"}); n != "" {
+		return value{}, fmt.Errorf("unknown value ${%s} (did you mean ${%s}?)", inner, n)
+	}
+	if len(parts) >= 2 && parts[0] == "arn" {
 		if n := nearest(parts[1], []string{"lambda", "s3", "layer"}); n != "" {
-			hint = fmt.Sprintf("did you mean arn:%s? ", n)
+			return value{}, fmt.Errorf("unknown value ${%s} (did you mean arn:%s?)", inner, n)
 		}
 	}
-	return value{}, fmt.Errorf("unknown value ${%s}: %swrite %s", inner, hint, valueForms)
+	return value{}, fmt.Errorf("unknown value ${%s}: write %s", inner, valueForms)
 }
 
 func (v value) String() string {
