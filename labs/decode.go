@@ -212,15 +212,19 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key, tag string) {
 }
 
 func (d *decoder) structValue(n *yaml.Node, v reflect.Value, key string) {
+	fields, rest := fieldsOf(v.Type())
+	names := make([]string, len(fields))
+	for j, f := range fields {
+		names[j] = f.name
+	}
 	if n.Kind != yaml.MappingNode {
-		if key == "" {
-			d.errorf(d.line(n), "want a mapping of fields, found %s", describe(n))
-		} else {
-			d.errorf(d.line(n), "%s: want a mapping of fields, found %s", key, describe(n))
+		at := ""
+		if key != "" {
+			at = key + ": "
 		}
+		d.errorf(d.line(n), "%swant a mapping of fields (%s), found %s", at, strings.Join(names, ", "), describe(n))
 		return
 	}
-	fields, rest := fieldsOf(v.Type())
 	var restMap reflect.Value
 	seen := map[string]int{}
 	for _, p := range pairs(n) {
@@ -246,10 +250,6 @@ func (d *decoder) structValue(n *yaml.Node, v reflect.Value, key string) {
 			continue
 		}
 		if i < 0 {
-			names := make([]string, len(fields))
-			for j, f := range fields {
-				names[j] = f.name
-			}
 			under := ""
 			if key != "" {
 				under = " under " + key

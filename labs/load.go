@@ -610,7 +610,7 @@ var (
 // the intro and the tasks.
 func (ll *labLoader) readTasks(body []byte, first int) {
 	file := ll.file("lab.md")
-	lines := strings.Split(string(body), "\n")
+	lines := strings.Split(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n")
 	var cur []string
 	var task *Task
 	seen := map[string]int{}

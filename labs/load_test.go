@@ -516,3 +516,20 @@ func TestEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadCRLF: a lab written on Windows loads the same.
+func TestLoadCRLF(t *testing.T) {
+	fsys, _ := overlay(readArchive(t, "testdata/good.txtar"), &txtar.Archive{})
+	for name, f := range fsys {
+		if strings.HasSuffix(name, ".md") || strings.HasSuffix(name, ".yaml") {
+			f.Data = []byte(strings.ReplaceAll(string(f.Data), "\n", "\r\n"))
+		}
+	}
+	got, err := labs.Load(fsys, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tasks := got[0].Tasks; len(tasks) != 2 || tasks[1].ID != "trigger" || tasks[1].Markdown != "Add the trigger.\n" {
+		t.Errorf("Tasks = %q", tasks)
+	}
+}
