@@ -30,7 +30,8 @@ type accountCopier interface {
 // provisioned concurrency are applied to the engine, as SetEngine does for
 // every account, so the copy throttles and keeps instances warm as the
 // original does. Invocation records, traces, keys and async events in
-// flight stay with the original.
+// flight stay with the original. After an error the target may hold the
+// copied rows without their engine settings: delete it (DeleteAccount).
 func (s *Service) CopyAccount(ctx context.Context, from, to string) error {
 	var err error
 	if c, ok := s.objectStore().(accountCopier); ok {
@@ -103,14 +104,10 @@ func (s *Service) DeleteAccount(ctx context.Context, id string) error {
 	if a.UserID != 0 {
 		return fmt.Errorf("delete account %s: %w: it belongs to user %d", id, store.ErrInvalid, a.UserID)
 	}
-	if err := s.db.DeleteAccount(ctx, id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			// Deleted by someone else meanwhile: the engine may still hold
-			// its state, which is ours to release.
-			err = nil
-		} else {
-			return err
-		}
+	// ErrNotFound now means another caller deleted it meanwhile; the
+	// engine's state is still to be dropped.
+	if err := s.db.DeleteAccount(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
 	if e := s.engine.Load(); e != nil {
 		e.DropAccount(ctx, id)
