@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	var code exitCode
+	if errors.As(err, &code) {
+		os.Exit(int(code))
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "lambdalab: %v\n", err)
 		os.Exit(1)
@@ -40,6 +45,8 @@ Usage:
   lambdalab xray-layer [--out FILE] [--data DIR] [--refresh] [--publish --email E]   build the ready X-Ray SDK layer zip
   lambdalab user add --email E [--instructor] --password-stdin
   lambdalab user keys --email E [--rotate] [--endpoint-url URL]
+  lambdalab grade   --lab ID [--dir DIR] [--json] [--content DIR]   grade a folder (code, actions.yaml, answers.yaml)
+  lambdalab check   [--content DIR] [--lab ID] [-v]   prove every lab: solution passes, starter and wrong variants fail
   lambdalab help
 `
 
@@ -56,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runImage(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		return runUser(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "grade":
+		return runGrade(ctx, args[1:], getenv, stdout, stderr)
+	case "check":
+		return runCheck(ctx, args[1:], getenv, stdout, stderr)
 	case "xray-layer":
 		return runXRayLayer(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

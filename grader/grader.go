@@ -66,9 +66,24 @@ func (g *Grader) scratch(ctx context.Context) (*Env, func(), error) {
 	cleanup := func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := g.cfg.DB.DeleteAccount(cctx, acct.ID); err != nil {
+		if err := g.cfg.Lambda.DeleteAccount(cctx, acct.ID); err != nil {
 			g.cfg.Logger.WarnContext(cctx, "remove scratch account", "account", acct.ID, "err", err)
 		}
 	}
 	return env, cleanup, nil
+}
+
+// RemoveScratchAccounts deletes the scratch accounts a crashed process
+// left behind. Call it at start-up, before any grading runs.
+func (g *Grader) RemoveScratchAccounts(ctx context.Context) (int, error) {
+	ids, err := g.cfg.DB.ScratchAccounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := g.cfg.Lambda.DeleteAccount(ctx, id); err != nil {
+			return i, fmt.Errorf("remove scratch account %s: %w", id, err)
+		}
+	}
+	return len(ids), nil
 }

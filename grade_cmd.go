@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"lambdalab/content"
+	"lambdalab/grader"
+	"lambdalab/labs"
+	"lambdalab/sandbox/docker"
+	"lambdalab/store"
+)
+
+// exitCode makes the program exit with a status of its own and no message
+// of main's: grade's 1 (fail) and 2 (error), check's 1 (a lab is wrong).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// loadCourse loads the lessons and the labs, embedded or from an author's
+// folder (DIR/labs holds the labs), checking each lab's lesson exists.
+func loadCourse(contentDir string) (*content.Course, []*labs.Lab, error) {
+	courseFS, labsFS := content.Embedded(), labs.Embedded()
+	if contentDir != "" {
+		courseFS = os.DirFS(contentDir)
+		sub, err := fs.Sub(courseFS, "labs")
+		if err != nil {
+			return nil, nil, err
+		}
+		labsFS = sub
+	}
+	course, err := content.Load(courseFS)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := labs.Load(labsFS, labs.Options{Kinds: grader.LabKinds(), Lesson: lessonExists(course)})
+	if err != nil {
+		if contentDir != "" {
+			return nil, nil, fmt.Errorf("labs in %s: %w", filepath.Join(contentDir, "labs"), err)
+		}
+		return nil, nil, err
+	}
+	return course, all, nil
+}
+
+// lessonExists accepts "module/lesson" slugs (and plain lesson slugs).
+func lessonExists(course *content.Course) func(string) bool {
+	return func(slug string) bool {
+		module, lesson, ok := strings.Cut(slug, "/")
+		if !ok {
+			_, found := course.Lesson(slug)
+			return found
+		}
+		l, found := course.Lesson(lesson)
+		return found && l.Module != nil && l.Module.Slug == module
+	}
+}
+
+// gradingStack is the emulated AWS side and a sandbox, in its own data
+// folder, for grade and check.
+type gradingStack struct {
+	grader *grader.Grader
+	close  func()
+}
+
+// startGrading starts what grading needs in dataDir ("" means a temporary
+// folder, removed afterwards). The ready layers are cached in the user's
+// cache folder, so a temporary data folder does not fetch them again.
+func startGrading(ctx context.Context, dataDir string, getenv func(string) string, progress io.Writer, logger *slog.Logger) (*gradingStack, error) {
+	var cleanups []func()
+	closeAll := func() {
+		for _, f := range slices.Backward(cleanups) {
+			f()
+		}
+	}
+	if dataDir == "" {
+		dir, err := os.MkdirTemp("", "lambdalab-grade-")
+		if err != nil {
+			return nil, err
+		}
+		dataDir = dir
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	}
+	db, err := store.Open(ctx, filepath.Join(dataDir, "lambdalab.db"))
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { db.Close() })
+	acct, err := startAccounts(ctx, db, dataDir, getenv, logger)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cleanups = append(cleanups, func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		acct.close(cctx)
+	})
+	engine, err := startSandbox(ctx, db, dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, progress, logger)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cleanups = append(cleanups, func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		engine.Close(cctx)
+	})
+	if err := acct.lambda.SetEngine(ctx, engine); err != nil {
+		closeAll()
+		return nil, err
+	}
+	g := grader.New(grader.Config{DB: db, Lambda: acct.lambda, S3: acct.s3, XRay: acct.xray, Endpoint: acct.endpoint,
+		ReadyLayer: readyLayers(progress), Logger: logger})
+	if _, err := g.RemoveScratchAccounts(ctx); err != nil {
+		logger.WarnContext(ctx, "remove leftover scratch accounts", "err", err)
+	}
+	return &gradingStack{grader: g, close: closeAll}, nil
+}
+
+// readyLayers builds (or finds cached) the ready layers the labs use.
+func readyLayers(progress io.Writer) func(ctx context.Context, name string) (string, error) {
+	var mu sync.Mutex
+	return func(ctx context.Context, name string) (string, error) {
+		if name != "xray-sdk" {
+			return "", fmt.Errorf("no ready layer named %q (there is xray-sdk)", name)
+		}
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return "", err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return docker.BuildXRayLayer(ctx, filepath.Join(cache, "lambdalab", "xray-layer"), progress)
+	}
+}
+
+// runGrade is `lambdalab grade`: grade a local folder against a lab and
+// print the report; exit status 0 on pass, 1 on fail, 2 on error.
+func runGrade(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("grade", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	labID := fl.String("lab", "", "the lab to grade against (required)")
+	dir := fl.String("dir", ".", "the submission folder: the functions' code, actions.yaml, answers.yaml")
+	asJSON := fl.Bool("json", false, "print the report as JSON")
+	contentDir := fl.String("content", "", "read the course and labs from this folder instead of the embedded ones")
+	dataDir := fl.String("data", "", "data folder for the grading run (default: a temporary folder)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *labID == "" || fl.NArg() > 0 {
+		return errors.New("grade: usage: lambdalab grade --lab ID [--dir DIR] [--json]")
+	}
+	_, all, err := loadCourse(*contentDir)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(all, func(l *labs.Lab) bool { return l.ID == *labID })
+	if i < 0 {
+		ids := make([]string, len(all))
+		for j, l := range all {
+			ids[j] = l.ID
+		}
+		return fmt.Errorf("grade: no lab %q (labs: %s)", *labID, strings.Join(ids, ", "))
+	}
+	lab := all[i]
+	files := os.DirFS(*dir)
+	v, err := labs.LoadSubmission(lab, files, labs.Options{Kinds: grader.LabKinds()})
+	if err != nil {
+		return fmt.Errorf("grade: %s: %w", *dir, err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	progress := io.Discard
+	if !*asJSON {
+		progress = stderr
+	}
+	st, err := startGrading(ctx, *dataDir, getenv, progress, logger)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	opts := grader.Options{}
+	if !*asJSON {
+		fmt.Fprintf(stdout, "Grading %s against lab %s (%s)\n", *dir, lab.ID, lab.Title)
+		opts.Progress = func(c grader.CheckResult) { printCheck(stdout, c) }
+	}
+	rep, gerr := st.grader.Grade(ctx, lab, grader.Submission{Files: files, Actions: v.Actions, Answers: v.Answers}, opts)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, a := range rep.Actions {
+			fmt.Fprintf(stdout, "  ! %s (%s:%d) was refused: %s\n", a.Kind, a.File, a.Line, a.Message)
+		}
+		if rep.Status == grader.Error {
+			fmt.Fprintf(stdout, "\n%s\n", rep.Message)
+		}
+		fmt.Fprintf(stdout, "\n%s, score %.2f (%.1f s)\n", rep.Summary(), rep.Score, float64(rep.DurationMS)/1000)
+	}
+	if gerr != nil {
+		logger.ErrorContext(ctx, "grading failed", "err", gerr)
+	}
+	switch rep.Status {
+	case grader.Pass:
+		return nil
+	case grader.Fail:
+		return exitCode(1)
+	}
+	return exitCode(2)
+}
+
+// printCheck writes one check's line, and for a check that did not pass,
+// its message, hints and log excerpt, indented.
+func printCheck(w io.Writer, c grader.CheckResult) {
+	mark := map[grader.Status]string{grader.Pass: "✓", grader.Fail: "✗", grader.Error: "!", grader.Skipped: "-"}[c.Status]
+	fmt.Fprintf(w, "  %s %s — %s (%.1f s)\n", mark, c.ID, c.Title, float64(c.DurationMS)/1000)
+	if c.Status == grader.Pass {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimRight(c.Message, "\n"), "\n") {
+		fmt.Fprintf(w, "      %s\n", line)
+	}
+	for _, h := range c.Hints {
+		fmt.Fprintf(w, "      Hint: %s\n", h)
+	}
+	if c.Log != "" && c.Status != grader.Skipped {
+		fmt.Fprintf(w, "      Log:\n")
+		for _, line := range strings.Split(strings.TrimRight(c.Log, "\n"), "\n") {
+			fmt.Fprintf(w, "        %s\n", line)
+		}
+	}
+}
+
+// runCheck is `lambdalab check`: load every lesson and lab, and prove for
+// every lab that the solution scores 1.0, that the starter fails, and that
+// each wrong variant fails exactly the checks it names.
+func runCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("check", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	contentDir := fl.String("content", "", "check the course and labs in this folder instead of the embedded ones")
+	only := fl.String("lab", "", "check only this lab")
+	dataDir := fl.String("data", "", "data folder for the grading runs (default: a temporary folder)")
+	verbose := fl.Bool("v", false, "print every check of every run")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("check: unexpected argument %q", fl.Arg(0))
+	}
+	course, all, err := loadCourse(*contentDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "course: %d lessons, %d labs load\n", len(course.Lessons), len(all))
+	if *only != "" {
+		all = slices.DeleteFunc(all, func(l *labs.Lab) bool { return l.ID != *only })
+		if len(all) == 0 {
+			return fmt.Errorf("check: no lab %q", *only)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := startGrading(ctx, *dataDir, getenv, stderr, logger)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+
+	type row struct{ lab, variant, want, got, secs, mark string }
+	var rows []row
+	misses := 0
+	for _, lab := range all {
+		variants := append([]*labs.Variant{lab.Solution, lab.Starter}, lab.Wrong...)
+		for _, v := range variants {
+			sub, err := grader.VariantSubmission(lab, v)
+			if err != nil {
+				return err
+			}
+			name := v.Name
+			if v != lab.Solution && v != lab.Starter {
+				name = "wrong/" + v.Name
+			}
+			start := time.Now()
+			opts := grader.Options{}
+			if *verbose {
+				opts.Progress = func(c grader.CheckResult) { printCheck(stderr, c) }
+			}
+			rep, gerr := st.grader.Grade(ctx, lab, sub, opts)
+			if gerr != nil {
+				logger.ErrorContext(ctx, "grading failed", "lab", lab.ID, "variant", v.Name, "err", gerr)
+			}
+			want, got, ok := judgeVariant(lab, v, rep)
+			r := row{lab.ID, name, want, got, fmt.Sprintf("%.1f", time.Since(start).Seconds()), ""}
+			verdict := "as expected"
+			if !ok {
+				misses++
+				r.mark = "MISS"
+				verdict = "MISS: expected " + want + ", got " + got
+			}
+			rows = append(rows, r)
+			fmt.Fprintf(stderr, "%s %s: %s (%s s)\n", lab.ID, name, verdict, r.secs)
+			if !ok && !*verbose {
+				for _, c := range rep.Checks {
+					if c.Status != grader.Pass {
+						printCheck(stderr, c)
+					}
+				}
+				if rep.Message != "" {
+					fmt.Fprintf(stderr, "      %s\n", rep.Message)
+				}
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAB\tVARIANT\tEXPECTED\tGOT\tSECONDS\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.lab, r.variant, r.want, r.got, r.secs, r.mark)
+	}
+	tw.Flush()
+	if misses > 0 {
+		fmt.Fprintf(stdout, "%d of the runs above did not come out as the lab says\n", misses)
+		return exitCode(1)
+	}
+	return nil
+}
+
+// judgeVariant says what a variant should get, what it got, and whether
+// they agree.
+func judgeVariant(lab *labs.Lab, v *labs.Variant, rep *grader.Report) (want, got string, ok bool) {
+	failed := []string{}
+	for _, c := range rep.Checks {
+		if c.Status == grader.Fail || c.Status == grader.Skipped {
+			failed = append(failed, c.ID)
+		}
+	}
+	switch v {
+	case lab.Solution:
+		return "pass 1.00", fmt.Sprintf("%s %.2f", rep.Status, rep.Score), rep.Status == grader.Pass && rep.Score == 1
+	case lab.Starter:
+		got = string(rep.Status)
+		if rep.Status == grader.Fail {
+			got = fmt.Sprintf("fail (%d of %d)", len(failed), len(rep.Checks))
+		}
+		return "fail", got, rep.Status == grader.Fail
+	}
+	want = "fails " + strings.Join(v.Fails, ",")
+	if rep.Status != grader.Fail {
+		return want, string(rep.Status), false
+	}
+	got = "fails " + strings.Join(failed, ",")
+	wantSet := slices.Sorted(slices.Values(v.Fails))
+	gotSet := slices.Sorted(slices.Values(failed))
+	return want, got, slices.Equal(wantSet, gotSet)
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"lambdalab/grader"
+	"lambdalab/grader/queue"
+	"lambdalab/labs"
+	"lambdalab/store"
+)
+
+// grading runs stored submissions through the grading queue: it finds the
+// submission's lab, grades it, streams each check to the job's subscribers
+// and stores the report (which updates the learner's lab progress).
+type grading struct {
+	db     *store.DB
+	grader *grader.Grader
+	labs   atomic.Pointer[[]*labs.Lab] // the labs now loaded (author mode swaps them)
+	queue  *queue.Queue
+	logger *slog.Logger
+}
+
+func newGrading(db *store.DB, g *grader.Grader, all []*labs.Lab, cfg queue.Config, logger *slog.Logger) *grading {
+	gr := &grading{db: db, grader: g, logger: logger}
+	gr.setLabs(all)
+	cfg.Run = gr.run
+	cfg.Logger = logger
+	gr.queue = queue.New(db, cfg)
+	return gr
+}
+
+func (gr *grading) setLabs(all []*labs.Lab) { gr.labs.Store(&all) }
+
+func (gr *grading) lab(id string) (*labs.Lab, bool) {
+	for _, l := range *gr.labs.Load() {
+		if l.ID == id {
+			return l, true
+		}
+	}
+	return nil, false
+}
+
+// run grades one job. Only platform failures are retried.
+func (gr *grading) run(ctx context.Context, job store.GradingJob, progress func(queue.Event)) error {
+	sub, err := gr.db.Submission(ctx, job.SubmissionID)
+	if err != nil {
+		return queue.Platform(fmt.Errorf("load submission %d: %w", job.SubmissionID, err))
+	}
+	lab, ok := gr.lab(sub.Lab)
+	if !ok {
+		return fmt.Errorf("the lab %q no longer exists", sub.Lab)
+	}
+	gsub, err := submissionOf(lab, sub)
+	if err != nil {
+		// The submission cannot be read as the lab wants it: its report
+		// says why, and it is not an attempt.
+		return gr.save(ctx, sub, &grader.Report{Version: grader.ReportVersion, Lab: lab.ID, Status: grader.Error, Message: err.Error()})
+	}
+	failed := 0
+	if sub.UserID != 0 {
+		if failed, err = gr.db.FailedAttempts(ctx, sub.UserID, lab.ID); err != nil {
+			return queue.Platform(err)
+		}
+	}
+	opts := grader.Options{FailedAttempts: failed, Progress: func(c grader.CheckResult) {
+		if b, err := json.Marshal(c); err == nil {
+			progress(queue.Event{Kind: queue.KindProgress, Data: b})
+		}
+	}}
+	rep, gerr := gr.grader.Grade(ctx, lab, gsub, opts)
+	if gerr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return queue.Platform(gerr)
+	}
+	return gr.save(ctx, sub, rep)
+}
+
+func (gr *grading) save(ctx context.Context, sub store.Submission, rep *grader.Report) error {
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	err = gr.db.SaveReport(ctx, sub.ID, store.GradeReport{Status: store.GradeStatus(rep.Status), Score: rep.Score, Report: b})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return queue.Platform(err)
+	}
+	return nil
+}
+
+// submissionOf turns a stored submission into what the grader grades: a
+// zipped folder with its actions and answers, or the learner's account.
+func submissionOf(lab *labs.Lab, sub store.Submission) (grader.Submission, error) {
+	switch sub.Source {
+	case store.SourceAccount:
+		acct, err := accountOf(sub)
+		if err != nil {
+			return grader.Submission{}, err
+		}
+		return grader.Submission{Account: acct, Answers: sub.Answers}, nil
+	case store.SourceDir:
+		zr, err := zip.NewReader(bytes.NewReader(sub.Files), int64(len(sub.Files)))
+		if err != nil {
+			return grader.Submission{}, fmt.Errorf("the submitted files are not a readable zip: %v", err)
+		}
+		v, err := labs.LoadSubmission(lab, zr, labs.Options{Kinds: grader.LabKinds()})
+		if err != nil {
+			return grader.Submission{}, err
+		}
+		answers := v.Answers
+		for k, a := range sub.Answers {
+			if answers == nil {
+				answers = map[string]string{}
+			}
+			answers[k] = a
+		}
+		return grader.Submission{Files: zr, Actions: v.Actions, Answers: answers}, nil
+	}
+	return grader.Submission{}, fmt.Errorf("unknown submission source %q", sub.Source)
+}
+
+// accountOf reads the account id from an account snapshot.
+func accountOf(sub store.Submission) (string, error) {
+	var state struct {
+		Account string `json:"account"`
+	}
+	if err := json.Unmarshal(sub.State, &state); err != nil || state.Account == "" {
+		return "", errors.New("the submission names no account")
+	}
+	return state.Account, nil
+}
