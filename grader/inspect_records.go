@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -77,18 +76,6 @@ func peakConcurrency(recs []store.Invocation) int {
 		peak = max(peak, n)
 	}
 	return peak
-}
-
-// shareZ is how many standard deviations an observed split may stray from
-// the expected share (plus one invoke), so that a correct weighting fails
-// about once in a few hundred thousand gradings.
-const shareZ = 4.5
-
-// shareBounds are the counts of n draws with probability p that pass.
-func shareBounds(n int, p float64) (lo, hi int) {
-	mean := float64(n) * p
-	slack := shareZ*math.Sqrt(float64(n)*p*(1-p)) + 1
-	return max(0, int(math.Ceil(mean-slack))), min(n, int(math.Floor(mean+slack)))
 }
 
 // expectRecordsArgs are expect_records's fields; each one given must hold
@@ -242,7 +229,9 @@ func runExpectRecords(ctx context.Context, env *Env, a *expectRecordsArgs) error
 		for _, v := range slices.Sorted(maps.Keys(a.Versions)) {
 			p := a.Versions[v]
 			got := byVersion[v]
-			if lo, hi := shareBounds(n, p); got < lo || got > hi {
+			// The bound of invoke's versions expectation (invBounds), so that a
+			// split judged either way fails a correct weighting as rarely.
+			if lo, hi := invBounds(n, p); got < lo || got > hi {
 				return Failf("of the %s of %s that ran %s, %d ran %s (%s); the lab expects about %s (%d to %d of %d)",
 					countOf(n, "invoke", "invokes"), fn, when, got, versionName(v), shareText(float64(got)/float64(n)), shareText(p), lo, hi, n)
 			}
