@@ -15,6 +15,9 @@ import (
 	"lambdalab/cloud/lambda"
 	"lambdalab/cloud/s3"
 	"lambdalab/cloud/xray"
+	"lambdalab/grader"
+	"lambdalab/grader/queue"
+	"lambdalab/labs"
 	"lambdalab/sandbox"
 	"lambdalab/sandbox/docker"
 	"lambdalab/store"
@@ -31,6 +34,7 @@ type accounts struct {
 	s3        *s3.Service
 	xray      *xray.Service
 	endpoint  *endpoint.Endpoint
+	grading   atomic.Pointer[grading] // once the sandbox runs
 	logger    *slog.Logger
 }
 
@@ -162,7 +166,43 @@ func (a *accounts) listenXRay(ctx context.Context, awsAddr string) {
 	a.logger.Info("x-ray daemon port for host tools", "addr", addr.String())
 }
 
+// startGrading starts the grader and its queue once the sandbox runs:
+// scratch accounts a crash left are removed, and jobs a dead process left
+// running are run again (or failed after their attempts).
+func (a *accounts) startGrading(ctx context.Context, db *store.DB, all []*labs.Lab, getenv func(string) string) error {
+	var cfg queue.Config
+	for name, dst := range map[string]*int{"LAMBDALAB_GRADING_WORKERS": &cfg.Workers, "LAMBDALAB_GRADING_QUEUE": &cfg.MaxQueued} {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("%s=%q: want a whole number of at least 1", name, v)
+			}
+			*dst = n
+		}
+	}
+	g := grader.New(grader.Config{DB: db, Lambda: a.lambda, S3: a.s3, XRay: a.xray, Endpoint: a.endpoint,
+		ReadyLayer: readyLayers(filepath.Join(a.dataDir, "cache"), logWriter{a.logger}), Logger: a.logger})
+	if n, err := g.RemoveScratchAccounts(ctx); err != nil {
+		a.logger.Warn("remove leftover scratch accounts", "err", err)
+	} else if n > 0 {
+		a.logger.Info("leftover scratch accounts removed", "count", n)
+	}
+	gr := newGrading(db, g, all, cfg, a.logger)
+	if err := gr.queue.Start(ctx); err != nil {
+		return fmt.Errorf("start grading queue: %w", err)
+	}
+	a.grading.Store(gr)
+	return nil
+}
+
 func (a *accounts) close(ctx context.Context) {
+	if gr := a.grading.Load(); gr != nil {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := gr.queue.Close(qctx); err != nil {
+			a.logger.Warn("stop grading queue", "err", err)
+		}
+		cancel()
+	}
 	a.lambda.Close()
 	// The package store holds a lock on its folder until closed, so the
 	// next lambdalab on this data folder can open it.

@@ -72,6 +72,7 @@ func lessonExists(course *content.Course) func(string) bool {
 // gradingStack is the emulated AWS side and a sandbox, in its own data
 // folder, for grade and check.
 type gradingStack struct {
+	db     *store.DB
 	grader *grader.Grader
 	close  func()
 }
@@ -125,28 +126,46 @@ func startGrading(ctx context.Context, dataDir string, getenv func(string) strin
 		return nil, err
 	}
 	g := grader.New(grader.Config{DB: db, Lambda: acct.lambda, S3: acct.s3, XRay: acct.xray, Endpoint: acct.endpoint,
-		ReadyLayer: readyLayers(progress), Logger: logger})
+		ReadyLayer: readyLayers(userCache(), progress), Logger: logger})
 	if _, err := g.RemoveScratchAccounts(ctx); err != nil {
 		logger.WarnContext(ctx, "remove leftover scratch accounts", "err", err)
 	}
-	return &gradingStack{grader: g, close: closeAll}, nil
+	return &gradingStack{db: db, grader: g, close: closeAll}, nil
 }
 
-// readyLayers builds (or finds cached) the ready layers the labs use.
-func readyLayers(progress io.Writer) func(ctx context.Context, name string) (string, error) {
-	var mu sync.Mutex
+// readyLayers builds (or finds cached in cacheDir) the ready layers the
+// labs use.
+func readyLayers(cacheDir string, progress io.Writer) func(ctx context.Context, name string) (string, error) {
+	var (
+		mu    sync.Mutex
+		built string // the zip, once found: later asks say nothing
+	)
 	return func(ctx context.Context, name string) (string, error) {
 		if name != "xray-sdk" {
 			return "", fmt.Errorf("no ready layer named %q (there is xray-sdk)", name)
 		}
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", err
-		}
 		mu.Lock()
 		defer mu.Unlock()
-		return docker.BuildXRayLayer(ctx, filepath.Join(cache, "lambdalab", "xray-layer"), progress)
+		w := progress
+		if built != "" {
+			w = io.Discard
+		}
+		p, err := docker.BuildXRayLayer(ctx, filepath.Join(cacheDir, "xray-layer"), w)
+		if err == nil {
+			built = p
+		}
+		return p, err
 	}
+}
+
+// userCache is the user's cache folder for lambdalab, where grade and
+// check keep the ready layers across their temporary data folders.
+func userCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "lambdalab-cache")
+	}
+	return filepath.Join(dir, "lambdalab")
 }
 
 // runGrade is `lambdalab grade`: grade a local folder against a lab and
@@ -362,12 +381,39 @@ func judgeVariant(lab *labs.Lab, v *labs.Variant, rep *grader.Report) (want, got
 		}
 		return "fail", got, rep.Status == grader.Fail
 	}
-	want = "fails " + strings.Join(v.Fails, ",")
+	want = shorten(fmt.Sprintf("fails %d: %s", len(v.Fails), strings.Join(v.Fails, ", ")), 48)
 	if rep.Status != grader.Fail {
 		return want, string(rep.Status), false
 	}
-	got = "fails " + strings.Join(failed, ",")
-	wantSet := slices.Sorted(slices.Values(v.Fails))
-	gotSet := slices.Sorted(slices.Values(failed))
-	return want, got, slices.Equal(wantSet, gotSet)
+	var passes, also []string
+	for _, id := range v.Fails {
+		if !slices.Contains(failed, id) {
+			passes = append(passes, id)
+		}
+	}
+	for _, id := range failed {
+		if !slices.Contains(v.Fails, id) {
+			also = append(also, id)
+		}
+	}
+	if len(passes) == 0 && len(also) == 0 {
+		return want, "as named", true
+	}
+	var parts []string
+	if len(passes) > 0 {
+		parts = append(parts, "passes "+strings.Join(passes, ", "))
+	}
+	if len(also) > 0 {
+		parts = append(parts, "also fails "+strings.Join(also, ", "))
+	}
+	return want, strings.Join(parts, "; "), false
+}
+
+// shorten cuts s to at most n characters, marking the cut.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

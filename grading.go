@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"lambdalab/grader"
@@ -136,4 +138,45 @@ func accountOf(sub store.Submission) (string, error) {
 		return "", errors.New("the submission names no account")
 	}
 	return state.Account, nil
+}
+
+// zipSubmission packs a submission folder for the store, skipping
+// interpreter caches.
+func zipSubmission(fsys fs.FS) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "__pycache__" {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(name, ".pyc") {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		w, err := zw.Create(name)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("zip submission: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if buf.Len() > store.MaxSubmissionFiles {
+		return nil, fmt.Errorf("the submission is %d MB zipped; at most %d MB", buf.Len()>>20, store.MaxSubmissionFiles>>20)
+	}
+	return buf.Bytes(), nil
 }

@@ -11,7 +11,10 @@ import (
 
 // requireDocker skips without a Docker engine, or fails when
 // LAMBDALAB_REQUIRE_DOCKER=1 (as `make test` sets it).
-func requireDocker(t *testing.T) {
+func requireDocker(t *testing.T) { requireDockerB(t) }
+
+// requireDockerB is requireDocker for tests and benchmarks.
+func requireDockerB(t testing.TB) {
 	t.Helper()
 	if err := exec.Command("docker", "info").Run(); err != nil {
 		if os.Getenv("LAMBDALAB_REQUIRE_DOCKER") == "1" {

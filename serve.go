@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"lambdalab/content"
+	"lambdalab/labs"
 	"lambdalab/sandbox"
 	"lambdalab/store"
 	"lambdalab/web"
@@ -63,8 +64,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if awsLn != nil {
 		cfg.AWSEndpoint = "http://" + awsLn.Addr().String()
 	}
+	// The labs graded here; author mode replaces them on every reload.
+	var courseLabs []*labs.Lab
 	if !cfg.AuthorMode {
-		if cfg.Course, err = content.Load(content.Embedded()); err != nil {
+		if cfg.Course, courseLabs, err = loadCourse(""); err != nil {
 			return fmt.Errorf("load embedded course: %w", err)
 		}
 	}
@@ -72,8 +75,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	var labsMu sync.Mutex
+	setLabs := func(all []*labs.Lab) {
+		labsMu.Lock()
+		defer labsMu.Unlock()
+		courseLabs = all
+		if gr := acct.grading.Load(); gr != nil {
+			gr.setLabs(all)
+		}
+	}
 	if cfg.AuthorMode {
-		if err := watchCourse(ctx, *contentDir, logger, site); err != nil {
+		if err := watchCourse(ctx, *contentDir, logger, site, setLabs); err != nil {
 			return err
 		}
 	}
@@ -93,7 +105,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv.RegisterOnShutdown(site.Close)
 	go sweepSessions(ctx, db, logger)
 
-	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, logger, func(e *sandbox.Engine) { acct.engineReady(ctx, e) })
+	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, logger, func(e *sandbox.Engine) {
+		acct.engineReady(ctx, e)
+		labsMu.Lock()
+		all := courseLabs
+		labsMu.Unlock()
+		if err := acct.startGrading(ctx, db, all, getenv); err != nil {
+			logger.Error("grading unavailable", "err", err)
+		}
+	})
 	defer engine.close(ctx)
 	var awsSrv *http.Server
 	if awsLn != nil {
@@ -136,12 +156,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // watchCourse starts author mode: the site gets every reload of dir. It
 // returns once the first load has been handed over (a failed load is shown
 // as a page, not returned), or with an error when dir cannot be watched.
-func watchCourse(ctx context.Context, dir string, logger *slog.Logger, site *web.Server) error {
+func watchCourse(ctx context.Context, dir string, logger *slog.Logger, site *web.Server, setLabs func([]*labs.Lab)) error {
 	ready := make(chan struct{})
 	var once sync.Once
 	failed := make(chan error, 1)
 	go func() {
 		err := content.Watch(ctx, dir, logger, func(c *content.Course, err error) {
+			if err == nil {
+				// The labs beside the lessons reload with them; a broken
+				// lab shows on the page as a broken lesson does.
+				var all []*labs.Lab
+				if c, all, err = loadCourse(dir); err == nil {
+					setLabs(all)
+				} else {
+					c = nil
+				}
+			}
 			site.SetCourse(c, err)
 			once.Do(func() { close(ready) })
 		})
