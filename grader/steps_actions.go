@@ -384,7 +384,7 @@ func runUpdateCode(ctx context.Context, env *Env, a *updateCodeArgs) error {
 			if dir == "" {
 				dir = fn.Code
 			}
-			return Failf("the submission has no folder %s to package for %s (%v)", dir, a.Function, err)
+			return Failf("the submission has no folder %s to package for %s", dir, a.Function)
 		}
 		return fmt.Errorf("package %s: %w", a.Function, err)
 	}
@@ -677,7 +677,11 @@ func (a *putProvisionedArgs) Validate() error {
 // at once, and a learner (or the next step) would wait for the instances
 // before relying on them.
 func runPutProvisioned(ctx context.Context, env *Env, a *putProvisionedArgs) error {
-	what := fmt.Sprintf("provisioning %d instances for %s", a.Count, actTarget(a.Function, a.Qualifier))
+	instances := "instances"
+	if a.Count == 1 {
+		instances = "instance"
+	}
+	what := fmt.Sprintf("provisioning %d %s for %s", a.Count, instances, actTarget(a.Function, a.Qualifier))
 	if _, err := env.Lambda.PutProvisionedConcurrencyConfig(ctx, env.Account, a.Function, a.Qualifier, a.Count); err != nil {
 		return actRefused(err, what)
 	}

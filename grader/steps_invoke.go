@@ -384,6 +384,8 @@ func invJudge(a *invokeArgs, target string, results []InvokeResult) error {
 	}
 	for _, r := range results {
 		if r.failed() && slices.Contains(invStartupErrors, r.ErrorType) && (e.ErrorType == "" || !r.hasType(e.ErrorType)) {
+			// Lambda's message already says where (a syntax error's line).
+			r.frame = ""
 			return &Unrunnable{Msg: target + " could not run: " + r.errorText()}
 		}
 	}

@@ -317,3 +317,35 @@ func TestInvSame(t *testing.T) {
 		}
 	}
 }
+
+// testInvokeSteps runs invoke against the real stack: env has the
+// function checkout of actSubmission at $LATEST.
+func testInvokeSteps(t *testing.T, env *Env) {
+	actOK(t, env, "invoke", `{function: checkout, payload: {id: 7, items: [{sku: a, n: 2}]}, expect: {executed_version: $LATEST, payload_fields: {mark: one, "echo.items.0.n": 2.0}}}`)
+	actOK(t, env, "invoke", `{function: checkout, payload: {id: 7}, expect: {payload_equals: {mark: one, echo: {id: 7}}, payload_matches: '"mark": "one"'}}`)
+	actFails(t, env, "invoke", `{function: checkout, payload: {id: 7}, expect: {payload_equals: {mark: two}}}`,
+		`expected the answer \{"mark": "two"\}, got \{"mark": "one", "echo": \{"id": 7\}\}`)
+	actOK(t, env, "invoke", `{function: checkout, payload_text: '"just a string"', expect: {payload_equals: {mark: one, echo: just a string}}}`)
+
+	actFails(t, env, "invoke", `{function: checkout, payload: {mode: raise, id: 7}}`,
+		`invoking checkout returned a function error: ValueError: bad order 7 \(File "/var/task/app\.py", line \d+, in handler\)`)
+	actOK(t, env, "invoke", `{function: checkout, payload: {mode: raise, id: 7}, expect: {error_type: ValueError, payload_fields: {errorMessage: bad order 7}}}`)
+	actFails(t, env, "invoke", `{function: checkout, payload: {mode: exit}}`,
+		`invoking checkout returned a function error: Runtime\.ExitError: RequestId: [0-9a-f-]+ Error: Runtime exited with error: exit status 1`)
+	actFails(t, env, "invoke", `{function: checkout, payload: {id: 1}, expect: {ok: false}}`,
+		`expected invoking checkout to fail, but it answered \{"mark": "one", "echo": \{"id": 1\}\}`)
+
+	actOK(t, env, "invoke", `{function: checkout, async: true, count: 2, save: events}`)
+	saved, _ := env.Saved("events")
+	if rs, _ := saved.([]InvokeResult); len(rs) != 2 || rs[0].Status != 202 || rs[0].RequestID == "" {
+		t.Errorf("saved async results = %+v, want two accepted (202) with request ids", saved)
+	}
+	actFails(t, env, "invoke", `{function: no-such-function}`,
+		`invoking no-such-function was refused: ResourceNotFoundException: Function not found: arn:aws:lambda:[a-z0-9-]+:\d{12}:function:no-such-function`)
+	actFails(t, env, "invoke", `{function: checkout, payload_text: 'not json'}`,
+		`invoking checkout was refused: InvalidRequestContentException: Could not parse request body into json: .+`)
+
+	env.MaxInvokes = 1 // this run has made more already
+	actFails(t, env, "invoke", `{function: checkout, count: 2}`, `this grading run reached the lab's limit of 1 invocations`)
+	env.MaxInvokes = 0
+}
