@@ -149,3 +149,29 @@ func (e *Env) CreateFunction(ctx context.Context, fn labs.Function, zip []byte) 
 	}
 	return nil
 }
+
+// ProvisionMissing gives a copy of a learner's account what the lab
+// provides and the learner may not have made: its buckets and their seed
+// objects. Nothing the learner made is replaced.
+func (e *Env) ProvisionMissing(ctx context.Context) error {
+	for _, b := range e.Lab.Resources.Buckets {
+		if _, err := e.S3.HeadBucket(ctx, &s3sdk.HeadBucketInput{Bucket: aws.String(b.Name)}); err != nil {
+			if _, err := e.S3.CreateBucket(ctx, &s3sdk.CreateBucketInput{Bucket: aws.String(b.Name)}); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b.Name, err)
+			}
+		}
+		for _, o := range b.Objects {
+			if _, err := e.S3.HeadObject(ctx, &s3sdk.HeadObjectInput{Bucket: aws.String(b.Name), Key: aws.String(o.Key)}); err == nil {
+				continue
+			}
+			body, err := e.BodyBytes(o.Body)
+			if err != nil {
+				return fmt.Errorf("seed object %s/%s: %w", b.Name, o.Key, err)
+			}
+			if _, err := e.S3.PutObject(ctx, &s3sdk.PutObjectInput{Bucket: aws.String(b.Name), Key: aws.String(o.Key), Body: bytes.NewReader(body)}); err != nil {
+				return fmt.Errorf("seed object %s/%s: %w", b.Name, o.Key, err)
+			}
+		}
+	}
+	return nil
+}

@@ -112,6 +112,9 @@ func (r *run) grade(ctx context.Context) error {
 		if err := r.g.cfg.Lambda.CopyAccount(ctx, r.sub.Account, env.Account); err != nil {
 			return err
 		}
+		if err := env.ProvisionMissing(ctx); err != nil {
+			return err
+		}
 	} else if err := env.Provision(ctx); err != nil {
 		var f *Failure
 		if errors.As(err, &f) {
