@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -163,5 +164,48 @@ func BenchmarkGradingQueue20(b *testing.B) {
 		el := time.Since(start)
 		b.ReportMetric(el.Seconds(), "s/20-submissions")
 		b.ReportMetric(20/el.Minutes(), "submissions/min")
+	}
+}
+
+// BenchmarkGradeSolution grades each lab's reference solution, one run at
+// a time, and reports the wall time of one grading (aims: under 10 s each,
+// the S3 transform under 5 s).
+func BenchmarkGradeSolution(b *testing.B) {
+	requireDockerB(b)
+	ctx := context.Background()
+	_, all, err := loadCourse("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := startGrading(ctx, "", os.Getenv, io.Discard, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(st.close)
+	for _, lab := range all {
+		b.Run(lab.ID, func(b *testing.B) {
+			sub, err := grader.VariantSubmission(lab, lab.Solution)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				rep, err := st.grader.Grade(ctx, lab, sub, grader.Options{})
+				if err != nil || rep.Status != grader.Pass {
+					b.Fatalf("%s solution: %v %s", lab.ID, err, rep.Summary())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCheckCourse is `lambdalab check` on the embedded course, start
+// to end, including the start of its sandbox.
+func BenchmarkCheckCourse(b *testing.B) {
+	requireDockerB(b)
+	for b.Loop() {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), []string{"check"}, os.Getenv, nil, &out, &errOut); err != nil {
+			b.Fatalf("check: %v\n%s\n%s", err, out.String(), errOut.String())
+		}
 	}
 }
