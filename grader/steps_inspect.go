@@ -573,7 +573,9 @@ func runExpectNoWrites(ctx context.Context, env *Env, a *expectNoWritesArgs) err
 }
 
 // recursionStopped names the functions that bucket's notifications invoke
-// (and the lab's functions) of which Lambda stopped a recursive loop since.
+// (and the lab's functions) of which Lambda stopped a recursive loop since,
+// once they are quiet (quietRecords): it is only asked when writes were
+// found, so a loop they started is usually still running.
 func recursionStopped(ctx context.Context, env *Env, bucket string, since time.Time) ([]string, error) {
 	var names []string
 	if out, err := env.S3.GetBucketNotificationConfiguration(ctx, &s3sdk.GetBucketNotificationConfigurationInput{Bucket: aws.String(bucket)}); err == nil {
@@ -592,7 +594,7 @@ func recursionStopped(ctx context.Context, env *Env, bucket string, since time.T
 	}
 	var stopped []string
 	for _, name := range names {
-		recs, err := settledRecords(ctx, env, name, since)
+		recs, err := quietRecords(ctx, env, name, since)
 		if err != nil {
 			return nil, err
 		}

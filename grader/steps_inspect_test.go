@@ -258,19 +258,20 @@ func TestInspect(t *testing.T) {
 			`function looper:beta does not exist \(ResourceNotFoundException: Function not found: `+arn+`:beta\)`)
 
 		// The grader's upload starts a loop: the function writes back into
-		// the bucket that triggers it until Lambda stops it.
+		// the bucket that triggers it until Lambda stops it. The judgement
+		// waits for the chain to end rather than pass while it still runs.
 		env.GradingStart = time.Now()
 		env.CheckStart = env.GradingStart
 		putObject(t, env, "loop", "in/0", []byte("first"))
 		env.NoteWrite("loop", "in/0")
-		waitForOutcome(t, env, "looper", "recursion-stopped")
+		waitForRecord(t, env, "looper")
+		fail(t, env, "expect_records", `{function: looper, recursion_stopped: false}`,
+			`Lambda detected a recursive loop \(S3 → function looper → the same bucket\) since the check began and stopped it, as its recursive loop detection does`)
 
 		fail(t, env, "expect_no_writes", `{bucket: loop}`,
 			`your code wrote 1[0-9] objects into bucket loop since grading began, where it should write nothing: in/1, in/10, in/11 and 1[0-9] more\. `+
 				`Lambda detected a recursive loop \(S3 → function looper → the same bucket\) and stopped it, as its recursive loop detection does`)
 		pass(t, env, "expect_records", `{function: looper, recursion_stopped: true, min_count: 10, max_errors: 0}`)
-		fail(t, env, "expect_records", `{function: looper, recursion_stopped: false}`,
-			`Lambda detected a recursive loop \(S3 → function looper → the same bucket\) since the check began and stopped it, as its recursive loop detection does`)
 		fail(t, env, "expect_records", `{function: looper, outcomes: {success: 3}}`,
 			`1[0-9] invokes of looper since the check began ended with outcome success; the lab expects 3 \(outcomes seen: recursion-stopped 1, success 1[0-9]\)`)
 	})
@@ -541,8 +542,8 @@ def handler(event, context):
     return "sent"
 `
 
-// waitForOutcome waits (up to a minute) for a record of fn with outcome.
-func waitForOutcome(t *testing.T, env *Env, fn, outcome string) {
+// waitForRecord waits (up to a minute) for a first record of fn.
+func waitForRecord(t *testing.T, env *Env, fn string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -550,14 +551,12 @@ func waitForOutcome(t *testing.T, env *Env, fn, outcome string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range recs {
-			if r.Outcome == outcome {
-				return
-			}
+		if len(recs) > 0 {
+			return
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no invocation of %s ended %s within a minute", fn, outcome)
+	t.Fatalf("%s did not run within a minute", fn)
 }
 
 func TestAnswer(t *testing.T) {
