@@ -174,10 +174,14 @@ func lineCount(b []byte) int {
 	return n
 }
 
-// sizeText shows a byte count in Lambda's MB (MiB) with the exact count.
+// sizeText shows a byte count in Lambda's KB and MB (KiB, MiB) with the
+// exact count.
 func sizeText(n int64) string {
-	if n < 1<<20 {
+	switch {
+	case n < 1<<10:
 		return fmt.Sprintf("%d bytes", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KB (%d bytes)", float64(n)/(1<<10), n)
 	}
 	return fmt.Sprintf("%.1f MB (%d bytes)", float64(n)/(1<<20), n)
 }

@@ -650,3 +650,18 @@ func TestPeakConcurrency(t *testing.T) {
 		}
 	}
 }
+
+func TestSizeText(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 bytes"}, {1023, "1023 bytes"}, {51200, "50.0 KB (51200 bytes)"},
+		{503629, "491.8 KB (503629 bytes)"}, {50 << 20, "50.0 MB (52428800 bytes)"},
+	}
+	for _, tt := range tests {
+		if got := sizeText(tt.n); got != tt.want {
+			t.Errorf("sizeText(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
