@@ -263,7 +263,7 @@ func (a *asyncRunner) deliver(ctx context.Context, m store.QueueMessage) error {
 		throttled = true
 	} else {
 		start := time.Now()
-		tr := s.traceFor(r.tracingMode, ev.TraceID)
+		tr := s.traceFor(ev.Account, r.tracingMode, ev.TraceID)
 		ended := s.chains.begin(ev.RequestID, ev.Lineage)
 		res, err = e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: ev.Payload, InvokedARN: r.invokedARN,
 			TraceID: tr.header, RequestID: ev.RequestID, XRaySegmentID: tr.segmentID()})

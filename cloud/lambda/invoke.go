@@ -169,7 +169,7 @@ func (s *Service) Invoke(ctx context.Context, account string, in InvokeInput) (*
 		return nil, err
 	}
 	start := time.Now()
-	tr := s.traceFor(r.tracingMode, in.TraceID)
+	tr := s.traceFor(account, r.tracingMode, in.TraceID)
 	// The id is chosen here so that a throttle, which returns no result,
 	// is reported to watchers under the id of the sandbox's record.
 	reqID := sandbox.NewRequestID()

@@ -48,8 +48,8 @@ type Service struct {
 
 	engine atomic.Pointer[sandbox.Engine]
 
-	xray    *xray.Service
-	sampler sampler
+	xray     *xray.Service
+	samplers sync.Map // account id → *sampler
 
 	async   *asyncRunner
 	chains  chains // lineage of the async events running now (recursion.go)

@@ -12,7 +12,10 @@ import (
 )
 
 // sampler is Lambda's fixed sampling rule for active tracing: the first
-// request in each second, then 5 % of the rest (reference §14.4).
+// request in each second, then 5 % of the rest (reference §14.4). Each
+// account has its own, as each AWS account's functions do: one learner's
+// traffic (or a grading run in a scratch account) cannot use up another's
+// sampled request of the second.
 type sampler struct {
 	mu     sync.Mutex
 	second int64
@@ -38,7 +41,7 @@ type tracing struct {
 // propagates a caller's header (or starts an unsampled one); Active honours
 // a caller's decision and samples otherwise, and when sampled the function
 // hangs its subsegments under Lambda's Invocation subsegment.
-func (s *Service) traceFor(mode, incoming string) tracing {
+func (s *Service) traceFor(account, mode, incoming string) tracing {
 	now := time.Now()
 	h := xray.ParseTraceHeader(incoming)
 	if mode != "Active" || s.xray == nil {
@@ -49,7 +52,8 @@ func (s *Service) traceFor(mode, incoming string) tracing {
 	}
 	sampled := h.Sampled == "1"
 	if h.Sampled != "1" && h.Sampled != "0" {
-		sampled = s.sampler.sample(now)
+		v, _ := s.samplers.LoadOrStore(account, &sampler{})
+		sampled = v.(*sampler).sample(now)
 	}
 	if !sampled {
 		root := h.Root

@@ -112,3 +112,24 @@ func hasNodeOrigin(nodes []*xray.Node, origin string) bool {
 	}
 	return false
 }
+
+// Each account samples on its own: the first request of a second is traced
+// in every account, so one learner's traffic (or a grading run) cannot take
+// another's.
+func TestSamplingPerAccount(t *testing.T) {
+	s := &Service{xray: &xray.Service{}}
+	for i, acct := range []string{"111111111111", "222222222222"} {
+		if tr := s.traceFor(acct, "Active", ""); tr.trace == nil {
+			t.Errorf("account %d: its first request of the second was not sampled", i+1)
+		}
+	}
+	sampled := 0
+	for range 200 {
+		if s.traceFor("111111111111", "Active", "").trace != nil {
+			sampled++
+		}
+	}
+	if sampled > 40 { // 5 % of 200 is 10; a second boundary adds one
+		t.Errorf("%d of 200 later requests of one account were sampled; want about 5 %%", sampled)
+	}
+}
