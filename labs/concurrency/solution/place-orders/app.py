@@ -26,7 +26,9 @@ lam = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1},
                                            max_pool_connections=50))
 
 CHECKOUT = os.environ["CHECKOUT_FUNCTION"]
-BASE_DELAY = 0.1  # seconds: the first retry waits up to this long
+# The first retry waits up to about one checkout call (300 ms): sooner than
+# that, no slot can have come free.
+BASE_DELAY = 0.3  # seconds
 MAX_DELAY = 2.0   # no wait is longer than this
 MAX_ATTEMPTS = 12
 
