@@ -65,13 +65,20 @@ func (gr *grading) run(ctx context.Context, job store.GradingJob, progress func(
 		// says why, and it is not an attempt.
 		return gr.save(ctx, sub, &grader.Report{Version: grader.ReportVersion, Lab: lab.ID, Status: grader.Error, Message: err.Error()})
 	}
-	failed := 0
+	failed, passed := 0, map[string]bool{}
 	if sub.UserID != 0 {
 		if failed, err = gr.db.FailedAttempts(ctx, sub.UserID, lab.ID); err != nil {
 			return queue.Platform(err)
 		}
+		before, err := gr.db.PassedChecks(ctx, sub.UserID, lab.ID)
+		if err != nil {
+			return queue.Platform(err)
+		}
+		for id := range before {
+			passed[id] = true
+		}
 	}
-	opts := grader.Options{FailedAttempts: failed, Progress: func(c grader.CheckResult) {
+	opts := grader.Options{FailedAttempts: failed, PassedBefore: passed, Progress: func(c grader.CheckResult) {
 		if b, err := json.Marshal(c); err == nil {
 			progress(queue.Event{Kind: queue.KindProgress, Data: b})
 		}
@@ -91,7 +98,13 @@ func (gr *grading) save(ctx context.Context, sub store.Submission, rep *grader.R
 	if err != nil {
 		return err
 	}
-	err = gr.db.SaveReport(ctx, sub.ID, store.GradeReport{Status: store.GradeStatus(rep.Status), Score: rep.Score, Report: b})
+	var passed []string
+	for _, c := range rep.Checks {
+		if c.Status == grader.Pass {
+			passed = append(passed, c.ID)
+		}
+	}
+	err = gr.db.SaveReport(ctx, sub.ID, store.GradeReport{Status: store.GradeStatus(rep.Status), Score: rep.Score, Report: b, PassedChecks: passed})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return queue.Platform(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,43 +52,15 @@ func TestGradeLeavesLearnerAccountUnchanged(t *testing.T) {
 	st := newStack(t)
 	ctx := context.Background()
 	lab := embeddedLab(t, "s3-transform")
-	user, err := st.db.CreateUser(ctx, "learner@example.com", "x", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := st.db.AccountKeys(ctx, user.AccountID)
-	if err != nil || len(keys) == 0 {
-		t.Fatal(keys, err)
-	}
-	// The learner's work, done with the same steps the grader replays.
-	sol, err := VariantSubmission(lab, lab.Solution)
-	if err != nil {
-		t.Fatal(err)
-	}
-	learner := &Env{Account: user.AccountID, Region: "us-east-1", DB: st.db, Lambda: st.lambda, XRay: st.xray,
-		S3: s3Client(st.endpoint, keys[0]), Lab: lab, Files: sol.Files, ReadyLayer: testReadyLayer}
-	if err := learner.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, step := range sol.Actions {
-		if step.Kind == "checkpoint" {
-			continue
-		}
-		args, err := learner.expandArgs(ctx, step.Args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := kinds[step.Kind].Run(ctx, learner, args); err != nil {
-			t.Fatalf("%s: %v", step.Kind, err)
-		}
-	}
+	learner := newLearner(t, st, lab, "learner@example.com")
+	replay(t, learner, lab.Solution.Actions)
 	time.Sleep(500 * time.Millisecond) // let the seed objects' own events finish
-	before, err := st.db.AccountDigest(ctx, user.AccountID)
+	before, err := st.db.AccountDigest(ctx, learner.Account)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	rep, err := st.grader.Grade(ctx, lab, Submission{Account: user.AccountID}, Options{})
+	rep, err := st.grader.Grade(ctx, lab, Submission{Account: learner.Account}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +68,7 @@ func TestGradeLeavesLearnerAccountUnchanged(t *testing.T) {
 		t.Errorf("grading the learner's finished lab: %s", describe(rep))
 	}
 	time.Sleep(500 * time.Millisecond) // anything still in flight would land now
-	after, err := st.db.AccountDigest(ctx, user.AccountID)
+	after, err := st.db.AccountDigest(ctx, learner.Account)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,4 +181,100 @@ func normalise(rep *Report) []byte {
 	}
 	b, _ := json.MarshalIndent(r, "", "  ")
 	return append(b, '\n')
+}
+
+// newLearner makes a user whose account has the lab's resources and
+// functions from the solution's code, as a learner who followed the
+// instructions has them.
+func newLearner(t *testing.T, st *stack, lab *labs.Lab, email string) *Env {
+	t.Helper()
+	ctx := context.Background()
+	user, err := st.db.CreateUser(ctx, email, "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.db.AccountKeys(ctx, user.AccountID)
+	if err != nil || len(keys) == 0 {
+		t.Fatal(keys, err)
+	}
+	sol, err := VariantSubmission(lab, lab.Solution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	learner := &Env{Account: user.AccountID, Region: "us-east-1", DB: st.db, Lambda: st.lambda, XRay: st.xray,
+		S3: s3Client(st.endpoint, keys[0]), Lab: lab, Files: sol.Files, ReadyLayer: testReadyLayer}
+	if err := learner.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return learner
+}
+
+// replay does steps in the learner's account, as the learner would by hand.
+func replay(t *testing.T, learner *Env, steps []labs.Step) {
+	t.Helper()
+	ctx := context.Background()
+	for _, step := range steps {
+		if step.Kind == "checkpoint" {
+			continue
+		}
+		args, err := learner.expandArgs(ctx, step.Args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := kinds[step.Kind].Run(ctx, learner, args); err != nil {
+			t.Fatalf("%s: %v", step.Kind, err)
+		}
+	}
+}
+
+// TestGradeAccountInStages is the versions lab graded from a learner's
+// account, which cannot hold a canary and its rollback at once: graded
+// during the canary, the canary checks pass (the rollback ones cannot yet);
+// graded after the rollback, the canary checks stay passed from the
+// earlier attempt and the lab passes.
+func TestGradeAccountInStages(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	lab := embeddedLab(t, "versions-aliases")
+	learner := newLearner(t, st, lab, "stages@example.com")
+	actions := lab.Solution.Actions
+	cut := slices.IndexFunc(actions, func(s labs.Step) bool { return s.Kind == "checkpoint" })
+	if cut < 0 {
+		t.Fatal("the versions lab's solution has no checkpoint")
+	}
+	stage := actions[cut].Args.(string)
+	replay(t, learner, actions[:cut])
+
+	first, err := st.grader.Grade(ctx, lab, Submission{Account: learner.Account}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed := map[string]bool{}
+	for i, c := range first.Checks {
+		if lab.Checks[i].At == stage && c.Status != Pass {
+			t.Errorf("during the canary, check %s: %s %s", c.ID, c.Status, c.Message)
+		}
+		if c.Status == Pass {
+			passed[c.ID] = true
+		}
+	}
+	if first.Status != Fail {
+		t.Errorf("during the canary the lab is not done yet: %s", first.Summary())
+	}
+
+	replay(t, learner, actions[cut+1:])
+	second, err := st.grader.Grade(ctx, lab, Submission{Account: learner.Account}, Options{PassedBefore: passed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Status != Pass {
+		t.Errorf("after the rollback, with the canary shown before: %s", describe(second))
+	}
+	without, err := st.grader.Grade(ctx, lab, Submission{Account: learner.Account}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if without.Status != Fail {
+		t.Errorf("after the rollback, never having shown the canary, the lab must not pass: %s", without.Summary())
+	}
 }

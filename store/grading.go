@@ -73,8 +73,12 @@ type GradeReport struct {
 	Status       GradeStatus
 	Score        float64 // 0 to 1
 	// Report is the grader's report as JSON; the grader owns its shape.
-	Report     []byte
-	FinishedAt time.Time // zero means now
+	Report []byte
+	// PassedChecks are the ids of the checks that passed; they are added
+	// to the learner's passed checks of the lab (see PassedChecks), also
+	// when the report as a whole fails.
+	PassedChecks []string
+	FinishedAt   time.Time // zero means now
 }
 
 // LabProgress is a learner's standing in one lab, over every graded
@@ -375,6 +379,14 @@ func (db *DB) SaveReport(ctx context.Context, submissionID int64, r GradeReport)
 		return fmt.Errorf("save report of submission %d: %w", submissionID, err)
 	}
 	if user.Valid && r.Status != GradeError {
+		for _, id := range r.PassedChecks {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO lab_check_passes (user_id, lab, check_id, passed_at) VALUES ($1, $2, $3, $4)
+				 ON CONFLICT (user_id, lab, check_id) DO NOTHING`,
+				user.Int64, lab, id, finished); err != nil {
+				return fmt.Errorf("save report of submission %d: passed check %s: %w", submissionID, id, err)
+			}
+		}
 		failed, passedAt := 0, int64(0)
 		if r.Status == GradeFail {
 			failed = 1
@@ -402,6 +414,32 @@ func (db *DB) SaveReport(ctx context.Context, submissionID int64, r GradeReport)
 		return fmt.Errorf("save report of submission %d: commit: %w", submissionID, err)
 	}
 	return nil
+}
+
+// PassedChecks returns the checks of a lab the user has passed in any
+// graded attempt, with when each first passed.
+func (db *DB) PassedChecks(ctx context.Context, userID int64, lab string) (map[string]time.Time, error) {
+	rows, err := db.conn.QueryContext(ctx,
+		"SELECT check_id, passed_at FROM lab_check_passes WHERE user_id = $1 AND lab = $2", userID, lab)
+	if err != nil {
+		return nil, fmt.Errorf("passed checks of user %d in %s: %w", userID, lab, err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var (
+			id string
+			at int64
+		)
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, fmt.Errorf("passed checks of user %d in %s: %w", userID, lab, err)
+		}
+		out[id] = fromNanos(at)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("passed checks of user %d in %s: %w", userID, lab, err)
+	}
+	return out, nil
 }
 
 // Report returns the report of a submission, or ErrNotFound when it has

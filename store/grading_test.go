@@ -704,3 +704,33 @@ func TestGradingCascadesWithUser(t *testing.T) {
 		}
 	}
 }
+
+// Passed checks accumulate over attempts, failing ones included; an error
+// report adds none, and another user's or lab's are apart.
+func TestPassedChecks(t *testing.T) {
+	ctx := context.Background()
+	db, clock := newGradingDB(t)
+	u := mustUser(t, db, "c@example.com")
+	other := mustUser(t, db, "d@example.com")
+	save := func(user int64, lab string, status GradeStatus, passed ...string) {
+		t.Helper()
+		clock.Advance(time.Minute)
+		s := mustSubmit(t, db, user, lab)
+		if err := db.SaveReport(ctx, s.ID, GradeReport{Status: status, Score: 0.5, Report: []byte(`{}`), PassedChecks: passed}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(u.ID, "lab", GradeFail, "a", "b")
+	first := clock.Now()
+	save(u.ID, "lab", GradeFail, "b", "c")
+	save(u.ID, "lab", GradeError, "d")
+	save(other.ID, "lab", GradePass, "e")
+	save(u.ID, "other-lab", GradePass, "f")
+	got, err := db.PassedChecks(ctx, u.ID, "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !got["a"].Equal(first) || !got["b"].Equal(first) || got["c"].IsZero() || !got["d"].IsZero() {
+		t.Errorf("PassedChecks = %v; want a and b at %v, c later, no d", got, first)
+	}
+}
