@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"lambdalab/cloud/codepkg"
 	"lambdalab/cloud/endpoint"
@@ -142,4 +145,29 @@ func testReadyLayer(ctx context.Context, name string) (string, error) {
 		readyLayer.path, readyLayer.err = docker.BuildXRayLayer(ctx, filepath.Join(cache, "lambdalab-test", "xray-layer"), os.Stderr)
 	})
 	return readyLayer.path, readyLayer.err
+}
+
+// runStep decodes a step's arguments from YAML as the loader would (every
+// field known, Validate called), expands its values and runs it, within
+// timeout.
+func runStep(t *testing.T, env *Env, k Kind, kind, src string, timeout time.Duration) error {
+	t.Helper()
+	args := k.Args()
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(args); err != nil {
+		t.Fatalf("decode %s {%s}: %v", kind, src, err)
+	}
+	if v, ok := args.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			t.Fatalf("%s {%s} is invalid: %v", kind, src, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	expanded, err := env.expandArgs(ctx, args)
+	if err != nil {
+		t.Fatalf("expand %s {%s}: %v", kind, src, err)
+	}
+	return k.Run(ctx, env, expanded)
 }

@@ -28,24 +28,7 @@ func act(t *testing.T, env *Env, kind, src string) error {
 	if !ok {
 		t.Fatalf("no action kind %s", kind)
 	}
-	args := k.Args()
-	dec := yaml.NewDecoder(strings.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(args); err != nil {
-		t.Fatalf("decode %s {%s}: %v", kind, src, err)
-	}
-	if v, ok := args.(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
-			t.Fatalf("%s {%s} is invalid: %v", kind, src, err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	expanded, err := env.expandArgs(ctx, args)
-	if err != nil {
-		t.Fatalf("expand %s {%s}: %v", kind, src, err)
-	}
-	return k.Run(ctx, env, expanded)
+	return runStep(t, env, k, kind, src, 90*time.Second)
 }
 
 // actOK runs a step that must pass.

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"gopkg.in/yaml.v3"
 
 	"lambdalab/cloud/lambda"
 	"lambdalab/cloud/xray"
@@ -33,24 +32,7 @@ func step(t *testing.T, env *Env, kind, src string) error {
 	if k.Where != labs.InChecks {
 		t.Errorf("%s may appear in %v, want checks only", kind, k.Where)
 	}
-	args := k.Args()
-	dec := yaml.NewDecoder(strings.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(args); err != nil {
-		t.Fatalf("decode %s {%s}: %v", kind, src, err)
-	}
-	if v, ok := args.(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
-			t.Fatalf("%s {%s} is invalid: %v", kind, src, err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	expanded, err := env.expandArgs(ctx, args)
-	if err != nil {
-		t.Fatalf("expand %s {%s}: %v", kind, src, err)
-	}
-	return k.Run(ctx, env, expanded)
+	return runStep(t, env, k, kind, src, 60*time.Second)
 }
 
 // pass runs a step that must pass.
