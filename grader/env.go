@@ -2,8 +2,11 @@ package grader
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,25 +54,30 @@ type Env struct {
 
 	mu    sync.Mutex
 	saved map[string]any
-	wrote map[string]bool // "bucket/key" the grader itself wrote
+	wrote map[string]string // "bucket/key" the grader itself wrote → its MD5
 }
 
-// NoteWrite records that a step of the grader wrote bucket/key, so that
-// expect_no_writes does not blame the learner's function for it.
-func (e *Env) NoteWrite(bucket, key string) {
+// NoteWrite records that a step of the grader wrote body to bucket/key, so
+// that expect_no_writes does not blame the learner's function for it. The
+// body's MD5 (the object's ETag) is kept: if the learner's code later
+// overwrites that key with anything else, it is a write of theirs.
+func (e *Env) NoteWrite(bucket, key string, body []byte) {
+	sum := md5.Sum(body)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.wrote == nil {
-		e.wrote = map[string]bool{}
+		e.wrote = map[string]string{}
 	}
-	e.wrote[bucket+"/"+key] = true
+	e.wrote[bucket+"/"+key] = hex.EncodeToString(sum[:])
 }
 
-// WroteItself reports whether the grader wrote bucket/key.
-func (e *Env) WroteItself(bucket, key string) bool {
+// WroteItself reports whether the object now at bucket/key, with this
+// ETag (quoted or not), is what the grader wrote there.
+func (e *Env) WroteItself(bucket, key, etag string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.wrote[bucket+"/"+key]
+	want, ok := e.wrote[bucket+"/"+key]
+	return ok && want == strings.Trim(etag, `"`)
 }
 
 // Save keeps a step's result under name for later steps of the run.

@@ -188,7 +188,7 @@ func runPutObject(ctx context.Context, env *Env, a *putObjectArgs) error {
 	}
 	// Noted before the write, so that a function the write triggers can
 	// never be blamed for it even if the answer is lost.
-	env.NoteWrite(a.Bucket, a.Key)
+	env.NoteWrite(a.Bucket, a.Key, body)
 	if _, err := env.S3.PutObject(ctx, in); err != nil {
 		return actS3Refused(err, fmt.Sprintf("putting %s into bucket %s", a.Key, a.Bucket))
 	}

@@ -554,7 +554,7 @@ func runExpectNoWrites(ctx context.Context, env *Env, a *expectNoWritesArgs) err
 		}
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
-			if o.LastModified == nil || o.LastModified.Before(from) || env.WroteItself(a.Bucket, key) || slices.Contains(a.Except, key) {
+			if o.LastModified == nil || o.LastModified.Before(from) || env.WroteItself(a.Bucket, key, aws.ToString(o.ETag)) || slices.Contains(a.Except, key) {
 				continue
 			}
 			written = append(written, key)

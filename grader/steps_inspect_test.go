@@ -191,8 +191,13 @@ func TestInspect(t *testing.T) {
 		env.GradingStart = time.Now()
 		env.CheckStart = env.GradingStart
 		putObject(t, env, "raw-logs", "in/a.log", []byte("the grader's upload"))
-		env.NoteWrite("raw-logs", "in/a.log")
+		env.NoteWrite("raw-logs", "in/a.log", []byte("the grader's upload"))
 		pass(t, env, "expect_no_writes", `{bucket: raw-logs}`)
+		// The learner's code overwriting the grader's own upload is a write.
+		putObject(t, env, "raw-logs", "in/a.log", []byte("masked in place"))
+		fail(t, env, "expect_no_writes", `{bucket: raw-logs}`,
+			`your code wrote 1 object into bucket raw-logs since grading began, where it should write nothing: in/a\.log`)
+		putObject(t, env, "raw-logs", "in/a.log", []byte("the grader's upload"))
 		for _, k := range []string{"in/a.log.out", "in/b.log.out", "in/c.log.out", "in/d.log.out"} {
 			putObject(t, env, "raw-logs", k, []byte("the learner's write"))
 		}
@@ -245,7 +250,7 @@ func TestInspect(t *testing.T) {
 		env.GradingStart = time.Now()
 		env.CheckStart = env.GradingStart
 		putObject(t, env, "loop", "in/0", []byte("first"))
-		env.NoteWrite("loop", "in/0")
+		env.NoteWrite("loop", "in/0", []byte("first"))
 		waitForRecord(t, env, "looper")
 		fail(t, env, "expect_records", `{function: looper, recursion_stopped: false}`,
 			`Lambda detected a recursive loop \(S3 → function looper → the same bucket\) since the check began and stopped it, as its recursive loop detection does`)
