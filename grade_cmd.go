@@ -46,6 +46,12 @@ func loadCourse(contentDir string) (*content.Course, []*labs.Lab, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if contentDir != "" {
+		// A course folder without labs/ is a course without labs.
+		if _, err := os.Stat(filepath.Join(contentDir, "labs")); errors.Is(err, fs.ErrNotExist) {
+			return course, nil, nil
+		}
+	}
 	all, err := labs.Load(labsFS, labs.Options{Kinds: grader.LabKinds(), Lesson: lessonExists(course)})
 	if err != nil {
 		if contentDir != "" {
