@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -141,29 +142,37 @@ func TestGradingQueueStoresReports(t *testing.T) {
 }
 
 // BenchmarkGradingQueue20 queues 20 submissions of the S3 transform
-// solution at once and reports how long the queue takes to grade them all
-// with its default workers for this machine.
+// solution at once and reports how long the queue takes to grade them all,
+// with the default workers for this machine and with two and four.
 func BenchmarkGradingQueue20(b *testing.B) {
 	requireDockerB(b)
-	_, gr, all := queuedGrading(b, queue.Config{})
-	lab := labByID(b, all, "s3-transform")
-	for b.Loop() {
-		start := time.Now()
-		jobs := make([]store.GradingJob, 20)
-		for i := range jobs {
-			jobs[i] = submitVariant(b, gr, lab, lab.Solution, 0)
+	for _, workers := range []int{0, 2, 4} {
+		name := fmt.Sprintf("workers=%d", workers)
+		if workers == 0 {
+			name = "workers=default"
 		}
-		for _, j := range jobs {
-			if state, _ := waitJob(b, gr, j.ID); state != store.GradingDone {
-				b.Fatalf("job %d: %s", j.ID, state)
+		b.Run(name, func(b *testing.B) {
+			_, gr, all := queuedGrading(b, queue.Config{Workers: workers})
+			lab := labByID(b, all, "s3-transform")
+			for b.Loop() {
+				start := time.Now()
+				jobs := make([]store.GradingJob, 20)
+				for i := range jobs {
+					jobs[i] = submitVariant(b, gr, lab, lab.Solution, 0)
+				}
+				for _, j := range jobs {
+					if state, _ := waitJob(b, gr, j.ID); state != store.GradingDone {
+						b.Fatalf("job %d: %s", j.ID, state)
+					}
+					if rep, err := gr.db.Report(context.Background(), j.SubmissionID); err != nil || rep.Status != store.GradePass {
+						b.Fatalf("job %d report: %+v %v", j.ID, rep, err)
+					}
+				}
+				el := time.Since(start)
+				b.ReportMetric(el.Seconds(), "s/20-submissions")
+				b.ReportMetric(20/el.Minutes(), "submissions/min")
 			}
-			if rep, err := gr.db.Report(context.Background(), j.SubmissionID); err != nil || rep.Status != store.GradePass {
-				b.Fatalf("job %d report: %+v %v", j.ID, rep, err)
-			}
-		}
-		el := time.Since(start)
-		b.ReportMetric(el.Seconds(), "s/20-submissions")
-		b.ReportMetric(20/el.Minutes(), "submissions/min")
+		})
 	}
 }
 
