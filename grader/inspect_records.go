@@ -55,10 +55,6 @@ func settledRecords(ctx context.Context, env *Env, fn string, since time.Time) (
 const (
 	loopQuiet = 3 * time.Second
 	loopWait  = 20 * time.Second
-	// asyncQueue is cloud/lambda's queue of accepted asynchronous events
-	// (its asyncQueue); the recursion test of this package fails if the
-	// name ever stops matching, as the wait would then end at once.
-	asyncQueue = "lambda-async"
 )
 
 // quietRecords returns fn's records since a time once no asynchronous
@@ -70,7 +66,6 @@ func quietRecords(ctx context.Context, env *Env, fn string, since time.Time) ([]
 	if d, ok := ctx.Deadline(); ok && d.Add(-time.Second).Before(limit) {
 		limit = d.Add(-time.Second)
 	}
-	queue := env.DB.Queue(asyncQueue, time.Minute) // only counted, never received from
 	for {
 		recs, err := settledRecords(ctx, env, fn, since)
 		if err != nil {
@@ -84,7 +79,7 @@ func quietRecords(ctx context.Context, env *Env, fn string, since time.Time) ([]
 				last = r.End
 			}
 		}
-		pending, err := queue.Len(ctx)
+		pending, err := env.Lambda.PendingEvents(ctx)
 		if err != nil {
 			return nil, err
 		}
