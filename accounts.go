@@ -169,7 +169,7 @@ func (a *accounts) listenXRay(ctx context.Context, awsAddr string) {
 // startGrading starts the grader and its queue once the sandbox runs:
 // scratch accounts a crash left are removed, and jobs a dead process left
 // running are run again (or failed after their attempts).
-func (a *accounts) startGrading(ctx context.Context, db *store.DB, all []*labs.Lab, getenv func(string) string) error {
+func (a *accounts) startGrading(ctx context.Context, db *store.DB, e *sandbox.Engine, all []*labs.Lab, getenv func(string) string) error {
 	var cfg queue.Config
 	for name, dst := range map[string]*int{"LAMBDALAB_GRADING_WORKERS": &cfg.Workers, "LAMBDALAB_GRADING_QUEUE": &cfg.MaxQueued} {
 		if v := getenv(name); v != "" {
@@ -181,7 +181,7 @@ func (a *accounts) startGrading(ctx context.Context, db *store.DB, all []*labs.L
 		}
 	}
 	g := grader.New(grader.Config{DB: db, Lambda: a.lambda, S3: a.s3, XRay: a.xray, Endpoint: a.endpoint,
-		ReadyLayer: readyLayers(filepath.Join(a.dataDir, "cache"), logWriter{a.logger}), Logger: a.logger})
+		ReadyLayer: readyLayers(filepath.Join(a.dataDir, "cache"), logWriter{a.logger}), FlushRecords: e.Flush, Logger: a.logger})
 	if n, err := g.RemoveScratchAccounts(ctx); err != nil {
 		a.logger.Warn("remove leftover scratch accounts", "err", err)
 	} else if n > 0 {

@@ -132,7 +132,7 @@ func startGrading(ctx context.Context, dataDir string, getenv func(string) strin
 		return nil, err
 	}
 	g := grader.New(grader.Config{DB: db, Lambda: acct.lambda, S3: acct.s3, XRay: acct.xray, Endpoint: acct.endpoint,
-		ReadyLayer: readyLayers(userCache(), progress), Logger: logger})
+		ReadyLayer: readyLayers(userCache(), progress), FlushRecords: engine.Flush, Logger: logger})
 	if _, err := g.RemoveScratchAccounts(ctx); err != nil {
 		logger.WarnContext(ctx, "remove leftover scratch accounts", "err", err)
 	}

@@ -110,7 +110,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		labsMu.Lock()
 		all := courseLabs
 		labsMu.Unlock()
-		if err := acct.startGrading(ctx, db, all, getenv); err != nil {
+		if err := acct.startGrading(ctx, db, e, all, getenv); err != nil {
 			logger.Error("grading unavailable", "err", err)
 		}
 	})

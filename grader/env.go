@@ -48,6 +48,9 @@ type Env struct {
 	GradingStart time.Time // when the grading run began (after provisioning)
 	CheckStart   time.Time // when the current check began
 
+	// flush stores the sandbox's pending invocation records; may be nil.
+	flush func(ctx context.Context) error
+
 	// MaxInvokes bounds the invocations of one grading run (lab limits).
 	MaxInvokes int64
 	invokes    atomic.Int64

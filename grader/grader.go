@@ -29,7 +29,11 @@ type Config struct {
 	Endpoint http.Handler
 	// ReadyLayer returns the zip of a ready layer on the host ("xray-sdk").
 	ReadyLayer func(ctx context.Context, name string) (string, error)
-	Logger     *slog.Logger
+	// FlushRecords waits until the sandbox has stored every invocation
+	// record so far (sandbox.Engine.Flush); nil makes the record checks
+	// read until two reads agree.
+	FlushRecords func(ctx context.Context) error
+	Logger       *slog.Logger
 }
 
 // Grader grades submissions. It is safe for concurrent use; each Grade
@@ -62,6 +66,7 @@ func (g *Grader) scratch(ctx context.Context) (*Env, func(), error) {
 		XRay:       g.cfg.XRay,
 		S3:         s3Client(g.cfg.Endpoint, key),
 		ReadyLayer: g.cfg.ReadyLayer,
+		flush:      g.cfg.FlushRecords,
 	}
 	cleanup := func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

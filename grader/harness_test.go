@@ -95,7 +95,7 @@ func newStack(t testing.TB) *stack {
 	}
 	t.Cleanup(svc.Close)
 	st := &stack{db: db, lambda: svc, s3: objects, xray: xr, endpoint: ep, engine: engine}
-	st.grader = New(Config{DB: db, Lambda: svc, S3: objects, XRay: xr, Endpoint: ep, ReadyLayer: testReadyLayer})
+	st.grader = New(Config{DB: db, Lambda: svc, S3: objects, XRay: xr, Endpoint: ep, ReadyLayer: testReadyLayer, FlushRecords: engine.Flush})
 	return st
 }
 

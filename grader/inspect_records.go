@@ -20,10 +20,16 @@ import (
 )
 
 // settledRecords reads fn's invocation records since a time. The sandbox
-// stores a record off the invoke path a moment after the invoke returns,
-// and the Env has no handle on its writer to flush, so it reads until two
-// reads a little apart agree (about a second at most).
+// stores a record off the invoke path a moment after the invoke returns:
+// the records are flushed first, or, without a flush, read until two reads
+// a little apart agree (about a second at most).
 func settledRecords(ctx context.Context, env *Env, fn string, since time.Time) ([]store.Invocation, error) {
+	if env.flush != nil {
+		if err := env.flush(ctx); err != nil {
+			return nil, fmt.Errorf("flush invocation records: %w", err)
+		}
+		return env.DB.Invocations(ctx, env.Account, fn, since)
+	}
 	prev := -1
 	for range 20 {
 		recs, err := env.DB.Invocations(ctx, env.Account, fn, since)
