@@ -139,7 +139,15 @@ func (e *Env) CreateFunction(ctx context.Context, fn labs.Function, zip []byte) 
 		in.Timeout = aws.Int(fn.TimeoutS)
 	}
 	if len(fn.Environment) > 0 {
-		in.Environment = &lambda.Environment{Variables: fn.Environment}
+		vars := make(map[string]string, len(fn.Environment))
+		for k, v := range fn.Environment {
+			x, err := e.Expand(ctx, v)
+			if err != nil {
+				return fmt.Errorf("environment %s of %s: %w", k, fn.Name, err)
+			}
+			vars[k] = x
+		}
+		in.Environment = &lambda.Environment{Variables: vars}
 	}
 	if _, err := e.Lambda.CreateFunction(ctx, e.Account, in); err != nil {
 		if le, ok := lambda.AsError(err); ok {
