@@ -193,3 +193,22 @@ func zipSubmission(fsys fs.FS) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// submitAccount hands in a learner's account as it is now for lab: the
+// submission keeps a snapshot of the account's configuration (functions,
+// versions, aliases, policies, layers, buckets and triggers), and grading
+// works on a copy of the live account.
+func (gr *grading) submitAccount(ctx context.Context, user store.User, lab string, answers map[string]string) (store.GradingJob, int, error) {
+	if _, ok := gr.lab(lab); !ok {
+		return store.GradingJob{}, 0, fmt.Errorf("no lab %q", lab)
+	}
+	state, err := gr.grader.Snapshot(ctx, user.AccountID)
+	if err != nil {
+		return store.GradingJob{}, 0, err
+	}
+	sub, err := gr.db.CreateSubmission(ctx, store.Submission{UserID: user.ID, Lab: lab, Source: store.SourceAccount, State: state, Answers: answers})
+	if err != nil {
+		return store.GradingJob{}, 0, err
+	}
+	return gr.queue.Submit(ctx, sub.ID, user.ID, lab)
+}

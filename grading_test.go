@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,26 @@ func TestGradingQueueStoresReports(t *testing.T) {
 	prog, err := gr.db.LabProgress(ctx, user.ID)
 	if err != nil || prog[lab.ID].FailedAttempts != 1 || prog[lab.ID].Passed() {
 		t.Fatalf("progress after a failed attempt: %+v, %v", prog[lab.ID], err)
+	}
+
+	// Another learner's own account, where nothing of the lab is done yet:
+	// graded from a copy, with a snapshot of the account kept.
+	fresh, err := gr.db.CreateUser(ctx, "fresh@example.com", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, _, err = gr.submitAccount(ctx, fresh, lab.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state, _ := waitJob(t, gr, job.ID); state != store.GradingDone {
+		t.Fatalf("account submission: state %s", state)
+	}
+	if rep, err := gr.db.Report(ctx, job.SubmissionID); err != nil || rep.Status != store.GradeFail || rep.Score != 0 {
+		t.Fatalf("an empty account's report: %s %v, %s, %v", rep.Status, rep.Score, rep.Report, err)
+	}
+	if sub, err := gr.db.Submission(ctx, job.SubmissionID); err != nil || !strings.Contains(string(sub.State), `"account":"`+fresh.AccountID+`"`) {
+		t.Fatalf("account submission's snapshot: %s, %v", sub.State, err)
 	}
 
 	job = submitVariant(t, gr, lab, lab.Solution, user.ID)

@@ -282,4 +282,24 @@ func TestGradeAccountInStages(t *testing.T) {
 	if without.Status != Fail {
 		t.Errorf("after the rollback, never having shown the canary, the lab must not pass: %s", without.Summary())
 	}
+
+	// Credit carries over only for checks marked once: an account with
+	// nothing done fails, whatever passed before.
+	empty := newLearner(t, st, lab, "nothing@example.com")
+	everything := map[string]bool{}
+	for _, c := range lab.Checks {
+		everything[c.ID] = true
+	}
+	rep, err := st.grader.Grade(ctx, lab, Submission{Account: empty.Account}, Options{PassedBefore: everything})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != Fail {
+		t.Errorf("an account with nothing done passed on earlier credit: %s", rep.Summary())
+	}
+	for i, c := range rep.Checks {
+		if lab.Checks[i].Once && c.Status != Pass {
+			t.Errorf("once check %s passed before but is %s now", c.ID, c.Status)
+		}
+	}
 }

@@ -50,10 +50,9 @@ type Options struct {
 	// checks run (a checkpoint's checks before the rest).
 	Progress func(CheckResult)
 	// PassedBefore are the checks the student passed in earlier attempts.
-	// Grading a learner's account, a check of an earlier stage (a
-	// checkpoint other than the end) that passed before is not run again:
-	// the account has moved past that stage (a canary rolled back), and
-	// the check stays passed.
+	// Grading a learner's account, a check marked once (a stage the
+	// account moves past, like a canary before its rollback) that passed
+	// before is not run again and stays passed.
 	PassedBefore map[string]bool
 }
 
@@ -227,7 +226,7 @@ func (r *run) check(ctx context.Context, c *labs.Check) (*CheckResult, error) {
 		r.noteUnrunnable(res.Message)
 		return res, nil
 	}
-	if r.sub.Account != "" && c.At != "" && c.At != labs.End && r.opts.PassedBefore[c.ID] {
+	if r.sub.Account != "" && c.Once && r.opts.PassedBefore[c.ID] {
 		res.Status = Pass
 		res.Message = fmt.Sprintf("Passed in an earlier attempt, at the %q stage of the lab, which your account has moved past.", c.At)
 		return res, nil

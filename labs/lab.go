@@ -98,13 +98,16 @@ type Check struct {
 	ID, Title, Task string
 	DependsOn       []string
 	Hidden          bool
-	Message         string
-	At              string // checkpoint name; "end" by default
-	Timeout         time.Duration
-	Hints           []Hint
-	Steps           []Step
-	File            string // e.g. "s3-transform/checks.yaml"
-	Line            int
+	// Once marks a check of a stage the learner's account moves past (a
+	// canary before its rollback): once passed it stays passed.
+	Once    bool
+	Message string
+	At      string // checkpoint name; "end" by default
+	Timeout time.Duration
+	Hints   []Hint
+	Steps   []Step
+	File    string // e.g. "s3-transform/checks.yaml"
+	Line    int
 }
 
 // Hint is unlocked after After failed attempts.

@@ -711,6 +711,7 @@ type checkFile struct {
 	Task      string     `yaml:"task"`
 	DependsOn []string   `yaml:"depends_on"`
 	Hidden    bool       `yaml:"hidden"`
+	Once      bool       `yaml:"once"`
 	Message   string     `yaml:"message"`
 	At        string     `yaml:"at"`
 	Timeout   *Duration  `yaml:"timeout"`
@@ -751,6 +752,7 @@ func (ll *labLoader) readChecks() {
 			Task:      cf.Task,
 			DependsOn: cf.DependsOn,
 			Hidden:    cf.Hidden,
+			Once:      cf.Once,
 			Message:   strings.TrimSpace(cf.Message),
 			At:        cmp.Or(cf.At, End),
 			Timeout:   defaultCheckTimeout,
@@ -775,6 +777,9 @@ func (ll *labLoader) readChecks() {
 		}
 		if c.Task == "" {
 			d.errorf(item, "%s: missing task: the id of the lab.md task it belongs to", label)
+		}
+		if c.Once && c.At == End {
+			d.errorf(at(&cf.Once), "%s: once needs at: a checkpoint (a stage the account moves past); at the end nothing comes after", label)
 		}
 		if cf.Timeout != nil {
 			c.Timeout = cf.Timeout.D()
