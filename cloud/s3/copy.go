@@ -3,8 +3,6 @@ package s3
 import (
 	"context"
 	"fmt"
-	"os"
-	"time"
 )
 
 // CopyAccount copies account from into the empty scratch account to: the
@@ -21,16 +19,8 @@ import (
 func (s *Service) CopyAccount(ctx context.Context, from, to string) error {
 	var made []string
 	err := s.db.CopyAccount(ctx, from, to, func(old string) (string, error) {
-		// A hard link has its file's modification time, which may be older
-		// than Sweep's grace: Sweep, running between the link and the
-		// commit that names it, would take it for a leftover. Touching the
-		// file first makes the new name young from its first moment; the
-		// original's file only looks newer, which makes Sweep keep it
-		// longer, and nothing else reads the time.
-		now := time.Now()
-		if err := os.Chtimes(s.files.path(old), now, now); err != nil {
-			return "", fmt.Errorf("touch body %s: %w", old, err)
-		}
+		// link touches the file first, so that Sweep cannot take the new
+		// name for a leftover before this transaction commits.
 		name, err := s.files.link(old)
 		if err != nil {
 			return "", fmt.Errorf("link body %s: %w", old, err)

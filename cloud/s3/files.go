@@ -69,10 +69,19 @@ func (f *files) remove(names ...string) {
 	}
 }
 
-// link gives the body of file name a second name, for a copy.
+// link gives the body of file name a second name, for a copy. A hard
+// link has its file's modification time, which may be older than Sweep's
+// grace: Sweep, running between the link and the commit that names it,
+// would take it for a leftover. So the file is touched first and the new
+// name is young from its first moment; the old name only looks newer,
+// which makes Sweep keep it longer, and nothing else reads the time.
 func (f *files) link(name string) (string, error) {
 	dst := newName()
 	if err := os.MkdirAll(filepath.Dir(f.path(dst)), 0o700); err != nil {
+		return "", err
+	}
+	now := time.Now()
+	if err := os.Chtimes(f.path(name), now, now); err != nil {
 		return "", err
 	}
 	if err := os.Link(f.path(name), f.path(dst)); err == nil {
