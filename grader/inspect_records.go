@@ -148,6 +148,8 @@ type expectRecordsArgs struct {
 	MaxThrottles     *int               `yaml:"max_throttles"`
 	MinCold          *int               `yaml:"min_cold"`
 	MaxCold          *int               `yaml:"max_cold"`
+	MinRetries       *int               `yaml:"min_retries"`
+	MaxRetries       *int               `yaml:"max_retries"`
 	Outcomes         map[string]int     `yaml:"outcomes"`
 	MinSuccess       *int               `yaml:"min_success"`
 	MaxErrors        *int               `yaml:"max_errors"`
@@ -224,6 +226,16 @@ func runExpectRecords(ctx context.Context, env *Env, a *expectRecordsArgs) error
 		}
 	}
 	failed := len(runs) - success
+	// An asynchronous event keeps its request id across Lambda's tries, so
+	// every record of an id after its first is a retry.
+	tries := map[string]int{}
+	for _, r := range recs {
+		tries[r.RequestID]++
+	}
+	retries := 0
+	for _, n := range tries {
+		retries += n - 1
+	}
 	times := func(n int) string { return countOf(n, "time", "times") }
 	switch {
 	case a.Count != nil && invokes != *a.Count:
@@ -268,6 +280,12 @@ func runExpectRecords(ctx context.Context, env *Env, a *expectRecordsArgs) error
 	}
 	if a.MaxCold != nil && cold > *a.MaxCold {
 		return Failf("%s of %s %s had a cold start; the lab allows at most %d", countOf(cold, "invoke", "invokes"), fn, when, *a.MaxCold)
+	}
+	if a.MinRetries != nil && retries < *a.MinRetries {
+		return Failf("Lambda retried events of %s %s %s; the lab expects at least %d retries", fn, times(retries), when, *a.MinRetries)
+	}
+	if a.MaxRetries != nil && retries > *a.MaxRetries {
+		return Failf("Lambda retried events of %s %s %s; the lab allows at most %d retries", fn, times(retries), when, *a.MaxRetries)
 	}
 	if a.MaxConcurrency != nil || a.MinConcurrency != nil {
 		peak := peakConcurrency(runs)

@@ -446,6 +446,29 @@ func TestInspect(t *testing.T) {
 		pass(t, env, "expect_records", `{function: slow, since: grading, count: 7}`)
 	})
 
+	t.Run("expect_records retries", func(t *testing.T) {
+		env := newEnv(t)
+		createPy(t, env, labs.Function{Name: "flaky"}, map[string]string{"app.py": "def handler(e, c):\n    raise ValueError('backend down')\n"})
+		env.CheckStart = time.Now()
+		must(env.Lambda.Invoke(ctx, env.Account, lambda.InvokeInput{FunctionName: "flaky", InvocationType: "Event", Payload: []byte(`{}`)})).on(t)
+		// Lambda tries an async event three times (two retries, about a
+		// minute and two apart, scaled by LAMBDALAB_TIME_SCALE).
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			recs, err := env.DB.Invocations(ctx, env.Account, "flaky", env.CheckStart)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) >= 3 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		pass(t, env, "expect_records", `{function: flaky, min_retries: 2, max_retries: 2, count: 3}`)
+		fail(t, env, "expect_records", `{function: flaky, max_retries: 0}`,
+			`Lambda retried events of flaky 2 times since the check began; the lab allows at most 0 retries`)
+	})
+
 	t.Run("expect_records versions", func(t *testing.T) {
 		env := newEnv(t)
 		createPy(t, env, labs.Function{Name: "split"}, map[string]string{"app.py": "def handler(e, c):\n    return 1\n"})
