@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"lambdalab/cloud/codepkg"
 	"lambdalab/grader"
 	"lambdalab/grader/queue"
 	"lambdalab/labs"
@@ -158,6 +159,7 @@ func accountOf(sub store.Submission) (string, error) {
 func zipSubmission(fsys fs.FS) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	var total int64
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -170,6 +172,14 @@ func zipSubmission(fsys fs.FS) ([]byte, error) {
 		}
 		if strings.HasSuffix(name, ".pyc") {
 			return nil
+		}
+		// Measured before read: the folder is the learner's.
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if total += info.Size(); total > codepkg.MaxUnzipped {
+			return fmt.Errorf("the submission is over %d MB unzipped, Lambda's own limit", codepkg.MaxUnzipped>>20)
 		}
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {

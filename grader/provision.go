@@ -114,6 +114,10 @@ func (e *Env) Provision(ctx context.Context) error {
 	}
 	for _, fn := range e.Lab.Functions {
 		zip, err := e.Package(ctx, fn, "", nil)
+		var f *Failure
+		if errors.As(err, &f) {
+			return Failf("function %s: %s", fn.Name, f.Msg)
+		}
 		if err != nil {
 			return fmt.Errorf("package %s: %w", fn.Name, err)
 		}

@@ -3,12 +3,15 @@ package grader
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"slices"
 	"strings"
 	"time"
+
+	"lambdalab/cloud/codepkg"
 )
 
 // submissionFiles are the grader's own files in a submission folder; they
@@ -42,6 +45,7 @@ func zipPackage(trees ...zipTree) ([]byte, error) {
 	}
 	seen := map[string]bool{}
 	var entries []entry
+	var total int64
 	for i, t := range trees {
 		sub, err := fs.Sub(t.fsys, t.root)
 		if err != nil {
@@ -73,6 +77,11 @@ func zipPackage(trees ...zipTree) ([]byte, error) {
 			if err != nil {
 				return err
 			}
+			// A submission folder is the learner's: it is measured before
+			// it is read, against Lambda's own unzipped limit.
+			if total += info.Size(); total > codepkg.MaxUnzipped {
+				return Failf("the package is over Lambda's limit of %d MB unzipped (code and bundled layers together)", codepkg.MaxUnzipped>>20)
+			}
 			data, err := fs.ReadFile(sub, name)
 			if err != nil {
 				return err
@@ -85,6 +94,10 @@ func zipPackage(trees ...zipTree) ([]byte, error) {
 			entries = append(entries, entry{name, data, mode})
 			return nil
 		})
+		var f *Failure
+		if errors.As(err, &f) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("package %s: %w", t.root, err)
 		}
