@@ -220,7 +220,11 @@ func runGrade(ctx context.Context, args []string, getenv func(string) string, st
 	defer st.close()
 	opts := grader.Options{}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "Grading %s against lab %s (%s)\n", *dir, lab.ID, lab.Title)
+		shown := *dir
+		if abs, err := filepath.Abs(*dir); err == nil {
+			shown = abs
+		}
+		fmt.Fprintf(stdout, "Grading %s against lab %s (%s)\n", shown, lab.ID, lab.Title)
 		opts.Progress = func(c grader.CheckResult) { printCheck(stdout, c) }
 	}
 	rep, gerr := st.grader.Grade(ctx, lab, grader.Submission{Files: files, Actions: v.Actions, Answers: v.Answers}, opts)
