@@ -439,10 +439,14 @@ func excerpt(invokes []lambda.InvocationLog) string {
 		}
 	}
 	if left > 0 {
-		fmt.Fprintf(&b, "[… %d more invocations not shown …]\n", left)
+		word := "invocations"
+		if left == 1 {
+			word = "invocation"
+		}
+		fmt.Fprintf(&b, "[… %d more %s not shown …]\n", left, word)
 	}
 	if throttled > 0 {
-		fmt.Fprintf(&b, "[%d invocations were throttled (TooManyRequestsException) and wrote no log]\n", throttled)
+		fmt.Fprintf(&b, "[%s %s throttled (TooManyRequestsException) and wrote no log]\n", countOf(throttled, "invocation", "invocations"), wasWere(throttled))
 	}
 	return b.String()
 }
