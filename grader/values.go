@@ -4,44 +4,27 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"regexp"
-	"strings"
+
+	"lambdalab/labs"
 )
 
-// placeholder matches the ${…} values of FORMAT.md.
-var placeholder = regexp.MustCompile(`\$\{([a-z0-9]+)(?::([a-z0-9]+))?(?::([^}:]+))?(?::([^}:]+))?\}`)
-
-// Expand replaces the placeholders of s with this run's values.
+// Expand replaces the ${…} values of s (labs/FORMAT.md) with this run's.
 func (e *Env) Expand(ctx context.Context, s string) (string, error) {
-	if !strings.Contains(s, "${") {
-		return s, nil
-	}
-	var firstErr error
-	out := placeholder.ReplaceAllStringFunc(s, func(m string) string {
-		v, err := e.resolve(ctx, placeholder.FindStringSubmatch(m))
-		if err != nil && firstErr == nil {
-			firstErr = err
+	return labs.Expand(s, func(kind, name, qualifier string) (string, error) {
+		switch kind {
+		case "account":
+			return e.Account, nil
+		case "region":
+			return e.Region, nil
+		case "lambda":
+			return e.FunctionARN(name, qualifier), nil
+		case "s3":
+			return "arn:aws:s3:::" + name, nil
+		case "layer":
+			return e.LayerARN(ctx, name)
 		}
-		return v
+		return "", fmt.Errorf("unknown value kind %q", kind)
 	})
-	return out, firstErr
-}
-
-func (e *Env) resolve(ctx context.Context, sub []string) (string, error) {
-	word, service, name, qual := sub[1], sub[2], sub[3], sub[4]
-	switch {
-	case word == "account" && service == "":
-		return e.Account, nil
-	case word == "region" && service == "":
-		return e.Region, nil
-	case word == "arn" && service == "lambda" && name != "":
-		return e.FunctionARN(name, qual), nil
-	case word == "arn" && service == "s3" && name != "" && qual == "":
-		return "arn:aws:s3:::" + name, nil
-	case word == "arn" && service == "layer" && name != "" && qual == "":
-		return e.LayerARN(ctx, name)
-	}
-	return "", fmt.Errorf("unknown value %s", sub[0])
 }
 
 // FunctionARN is the ARN of a function of the scratch account, qualified
