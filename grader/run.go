@@ -81,7 +81,14 @@ type run struct {
 	results []*CheckResult // by index in lab.Checks; nil until run
 	// unrunnable is the first reason the code could not run at all.
 	unrunnable string
-	platform   error
+}
+
+// withLimit is ctx with a timeout of d, or without one when d is zero.
+func withLimit(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 func (r *run) grade(ctx context.Context) error {
@@ -95,11 +102,9 @@ func (r *run) grade(ctx context.Context) error {
 			return fmt.Errorf("ready layer %s: %w", name, err)
 		}
 	}
-	limit := r.lab.Limits.GradingTime
-	if limit <= 0 {
-		limit = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	// labs.Load gives every lab and check its limits (FORMAT.md's
+	// defaults); a zero one means none.
+	ctx, cancel := withLimit(ctx, r.lab.Limits.GradingTime)
 	defer cancel()
 
 	env, cleanup, err := r.g.scratch(ctx)
@@ -109,7 +114,7 @@ func (r *run) grade(ctx context.Context) error {
 	defer cleanup()
 	r.env = env
 	env.Lab, env.Files, env.Answers = r.lab, r.sub.Files, r.sub.Answers
-	env.MaxInvokes = int64(cmp.Or(r.lab.Limits.Invokes, 200))
+	env.MaxInvokes = int64(r.lab.Limits.Invokes)
 	stop := env.Lambda.WatchInvocations(env.Account, r.logs.add)
 	defer stop()
 
@@ -231,8 +236,8 @@ func (r *run) check(ctx context.Context, c *labs.Check) (*CheckResult, error) {
 		res.Message = fmt.Sprintf("Passed in an earlier attempt, at the %q stage of the lab, which your account has moved past.", c.At)
 		return res, nil
 	}
-	timeout := cmp.Or(c.Timeout, 30*time.Second)
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	timeout := c.Timeout
+	cctx, cancel := withLimit(ctx, timeout)
 	defer cancel()
 	r.env.CheckStart = start
 	var err error
@@ -407,26 +412,30 @@ func excerpt(invokes []lambda.InvocationLog) string {
 		}
 		ran = append(ran, l)
 	}
-	order := slices.Clone(ran)
-	slices.SortStableFunc(order, func(a, b lambda.InvocationLog) int {
-		af, bf := a.Record.Outcome != "success", b.Record.Outcome != "success"
-		if af != bf {
+	// Indices into ran, failed first, then newest first.
+	order := make([]int, len(ran))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		a, b := ran[i].Record, ran[j].Record
+		if af, bf := a.Outcome != "success", b.Outcome != "success"; af != bf {
 			if af {
 				return -1
 			}
 			return 1
 		}
-		return b.Record.Start.Compare(a.Record.Start) // newest first
+		return b.Start.Compare(a.Start)
 	})
 	keep := map[int]string{}
 	total := 0
-	for _, l := range order {
-		text := cutMiddle(string(l.Log), maxLogPerInvoke)
+	for _, i := range order {
+		text := cutMiddle(string(ran[i].Log), maxLogPerInvoke)
 		if total+len(text) > maxLogPerCheck {
 			break
 		}
 		total += len(text)
-		keep[slices.IndexFunc(ran, func(x lambda.InvocationLog) bool { return x.RequestID == l.RequestID && x.Attempt == l.Attempt })] = text
+		keep[i] = text
 	}
 	var b strings.Builder
 	left := len(ran) - len(keep)
