@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 
-	"lambdalab/cloud/codepkg"
 	"lambdalab/grader"
 	"lambdalab/grader/queue"
 	"lambdalab/labs"
@@ -60,7 +58,7 @@ func (gr *grading) run(ctx context.Context, job store.GradingJob, progress func(
 	if !ok {
 		return fmt.Errorf("the lab %q no longer exists", sub.Lab)
 	}
-	gsub, err := submissionOf(lab, sub)
+	gsub, err := gr.submissionOf(ctx, lab, sub)
 	if err != nil {
 		// The submission cannot be read as the lab wants it: its report
 		// says why, and it is not an attempt.
@@ -113,15 +111,17 @@ func (gr *grading) save(ctx context.Context, sub store.Submission, rep *grader.R
 }
 
 // submissionOf turns a stored submission into what the grader grades: a
-// zipped folder with its actions and answers, or the learner's account.
-func submissionOf(lab *labs.Lab, sub store.Submission) (grader.Submission, error) {
+// zipped folder with its actions and answers, or the learner's account
+// (the account of the user who submitted; the stored snapshot is the
+// record of it).
+func (gr *grading) submissionOf(ctx context.Context, lab *labs.Lab, sub store.Submission) (grader.Submission, error) {
 	switch sub.Source {
 	case store.SourceAccount:
-		acct, err := accountOf(sub)
+		user, err := gr.db.UserByID(ctx, sub.UserID)
 		if err != nil {
-			return grader.Submission{}, err
+			return grader.Submission{}, fmt.Errorf("the submission's learner: %w", err)
 		}
-		return grader.Submission{Account: acct, Answers: sub.Answers}, nil
+		return grader.Submission{Account: user.AccountID, Answers: sub.Answers}, nil
 	case store.SourceDir:
 		zr, err := zip.NewReader(bytes.NewReader(sub.Files), int64(len(sub.Files)))
 		if err != nil {
@@ -143,65 +143,16 @@ func submissionOf(lab *labs.Lab, sub store.Submission) (grader.Submission, error
 	return grader.Submission{}, fmt.Errorf("unknown submission source %q", sub.Source)
 }
 
-// accountOf reads the account id from an account snapshot.
-func accountOf(sub store.Submission) (string, error) {
-	var state struct {
-		Account string `json:"account"`
-	}
-	if err := json.Unmarshal(sub.State, &state); err != nil || state.Account == "" {
-		return "", errors.New("the submission names no account")
-	}
-	return state.Account, nil
-}
-
-// zipSubmission packs a submission folder for the store, skipping
-// interpreter caches.
+// zipSubmission packs a submission folder for the store.
 func zipSubmission(fsys fs.FS) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	var total int64
-	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if d.Name() == "__pycache__" {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(name, ".pyc") {
-			return nil
-		}
-		// Measured before read: the folder is the learner's.
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if total += info.Size(); total > codepkg.MaxUnzipped {
-			return fmt.Errorf("the submission is over %d MB unzipped, Lambda's own limit", codepkg.MaxUnzipped>>20)
-		}
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return err
-		}
-		w, err := zw.Create(name)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(data)
-		return err
-	})
+	b, err := grader.ZipFolder(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("zip submission: %w", err)
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
+	if len(b) > store.MaxSubmissionFiles {
+		return nil, fmt.Errorf("the submission is %d MB zipped; at most %d MB", len(b)>>20, store.MaxSubmissionFiles>>20)
 	}
-	if buf.Len() > store.MaxSubmissionFiles {
-		return nil, fmt.Errorf("the submission is %d MB zipped; at most %d MB", buf.Len()>>20, store.MaxSubmissionFiles>>20)
-	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 // submitAccount hands in a learner's account as it is now for lab: the

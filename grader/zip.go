@@ -38,6 +38,19 @@ type zipTree struct {
 // every time is 1980-01-01, and files are 0644 except `bootstrap` and files
 // executable in their folder, which are 0755.
 func zipPackage(trees ...zipTree) ([]byte, error) {
+	return zipTrees(true, trees...)
+}
+
+// ZipFolder packs a whole submission folder, its actions.yaml and
+// answers.yaml included, as the store keeps it; interpreter caches are
+// left out and the size is bounded as for a package.
+func ZipFolder(fsys fs.FS) ([]byte, error) {
+	return zipTrees(false, zipTree{fsys, "."})
+}
+
+// zipTrees is zipPackage, leaving the grader's own files out of the first
+// tree when asked.
+func zipTrees(dropSubmissionFiles bool, trees ...zipTree) ([]byte, error) {
 	type entry struct {
 		name string
 		data []byte
@@ -64,7 +77,7 @@ func zipPackage(trees ...zipTree) ([]byte, error) {
 				}
 				return nil
 			}
-			if i == 0 && !d.IsDir() && slices.Contains(submissionFiles, name) {
+			if dropSubmissionFiles && i == 0 && !d.IsDir() && slices.Contains(submissionFiles, name) {
 				return nil
 			}
 			if d.IsDir() || seen[name] {
