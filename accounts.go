@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -166,6 +167,13 @@ func (a *accounts) listenXRay(ctx context.Context, awsAddr string) {
 	a.logger.Info("x-ray daemon port for host tools", "addr", addr.String())
 }
 
+// newGrader is the grader of these services on engine e, with the ready
+// layers cached in cacheDir (their build progress to progress).
+func (a *accounts) newGrader(db *store.DB, e *sandbox.Engine, cacheDir string, progress io.Writer) *grader.Grader {
+	return grader.New(grader.Config{DB: db, Lambda: a.lambda, S3: a.s3, XRay: a.xray, Endpoint: a.endpoint,
+		ReadyLayer: readyLayers(cacheDir, progress), FlushRecords: e.Flush, Logger: a.logger})
+}
+
 // startGrading starts the grader and its queue once the sandbox runs:
 // scratch accounts a crash left are removed, and jobs a dead process left
 // running are run again (or failed after their attempts).
@@ -180,8 +188,7 @@ func (a *accounts) startGrading(ctx context.Context, db *store.DB, e *sandbox.En
 			*dst = n
 		}
 	}
-	g := grader.New(grader.Config{DB: db, Lambda: a.lambda, S3: a.s3, XRay: a.xray, Endpoint: a.endpoint,
-		ReadyLayer: readyLayers(filepath.Join(a.dataDir, "cache"), logWriter{a.logger}), FlushRecords: e.Flush, Logger: a.logger})
+	g := a.newGrader(db, e, filepath.Join(a.dataDir, "cache"), logWriter{a.logger})
 	if n, err := g.RemoveScratchAccounts(ctx); err != nil {
 		a.logger.Warn("remove leftover scratch accounts", "err", err)
 	} else if n > 0 {

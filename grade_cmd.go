@@ -33,33 +33,37 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 // loadCourse loads the lessons and the labs, embedded or from an author's
 // folder (DIR/labs holds the labs), checking each lab's lesson exists.
 func loadCourse(contentDir string) (*content.Course, []*labs.Lab, error) {
-	courseFS, labsFS := content.Embedded(), labs.Embedded()
+	courseFS := content.Embedded()
 	if contentDir != "" {
 		courseFS = os.DirFS(contentDir)
-		sub, err := fs.Sub(courseFS, "labs")
-		if err != nil {
-			return nil, nil, err
-		}
-		labsFS = sub
 	}
 	course, err := content.Load(courseFS)
 	if err != nil {
 		return nil, nil, err
 	}
-	if contentDir != "" {
-		// A course folder without labs/ is a course without labs.
-		if _, err := os.Stat(filepath.Join(contentDir, "labs")); errors.Is(err, fs.ErrNotExist) {
-			return course, nil, nil
-		}
-	}
-	all, err := labs.Load(labsFS, labs.Options{Kinds: grader.LabKinds(), Lesson: lessonExists(course)})
+	all, err := loadLabs(contentDir, course)
 	if err != nil {
-		if contentDir != "" {
-			return nil, nil, fmt.Errorf("labs in %s: %w", filepath.Join(contentDir, "labs"), err)
-		}
 		return nil, nil, err
 	}
 	return course, all, nil
+}
+
+// loadLabs loads the labs of a loaded course: the embedded ones, or those
+// in contentDir/labs (none when there is no such folder).
+func loadLabs(contentDir string, course *content.Course) ([]*labs.Lab, error) {
+	opts := labs.Options{Kinds: grader.LabKinds(), Lesson: lessonExists(course)}
+	if contentDir == "" {
+		return labs.Load(labs.Embedded(), opts)
+	}
+	dir := filepath.Join(contentDir, "labs")
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	all, err := labs.Load(os.DirFS(dir), opts)
+	if err != nil {
+		return nil, fmt.Errorf("labs in %s: %w", dir, err)
+	}
+	return all, nil
 }
 
 // lessonExists accepts "module/lesson" slugs (and plain lesson slugs).
@@ -131,8 +135,7 @@ func startGrading(ctx context.Context, dataDir string, getenv func(string) strin
 		closeAll()
 		return nil, err
 	}
-	g := grader.New(grader.Config{DB: db, Lambda: acct.lambda, S3: acct.s3, XRay: acct.xray, Endpoint: acct.endpoint,
-		ReadyLayer: readyLayers(userCache(), progress), FlushRecords: engine.Flush, Logger: logger})
+	g := acct.newGrader(db, engine, userCache(), progress)
 	if _, err := g.RemoveScratchAccounts(ctx); err != nil {
 		logger.WarnContext(ctx, "remove leftover scratch accounts", "err", err)
 	}

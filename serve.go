@@ -166,7 +166,7 @@ func watchCourse(ctx context.Context, dir string, logger *slog.Logger, site *web
 				// The labs beside the lessons reload with them; a broken
 				// lab shows on the page as a broken lesson does.
 				var all []*labs.Lab
-				if c, all, err = loadCourse(dir); err == nil {
+				if all, err = loadLabs(dir, c); err == nil {
 					setLabs(all)
 				} else {
 					c = nil
