@@ -29,6 +29,11 @@ type Lab struct {
 
 	// FS is the lab's folder: seed files and the variants' folders.
 	FS fs.FS
+
+	// made are the buckets its create_bucket steps and the layers its
+	// publish_layer steps make, anywhere in the lab: a submission may name
+	// them as the lab's own variants do (LoadSubmission).
+	madeBuckets, madeLayers map[string]bool
 }
 
 // Function is one function the lab is about.

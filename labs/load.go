@@ -173,6 +173,7 @@ func loadLab(root fs.FS, dir string, opts Options, probs *problems) *Lab {
 	if len(probs.list) > before {
 		return nil
 	}
+	ll.lab.madeBuckets, ll.lab.madeLayers = ll.createdBuckets, ll.publishedLayers
 	return ll.lab
 }
 

@@ -3,8 +3,6 @@ package labs
 import (
 	"io/fs"
 	"maps"
-	"reflect"
-	"strings"
 )
 
 // LoadSubmission reads a submission folder for lab — a student's checkout
@@ -23,21 +21,11 @@ func LoadSubmission(lab *Lab, fsys fs.FS, opts Options) (*Variant, error) {
 		lines:           map[lineKey]int{},
 		failed:          map[lineKey]bool{},
 		labOK:           true,
-		createdBuckets:  set{},
-		publishedLayers: set{},
+		createdBuckets:  cloneSet(lab.madeBuckets),
+		publishedLayers: cloneSet(lab.madeLayers),
 		checkpoints:     map[*Variant]set{},
 		answerLines:     map[*Variant]map[string]int{},
 		failLines:       map[*Variant][]int{},
-	}
-	// Buckets and layers the lab's own actions make count as provisioned:
-	// a submission may rely on them as its solution does.
-	for _, v := range append([]*Variant{lab.Solution, lab.Starter}, lab.Wrong...) {
-		if v == nil {
-			continue
-		}
-		for _, st := range v.Actions {
-			collectMade(st, ll.createdBuckets, ll.publishedLayers)
-		}
 	}
 	v := &Variant{Name: "submission", Dir: "."}
 	ll.readVariant(v)
@@ -62,30 +50,9 @@ func hasQuestion(lab *Lab, id string) bool {
 	return false
 }
 
-// collectMade notes the bucket a create_bucket step makes and the layer a
-// publish_layer step publishes, from its decoded arguments.
-func collectMade(st Step, buckets, layers set) {
-	var into set
-	var key string
-	switch st.Kind {
-	case "create_bucket":
-		into, key = buckets, "bucket"
-	case "publish_layer":
-		into, key = layers, "layer"
-	default:
-		return
-	}
-	v := reflect.ValueOf(st.Args)
-	for v.Kind() == reflect.Pointer && !v.IsNil() {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return
-	}
-	for i := range v.NumField() {
-		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
-		if name == key && v.Field(i).Kind() == reflect.String {
-			into[v.Field(i).String()] = true
-		}
-	}
+// cloneSet copies a set, never returning nil: the loader adds to it.
+func cloneSet(s set) set {
+	out := set{}
+	maps.Copy(out, s)
+	return out
 }
