@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"lambdalab/cloud/inproc"
 	"lambdalab/labs"
 )
 
@@ -207,7 +208,7 @@ func newLearner(t *testing.T, st *stack, lab *labs.Lab, email string) *Env {
 		t.Fatal(err)
 	}
 	learner := &Env{Account: user.AccountID, Region: "us-east-1", DB: st.db, Lambda: st.lambda, XRay: st.xray,
-		S3: s3Client(st.endpoint, keys[0]), Lab: lab, Files: sol.Files, ReadyLayer: testReadyLayer}
+		S3: inproc.S3(st.endpoint, keys[0]), Lab: lab, Files: sol.Files, ReadyLayer: testReadyLayer}
 	if err := learner.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lambdalab/cloud"
+	"lambdalab/cloud/inproc"
 	"lambdalab/cloud/lambda"
 	"lambdalab/cloud/s3"
 	"lambdalab/cloud/xray"
@@ -64,7 +65,7 @@ func (g *Grader) scratch(ctx context.Context) (*Env, func(), error) {
 		DB:         g.cfg.DB,
 		Lambda:     g.cfg.Lambda,
 		XRay:       g.cfg.XRay,
-		S3:         s3Client(g.cfg.Endpoint, key),
+		S3:         inproc.S3(g.cfg.Endpoint, key),
 		ReadyLayer: g.cfg.ReadyLayer,
 		flush:      g.cfg.FlushRecords,
 	}

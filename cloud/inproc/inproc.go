@@ -1,4 +1,8 @@
-package grader
+// Package inproc makes AWS SDK clients that reach the emulated accounts'
+// endpoint inside this process: the grader and the web workspace are AWS
+// clients of a learner's (or a scratch) account like the CLI is, signing
+// every request, without a socket in between.
+package inproc
 
 import (
 	"net/http"
@@ -13,12 +17,10 @@ import (
 	"lambdalab/store"
 )
 
-// handlerTransport sends each request straight to the endpoint's handler in
-// this process: the grader is one more AWS client of the scratch account,
-// signing like the CLI does, without a socket in between.
-type handlerTransport struct{ h http.Handler }
+// Transport sends each request straight to an endpoint's handler.
+type Transport struct{ Handler http.Handler }
 
-func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	in := r.Clone(r.Context())
 	in.RequestURI = r.URL.RequestURI()
 	in.RemoteAddr = "127.0.0.1:0"
@@ -34,20 +36,20 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		in.Host = r.URL.Host
 	}
 	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, in)
+	t.Handler.ServeHTTP(rec, in)
 	res := rec.Result()
 	res.Request = r
 	return res, nil
 }
 
-// s3Client is an SDK client of the account's S3, signed with its key.
-func s3Client(endpoint http.Handler, key store.AccessKey) *s3sdk.Client {
+// S3 is an SDK client of the account's S3, signed with its key.
+func S3(endpoint http.Handler, key store.AccessKey) *s3sdk.Client {
 	return s3sdk.New(s3sdk.Options{
 		Region:       cloud.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(key.ID, key.Secret, ""),
 		BaseEndpoint: aws.String("http://localhost"),
 		UsePathStyle: true,
-		HTTPClient:   &http.Client{Transport: handlerTransport{endpoint}},
+		HTTPClient:   &http.Client{Transport: Transport{endpoint}},
 		// What config.LoadDefaultConfig sets, and so what real programs send.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
