@@ -33,7 +33,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	w.Write(buf.Bytes())
 }
 
-func (s *Server) siteFor(r *http.Request) ui.Site { return s.site(userFrom(r.Context())) }
+func (s *Server) siteFor(r *http.Request) ui.Site {
+	site := s.site(userFrom(r.Context()))
+	site.StyleNonce = styleNonce(r.Context())
+	return site
+}
 
 // serverError logs err under a short reference and shows the reader only
 // that reference.

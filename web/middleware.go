@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +16,18 @@ import (
 
 type ctxKey int
 
-const userKey ctxKey = iota
+const (
+	userKey ctxKey = iota
+	nonceKey
+)
+
+// styleNonce is the request's CSP nonce for <style> elements: the code
+// editor (CodeMirror) injects its styles as <style> tags and tags them with
+// the nonce the page hands it (EditorView.cspNonce). Empty outside a request.
+func styleNonce(ctx context.Context) string {
+	n, _ := ctx.Value(nonceKey).(string)
+	return n
+}
 
 // userFrom returns the signed-in user, or nil for an anonymous reader.
 func userFrom(ctx context.Context) *store.User {
@@ -87,22 +100,36 @@ func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 // when a client sends more.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		limit := s.maxBody
+		if strings.HasPrefix(r.URL.Path, "/labs/") && limit < maxLabBody {
+			// Package and object uploads; each workspace route caps its own
+			// body tighter (http.MaxBytesReader) where it takes less.
+			limit = maxLabBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
 
+// maxLabBody caps a workspace request body: a 50 MB deployment package
+// (Lambda's zipped limit) sent as a multipart form, with room to spare.
+const maxLabBody = 60 << 20
+
 // securityHeaders sets the headers every response carries. The policy
 // allows only our own scripts, styles and images: lesson HTML is trusted,
-// but nothing on the page needs anything else.
+// but nothing on the page needs anything else. The one exception is a
+// per-request nonce for the <style> elements the code editor injects.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [16]byte
+		rand.Read(b[:])
+		nonce := base64.RawStdEncoding.EncodeToString(b[:])
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-		next.ServeHTTP(w, r)
+		h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'nonce-"+nonce+"'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nonceKey, nonce)))
 	})
 }
 

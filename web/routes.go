@@ -30,6 +30,17 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /highlight.css", s.highlight)
 	mux.Handle("GET /static/", static.Handler())
+	// The lab workspace: each area registers its own routes, all under
+	// /labs/{lab} and all in the signed-in learner's own account.
+	s.labPageRoutes(mux)
+	s.codeRoutes(mux)
+	s.consoleRoutes(mux)
+	s.configRoutes(mux)
+	s.versionRoutes(mux)
+	s.bucketRoutes(mux)
+	s.monitorRoutes(mux)
+	s.traceRoutes(mux)
+	s.checkRoutes(mux)
 	if s.authorMode {
 		mux.HandleFunc("GET /_author/events", s.authorEvents)
 	}

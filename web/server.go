@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lambdalab/content"
+	"lambdalab/labs"
 	"lambdalab/static"
 	"lambdalab/store"
 	"lambdalab/web/ui"
@@ -44,6 +45,14 @@ type Config struct {
 	// XRayLayer says where the ready X-Ray SDK layer zip is, once built
 	// (the X-Ray lab ships it as a layer); nil or false means not yet.
 	XRayLayer func() (path string, ok bool)
+	// Cloud is the emulated AWS side the lab workspace drives; nil serves
+	// lessons only (lab pages say labs are unavailable).
+	Cloud *Cloud
+	// Labs are the labs to offer at first; SetLabs replaces them.
+	Labs []*labs.Lab
+	// Limits bound each learner's deploys, invokes, gradings and other
+	// changes per minute; zero fields take the defaults.
+	Limits ActionLimits
 }
 
 // Server serves the course site. Create it with New and mount Routes.
@@ -74,6 +83,10 @@ type Server struct {
 	events *broadcaster
 
 	progressCache *progressCache
+
+	cloud   *Cloud
+	labs    atomic.Pointer[[]*labs.Lab]
+	actions actionLimiters
 }
 
 // courseState is one loaded course or the error that replaced it. It is
@@ -107,7 +120,10 @@ func New(cfg Config) (*Server, error) {
 		// A minute bounds staleness if something outside web ever writes
 		// progress; 10,000 users' progress is a few MB at most.
 		progressCache: newProgressCache(time.Minute, 10000),
+		cloud:         cfg.Cloud,
+		actions:       newActionLimiters(cfg.Limits),
 	}
+	s.SetLabs(cfg.Labs)
 	if s.sessionTTL == 0 {
 		s.sessionTTL = 14 * 24 * time.Hour
 	}

@@ -34,6 +34,12 @@ type InvokeInput struct {
 	ClientContext  string // base64 JSON, synchronous calls only
 	Payload        []byte
 	TraceID        string
+	// Output, if set, is called as a synchronous invocation's log is
+	// written, in order, before Invoke returns: the START line, the
+	// function's output as it prints it, then END and REPORT. It must not
+	// block for long; chunks are not retained after the call. (The web
+	// console streams them; the whole log is still in InvokeOutput.Log.)
+	Output func(chunk []byte)
 }
 
 // InvokeOutput is what Invoke answers.

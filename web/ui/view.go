@@ -18,6 +18,14 @@ type Site struct {
 	CSS          string      // URL of the site stylesheet
 	HighlightCSS string      // URL of the code highlighting stylesheet
 	AuthorScript string      // URL of the live-reload script; empty unless in author mode
+	// StyleNonce is the request's CSP nonce for injected <style> elements
+	// (the code editor's); the layout hands it to scripts in a meta tag.
+	StyleNonce string
+	// Scripts are extra scripts a page needs (URLs, loaded deferred in order).
+	Scripts []string
+	// Wide lays the page out at the full width of the window (the lab
+	// workspace) instead of the reading column.
+	Wide bool
 }
 
 // Instructor reports whether the signed-in user may see instructor pages.
