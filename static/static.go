@@ -38,18 +38,30 @@ func init() {
 	if err != nil {
 		panic(fmt.Sprintf("read embedded static files: %v", err))
 	}
+	// The workspace's stylesheets, one per area (ws-*.css, in name order),
+	// go out as one file: the lab page needs them all.
+	var workspace []byte
 	for _, e := range entries {
 		b, err := files.ReadFile(e.Name())
 		if err != nil {
 			panic(fmt.Sprintf("read embedded %s: %v", e.Name(), err))
 		}
-		sum := sha256.Sum256(b)
-		h := hex.EncodeToString(sum[:])[:10]
-		ext := path.Ext(e.Name())
-		hashed := strings.TrimSuffix(e.Name(), ext) + "." + h + ext
-		byHashed[hashed] = asset{body: b, contentType: mime.TypeByExtension(ext), etag: `"` + h + `"`}
-		byName[e.Name()] = Prefix + hashed
+		if strings.HasPrefix(e.Name(), "ws-") && path.Ext(e.Name()) == ".css" {
+			workspace = append(append(workspace, "/* "+e.Name()+" */\n"...), b...)
+			continue
+		}
+		add(e.Name(), b)
 	}
+	add("workspace.css", workspace)
+}
+
+func add(name string, b []byte) {
+	sum := sha256.Sum256(b)
+	h := hex.EncodeToString(sum[:])[:10]
+	ext := path.Ext(name)
+	hashed := strings.TrimSuffix(name, ext) + "." + h + ext
+	byHashed[hashed] = asset{body: b, contentType: mime.TypeByExtension(ext), etag: `"` + h + `"`}
+	byName[name] = Prefix + hashed
 }
 
 // URL returns the content-hashed URL of an embedded file such as "app.css".
