@@ -17,11 +17,13 @@ import (
 	"lambdalab/cloud/s3"
 	"lambdalab/cloud/xray"
 	"lambdalab/grader"
+	"lambdalab/grader/grading"
 	"lambdalab/grader/queue"
 	"lambdalab/labs"
 	"lambdalab/sandbox"
 	"lambdalab/sandbox/docker"
 	"lambdalab/store"
+	"lambdalab/web"
 )
 
 // accounts is the emulated AWS side of serve: the services of every
@@ -35,7 +37,8 @@ type accounts struct {
 	s3        *s3.Service
 	xray      *xray.Service
 	endpoint  *endpoint.Endpoint
-	grading   atomic.Pointer[grading] // once the sandbox runs
+	grading   atomic.Pointer[grading.Grading] // once the sandbox runs
+	engine    atomic.Pointer[sandbox.Engine]  // once the sandbox runs
 	logger    *slog.Logger
 }
 
@@ -115,6 +118,7 @@ func (a *accounts) sweepPackages(ctx context.Context) {
 // engineReady hands the started sandbox to the services and starts the
 // builder of the ready X-Ray layer, which waits for its first ask.
 func (a *accounts) engineReady(ctx context.Context, e *sandbox.Engine) {
+	a.engine.Store(e)
 	if err := a.lambda.SetEngine(ctx, e); err != nil {
 		a.logger.Error("lambda service cannot use the sandbox", "err", err)
 	}
@@ -194,8 +198,8 @@ func (a *accounts) startGrading(ctx context.Context, db *store.DB, e *sandbox.En
 	} else if n > 0 {
 		a.logger.Info("leftover scratch accounts removed", "count", n)
 	}
-	gr := newGrading(db, g, all, cfg, a.logger)
-	if err := gr.queue.Start(ctx); err != nil {
+	gr := grading.New(db, g, all, cfg, a.logger)
+	if err := gr.Queue().Start(ctx); err != nil {
 		return fmt.Errorf("start grading queue: %w", err)
 	}
 	a.grading.Store(gr)
@@ -205,7 +209,7 @@ func (a *accounts) startGrading(ctx context.Context, db *store.DB, e *sandbox.En
 func (a *accounts) close(ctx context.Context) {
 	if gr := a.grading.Load(); gr != nil {
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := gr.queue.Close(qctx); err != nil {
+		if err := gr.Queue().Close(qctx); err != nil {
 			a.logger.Warn("stop grading queue", "err", err)
 		}
 		cancel()
@@ -218,5 +222,22 @@ func (a *accounts) close(ctx context.Context) {
 	defer cancel()
 	if err := a.xray.Close(ctx); err != nil {
 		a.logger.Warn("stop x-ray collector", "err", err)
+	}
+}
+
+// cloud is what the web workspace drives: these services, in the signed-in
+// learner's account.
+func (a *accounts) cloud() *web.Cloud {
+	return &web.Cloud{
+		Lambda:   a.lambda,
+		Endpoint: a.endpoint,
+		XRay:     a.xray,
+		Engine:   a.engine.Load,
+		Labs: func() web.LabRunner {
+			if gr := a.grading.Load(); gr != nil {
+				return gr
+			}
+			return nil // not a typed nil: the workspace asks runner() == nil
+		},
 	}
 }

@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"lambdalab/grader"
+	"lambdalab/grader/grading"
 	"lambdalab/grader/queue"
 	"lambdalab/labs"
 	"lambdalab/store"
 )
 
 // queuedGrading is a grading stack with its queue started.
-func queuedGrading(tb testing.TB, cfg queue.Config) (*gradingStack, *grading, []*labs.Lab) {
+func queuedGrading(tb testing.TB, cfg queue.Config) (*gradingStack, *grading.Grading, []*labs.Lab) {
 	tb.Helper()
 	ctx := context.Background()
 	_, all, err := loadCourse("")
@@ -32,11 +33,11 @@ func queuedGrading(tb testing.TB, cfg queue.Config) (*gradingStack, *grading, []
 		tb.Fatal(err)
 	}
 	tb.Cleanup(st.close)
-	gr := newGrading(st.db, st.grader, all, cfg, slog.New(slog.DiscardHandler))
-	if err := gr.queue.Start(ctx); err != nil {
+	gr := grading.New(st.db, st.grader, all, cfg, slog.New(slog.DiscardHandler))
+	if err := gr.Queue().Start(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { gr.queue.Close(context.Background()) })
+	tb.Cleanup(func() { gr.Queue().Close(context.Background()) })
 	return st, gr, all
 }
 
@@ -52,22 +53,14 @@ func labByID(tb testing.TB, all []*labs.Lab, id string) *labs.Lab {
 
 // submitVariant stores one of a lab's variants as a learner's upload and
 // queues it.
-func submitVariant(tb testing.TB, gr *grading, lab *labs.Lab, v *labs.Variant, userID int64) store.GradingJob {
+func submitVariant(tb testing.TB, gr *grading.Grading, lab *labs.Lab, v *labs.Variant, userID int64) store.GradingJob {
 	tb.Helper()
 	ctx := context.Background()
 	files, err := fs.Sub(lab.FS, v.Dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	zipped, err := zipSubmission(files)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sub, err := gr.db.CreateSubmission(ctx, store.Submission{UserID: userID, Lab: lab.ID, Source: store.SourceDir, Files: zipped})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	job, _, err := gr.queue.Submit(ctx, sub.ID, userID, lab.ID)
+	job, _, err := gr.SubmitFolder(ctx, userID, lab.ID, files)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -76,11 +69,11 @@ func submitVariant(tb testing.TB, gr *grading, lab *labs.Lab, v *labs.Variant, u
 
 // waitJob follows a job's events to its end and returns the check results
 // it streamed.
-func waitJob(tb testing.TB, gr *grading, id int64) (store.GradingState, []grader.CheckResult) {
+func waitJob(tb testing.TB, gr *grading.Grading, id int64) (store.GradingState, []grader.CheckResult) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	events, stop := gr.queue.Subscribe(ctx, id)
+	events, stop := gr.Queue().Subscribe(ctx, id)
 	defer stop()
 	var checks []grader.CheckResult
 	for ev := range events {
@@ -106,9 +99,9 @@ func waitJob(tb testing.TB, gr *grading, id int64) (store.GradingState, []grader
 func TestGradingQueueStoresReports(t *testing.T) {
 	requireDocker(t)
 	ctx := context.Background()
-	_, gr, all := queuedGrading(t, queue.Config{})
+	st, gr, all := queuedGrading(t, queue.Config{})
 	lab := labByID(t, all, "s3-transform")
-	user, err := gr.db.CreateUser(ctx, "student@example.com", "x", false)
+	user, err := st.db.CreateUser(ctx, "student@example.com", "x", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,32 +116,32 @@ func TestGradingQueueStoresReports(t *testing.T) {
 	if state != store.GradingDone || len(checks) != len(lab.Checks) {
 		t.Fatalf("wrong variant: state %s, %d checks streamed of %d", state, len(checks), len(lab.Checks))
 	}
-	rep, err := gr.db.Report(ctx, job.SubmissionID)
+	rep, err := st.db.Report(ctx, job.SubmissionID)
 	if err != nil || rep.Status != store.GradeFail {
 		t.Fatalf("stored report: %+v, %v", rep, err)
 	}
-	prog, err := gr.db.LabProgress(ctx, user.ID)
+	prog, err := st.db.LabProgress(ctx, user.ID)
 	if err != nil || prog[lab.ID].FailedAttempts != 1 || prog[lab.ID].Passed() {
 		t.Fatalf("progress after a failed attempt: %+v, %v", prog[lab.ID], err)
 	}
 
 	// Another learner's own account, where nothing of the lab is done yet:
 	// graded from a copy, with a snapshot of the account kept.
-	fresh, err := gr.db.CreateUser(ctx, "fresh@example.com", "x", false)
+	fresh, err := st.db.CreateUser(ctx, "fresh@example.com", "x", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, _, err = gr.submitAccount(ctx, fresh, lab.ID, nil)
+	job, _, err = gr.Submit(ctx, fresh, lab.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if state, _ := waitJob(t, gr, job.ID); state != store.GradingDone {
 		t.Fatalf("account submission: state %s", state)
 	}
-	if rep, err := gr.db.Report(ctx, job.SubmissionID); err != nil || rep.Status != store.GradeFail || rep.Score != 0 {
+	if rep, err := st.db.Report(ctx, job.SubmissionID); err != nil || rep.Status != store.GradeFail || rep.Score != 0 {
 		t.Fatalf("an empty account's report: %s %v, %s, %v", rep.Status, rep.Score, rep.Report, err)
 	}
-	if sub, err := gr.db.Submission(ctx, job.SubmissionID); err != nil || !strings.Contains(string(sub.State), `"account":"`+fresh.AccountID+`"`) {
+	if sub, err := st.db.Submission(ctx, job.SubmissionID); err != nil || !strings.Contains(string(sub.State), `"account":"`+fresh.AccountID+`"`) {
 		t.Fatalf("account submission's snapshot: %s, %v", sub.State, err)
 	}
 
@@ -156,7 +149,7 @@ func TestGradingQueueStoresReports(t *testing.T) {
 	if state, _ := waitJob(t, gr, job.ID); state != store.GradingDone {
 		t.Fatalf("solution: state %s", state)
 	}
-	prog, err = gr.db.LabProgress(ctx, user.ID)
+	prog, err = st.db.LabProgress(ctx, user.ID)
 	if err != nil || !prog[lab.ID].Passed() || prog[lab.ID].BestScore != 1 {
 		t.Fatalf("progress after passing: %+v, %v", prog[lab.ID], err)
 	}
@@ -173,7 +166,7 @@ func BenchmarkGradingQueue20(b *testing.B) {
 			name = "workers=default"
 		}
 		b.Run(name, func(b *testing.B) {
-			_, gr, all := queuedGrading(b, queue.Config{Workers: workers})
+			st, gr, all := queuedGrading(b, queue.Config{Workers: workers})
 			lab := labByID(b, all, "s3-transform")
 			for b.Loop() {
 				start := time.Now()
@@ -185,7 +178,7 @@ func BenchmarkGradingQueue20(b *testing.B) {
 					if state, _ := waitJob(b, gr, j.ID); state != store.GradingDone {
 						b.Fatalf("job %d: %s", j.ID, state)
 					}
-					if rep, err := gr.db.Report(context.Background(), j.SubmissionID); err != nil || rep.Status != store.GradePass {
+					if rep, err := st.db.Report(context.Background(), j.SubmissionID); err != nil || rep.Status != store.GradePass {
 						b.Fatalf("job %d report: %+v %v", j.ID, rep, err)
 					}
 				}

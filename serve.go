@@ -60,7 +60,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer acct.close(ctx)
-	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != "", XRayLayer: acct.xrayLayer}
+	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != "", XRayLayer: acct.xrayLayer, Cloud: acct.cloud()}
 	if awsLn != nil {
 		cfg.AWSEndpoint = "http://" + awsLn.Addr().String()
 	}
@@ -71,6 +71,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("load embedded course: %w", err)
 		}
 	}
+	cfg.Labs = courseLabs
 	site, err := web.New(cfg)
 	if err != nil {
 		return err
@@ -80,8 +81,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		labsMu.Lock()
 		defer labsMu.Unlock()
 		courseLabs = all
+		site.SetLabs(all)
 		if gr := acct.grading.Load(); gr != nil {
-			gr.setLabs(all)
+			gr.SetLabs(all)
 		}
 	}
 	if cfg.AuthorMode {

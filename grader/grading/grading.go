@@ -1,4 +1,9 @@
-package main
+// Package grading runs stored submissions through the grading queue: it
+// finds a submission's lab, grades it, streams each check to the job's
+// watchers and stores the report (which updates the learner's progress).
+// It is what serve runs once the sandbox is up, and the web workspace's
+// LabRunner.
+package grading
 
 import (
 	"archive/zip"
@@ -17,10 +22,8 @@ import (
 	"lambdalab/store"
 )
 
-// grading runs stored submissions through the grading queue: it finds the
-// submission's lab, grades it, streams each check to the job's subscribers
-// and stores the report (which updates the learner's lab progress).
-type grading struct {
+// Grading grades the submissions of one process's queue.
+type Grading struct {
 	db     *store.DB
 	grader *grader.Grader
 	labs   atomic.Pointer[[]*labs.Lab] // the labs now loaded (author mode swaps them)
@@ -28,18 +31,29 @@ type grading struct {
 	logger *slog.Logger
 }
 
-func newGrading(db *store.DB, g *grader.Grader, all []*labs.Lab, cfg queue.Config, logger *slog.Logger) *grading {
-	gr := &grading{db: db, grader: g, logger: logger}
-	gr.setLabs(all)
+// New makes the grading of all (SetLabs replaces them) on a queue with cfg;
+// Start it to run jobs.
+func New(db *store.DB, g *grader.Grader, all []*labs.Lab, cfg queue.Config, logger *slog.Logger) *Grading {
+	gr := &Grading{db: db, grader: g, logger: logger}
+	gr.SetLabs(all)
 	cfg.Run = gr.run
 	cfg.Logger = logger
 	gr.queue = queue.New(db, cfg)
 	return gr
 }
 
-func (gr *grading) setLabs(all []*labs.Lab) { gr.labs.Store(&all) }
+// SetLabs swaps in the labs now loaded.
+func (gr *Grading) SetLabs(all []*labs.Lab) { gr.labs.Store(&all) }
 
-func (gr *grading) lab(id string) (*labs.Lab, bool) {
+// Queue is the grading queue, to start, close and submit to.
+func (gr *Grading) Queue() *queue.Queue { return gr.queue }
+
+// Subscribe streams a job's events (queue.Queue.Subscribe).
+func (gr *Grading) Subscribe(ctx context.Context, jobID int64) (<-chan queue.Event, func()) {
+	return gr.queue.Subscribe(ctx, jobID)
+}
+
+func (gr *Grading) lab(id string) (*labs.Lab, bool) {
 	for _, l := range *gr.labs.Load() {
 		if l.ID == id {
 			return l, true
@@ -49,7 +63,7 @@ func (gr *grading) lab(id string) (*labs.Lab, bool) {
 }
 
 // run grades one job. Only platform failures are retried.
-func (gr *grading) run(ctx context.Context, job store.GradingJob, progress func(queue.Event)) error {
+func (gr *Grading) run(ctx context.Context, job store.GradingJob, progress func(queue.Event)) error {
 	sub, err := gr.db.Submission(ctx, job.SubmissionID)
 	if err != nil {
 		return queue.Platform(fmt.Errorf("load submission %d: %w", job.SubmissionID, err))
@@ -92,7 +106,7 @@ func (gr *grading) run(ctx context.Context, job store.GradingJob, progress func(
 	return gr.save(ctx, sub, rep)
 }
 
-func (gr *grading) save(ctx context.Context, sub store.Submission, rep *grader.Report) error {
+func (gr *Grading) save(ctx context.Context, sub store.Submission, rep *grader.Report) error {
 	b, err := json.Marshal(rep)
 	if err != nil {
 		return err
@@ -114,7 +128,7 @@ func (gr *grading) save(ctx context.Context, sub store.Submission, rep *grader.R
 // zipped folder with its actions and answers, or the learner's account
 // (the account of the user who submitted; the stored snapshot is the
 // record of it).
-func (gr *grading) submissionOf(ctx context.Context, lab *labs.Lab, sub store.Submission) (grader.Submission, error) {
+func (gr *Grading) submissionOf(ctx context.Context, lab *labs.Lab, sub store.Submission) (grader.Submission, error) {
 	switch sub.Source {
 	case store.SourceAccount:
 		user, err := gr.db.UserByID(ctx, sub.UserID)
@@ -143,8 +157,8 @@ func (gr *grading) submissionOf(ctx context.Context, lab *labs.Lab, sub store.Su
 	return grader.Submission{}, fmt.Errorf("unknown submission source %q", sub.Source)
 }
 
-// zipSubmission packs a submission folder for the store.
-func zipSubmission(fsys fs.FS) ([]byte, error) {
+// ZipSubmission packs a submission folder for the store.
+func ZipSubmission(fsys fs.FS) ([]byte, error) {
 	b, err := grader.ZipFolder(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("zip submission: %w", err)
@@ -155,11 +169,11 @@ func zipSubmission(fsys fs.FS) ([]byte, error) {
 	return b, nil
 }
 
-// submitAccount hands in a learner's account as it is now for lab: the
+// Submit hands in a learner's account as it is now for lab: the
 // submission keeps a snapshot of the account's configuration (functions,
 // versions, aliases, policies, layers, buckets and triggers), and grading
 // works on a copy of the live account.
-func (gr *grading) submitAccount(ctx context.Context, user store.User, lab string, answers map[string]string) (store.GradingJob, int, error) {
+func (gr *Grading) Submit(ctx context.Context, user store.User, lab string, answers map[string]string) (store.GradingJob, int, error) {
 	if _, ok := gr.lab(lab); !ok {
 		return store.GradingJob{}, 0, fmt.Errorf("no lab %q", lab)
 	}
@@ -172,4 +186,27 @@ func (gr *grading) submitAccount(ctx context.Context, user store.User, lab strin
 		return store.GradingJob{}, 0, err
 	}
 	return gr.queue.Submit(ctx, sub.ID, user.ID, lab)
+}
+
+// SubmitFolder hands in a submission folder (code, actions.yaml,
+// answers.yaml) for lab, by user (0 for none: a check run's).
+func (gr *Grading) SubmitFolder(ctx context.Context, user int64, lab string, fsys fs.FS) (store.GradingJob, int, error) {
+	if _, ok := gr.lab(lab); !ok {
+		return store.GradingJob{}, 0, fmt.Errorf("no lab %q", lab)
+	}
+	zipped, err := ZipSubmission(fsys)
+	if err != nil {
+		return store.GradingJob{}, 0, err
+	}
+	sub, err := gr.db.CreateSubmission(ctx, store.Submission{UserID: user, Lab: lab, Source: store.SourceDir, Files: zipped})
+	if err != nil {
+		return store.GradingJob{}, 0, err
+	}
+	return gr.queue.Submit(ctx, sub.ID, user, lab)
+}
+
+// SetUp gives the learner's account what lab provides and it lacks
+// (grader.Grader.SetUp).
+func (gr *Grading) SetUp(ctx context.Context, user store.User, lab *labs.Lab) error {
+	return gr.grader.SetUp(ctx, lab, user.AccountID)
 }
