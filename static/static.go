@@ -75,6 +75,13 @@ func URL(name string) string {
 	return u
 }
 
+// Lookup is URL for a file that may not be embedded (yet): ok is false
+// when it is not.
+func Lookup(name string) (string, bool) {
+	u, ok := byName[name]
+	return u, ok
+}
+
 // Handler serves the embedded files by their hashed names with a one-year
 // immutable cache lifetime. Mount it at Prefix.
 func Handler() http.Handler {
