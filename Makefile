@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/lambdalab
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps generate build run test bench image lint clean
+.PHONY: help deps generate editor build run test bench image lint clean
 
 ## help: list the targets
 help:
@@ -19,6 +19,17 @@ deps:
 ## generate: regenerate templ components (the generated files are committed)
 generate:
 	$(GO) tool templ generate
+
+## editor: rebuild static/editor.js (CodeMirror) and the vendored htmx files from static/editor's locked npm packages; needs npm and its registry, the results are committed
+EDITOR := static/editor
+editor:
+	cd $(EDITOR) && npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p $(EDITOR)/build
+	$(GO) tool esbuild $(EDITOR)/src/editor.js --bundle --format=iife --minify --target=es2020 --legal-comments=eof --log-level=warning --metafile=$(EDITOR)/build/meta.json --outfile=$(EDITOR)/build/editor.js
+	cd $(EDITOR) && node licenses.mjs build/meta.json > build/licenses.js
+	cat $(EDITOR)/build/licenses.js $(EDITOR)/build/editor.js > static/editor.js
+	cp $(EDITOR)/node_modules/htmx.org/dist/htmx.min.js static/htmx.min.js
+	cp $(EDITOR)/node_modules/htmx-ext-sse/dist/sse.min.js static/htmx-sse.js
 
 ## build: one static binary in bin/, with the small sandbox init embedded
 build:
