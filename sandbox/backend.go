@@ -112,6 +112,14 @@ type Invocation struct {
 	TraceID            string
 	ClientContext      string
 	CognitoIdentity    string
+	// Output, if set, is handed the bytes of Outcome.Log as the runtime
+	// writes them, in order, the first call (possibly empty) as soon as the
+	// event is on its way to the runtime, the last before Invoke returns;
+	// no call is made when Invoke returns ErrInstanceGone. Calls come one at
+	// a time on the goroutine collecting the output and must not block. The
+	// chunk is the callee's. A backend that cannot stream may leave it
+	// unused: the engine then hands over Outcome.Log when Invoke returns.
+	Output func(chunk []byte)
 }
 
 // Status classifies how an init phase or an invocation ended.

@@ -204,6 +204,19 @@ type InvokeInput struct {
 	// XRaySegmentID is the function segment's id when the invocation is
 	// traced and sampled: the log then ends with Lambda's XRAY line.
 	XRaySegmentID string
+	// Output, if set, sees the log as it is written: every byte that
+	// Result.Log will hold, in order, and nothing else. A cold start's init
+	// output comes when init ends, START as soon as the event is handed to
+	// the runtime, the function's output as it prints it (under the same
+	// cap and with the same truncation line), then END, REPORT and XRAY;
+	// the last call is made before Invoke returns. A refused invoke (a
+	// throttle) makes no call; a platform error ends the calls early.
+	//
+	// Calls come one at a time, often on the goroutine that collects the
+	// runtime's output: Output must not block, or the function's writes
+	// stall behind it (hand the chunk to a buffered channel and drop when it
+	// is full). The chunk is the callee's to keep.
+	Output func(chunk []byte)
 }
 
 // Result is what a synchronous invoke returns. A function error is a result,
@@ -268,7 +281,11 @@ func (e *Engine) Invoke(ctx context.Context, in InvokeInput) (*Result, error) {
 		return nil, err
 	}
 	if in.XRaySegmentID != "" {
-		res.Log = append(res.Log, xrayLine(in.TraceID, in.XRaySegmentID)...)
+		line := xrayLine(in.TraceID, in.XRaySegmentID)
+		res.Log = append(res.Log, line...)
+		if in.Output != nil {
+			in.Output([]byte(line))
+		}
 	}
 	e.record(res.Record)
 	return res, nil
@@ -278,7 +295,7 @@ func (e *Engine) Invoke(ctx context.Context, in InvokeInput) (*Result, error) {
 func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result, error) {
 	fn := in.Function
 	res := &Result{RequestID: reqID, ExecutedVersion: fn.Version}
-	var log []byte
+	log := &invocationLog{tap: in.Output}
 
 	inst, cold, initRes, err := e.instanceFor(ctx, fn)
 	if err != nil {
@@ -289,11 +306,12 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 	var initDur time.Duration
 	if cold {
 		initDur = initRes.Duration
-		log = append(log, initRes.Log...)
+		log.add(initRes.Log)
 		if initRes.Truncated > 0 {
-			log = append(withNewline(log), truncationLine(MaxLogBytes, initRes.Truncated)...)
+			log.newline()
+			log.addString(truncationLine(MaxLogBytes, initRes.Truncated))
 		}
-		log = withNewline(log)
+		log.newline()
 		if initRes.Status != StatusSuccess {
 			return e.initFailed(ctx, res, inst, initRes, log), nil
 		}
@@ -302,15 +320,21 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 	start := e.cfg.Now()
 	deadline := start.Add(fn.Timeout)
 	invCtx, cancel := context.WithDeadline(ctx, deadline)
-	inst.who.invoking(reqID)
-	out, err := inst.inst.Invoke(invCtx, Invocation{
+	inv := Invocation{
 		RequestID:          reqID,
 		Payload:            in.Payload,
 		Deadline:           deadline,
 		InvokedFunctionARN: in.InvokedARN,
 		TraceID:            in.TraceID,
 		ClientContext:      in.ClientContext,
-	})
+	}
+	var live *liveOutput
+	if log.tap != nil {
+		live = &liveOutput{tap: log.tap, start: startLine(reqID, fn.Version)}
+		inv.Output = live.write
+	}
+	inst.who.invoking(reqID)
+	out, err := inst.inst.Invoke(invCtx, inv)
 	inst.who.invoking("")
 	cancel()
 	if err != nil {
@@ -331,12 +355,12 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 	}
 	dur := out.Done.Sub(out.Start)
 
-	log = append(log, startLine(reqID, fn.Version)...)
-	log = append(log, out.Log...)
+	log.runtime(startLine(reqID, fn.Version), out.Log, live)
 	if out.Truncated > 0 {
-		log = append(withNewline(log), truncationLine(MaxLogBytes, out.Truncated)...)
+		log.newline()
+		log.addString(truncationLine(MaxLogBytes, out.Truncated))
 	}
-	log = withNewline(log)
+	log.newline()
 
 	maxMem := e.maxMemoryMB(ctx, inst)
 	status, errType := out.Status, ""
@@ -360,7 +384,7 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 		res.FunctionError = "Unhandled"
 		errType = "Sandbox.Timedout"
 		dur = fn.Timeout
-		log = append(log, timeoutLine(deadline, reqID, fn.Timeout)...)
+		log.addString(timeoutLine(deadline, reqID, fn.Timeout))
 		res.Payload = errorDoc(errType, fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", reqID, fn.Timeout.Seconds()))
 	case StatusExit:
 		keep = false
@@ -377,15 +401,15 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 			maxMem = fn.MemoryMB
 		}
 		res.Payload = errorDoc("Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: %s", reqID, msg))
-		log = append(log, fmt.Sprintf("RequestId: %s Error: %s\n%s\n", reqID, msg, "Runtime.ExitError")...)
+		log.addString(fmt.Sprintf("RequestId: %s Error: %s\n%s\n", reqID, msg, "Runtime.ExitError"))
 	default:
 		e.destroy(ctx, inst)
 		return nil, fmt.Errorf("invoke %s: unknown outcome %q", fn.Name, out.Status)
 	}
 	billed := BilledMS(dur, initDur)
-	log = append(log, endLine(reqID)...)
-	log = append(log, reportLine(reqID, dur, billed, fn.MemoryMB, maxMem, initDur, cold, status, errType)...)
-	res.Log = log
+	log.addString(endLine(reqID))
+	log.addString(reportLine(reqID, dur, billed, fn.MemoryMB, maxMem, initDur, cold, status, errType))
+	res.Log = log.b
 	res.Record = e.newRecord(reqID, fn, inst, cold, out.Start, out.Start.Add(dur), dur, initDur, billed, maxMem, status, errType)
 
 	if keep {
@@ -399,7 +423,7 @@ func (e *Engine) run(ctx context.Context, reqID string, in InvokeInput) (*Result
 // initFailed turns a failed cold init into the invocation's result: Lambda
 // answers the first invoke with the error the runtime posted (or an exit or
 // timeout error) and discards the environment.
-func (e *Engine) initFailed(ctx context.Context, res *Result, inst *instance, ir InitResult, log []byte) *Result {
+func (e *Engine) initFailed(ctx context.Context, res *Result, inst *instance, ir InitResult, log *invocationLog) *Result {
 	fn := inst.fn
 	maxMem := e.maxMemoryMB(ctx, inst)
 	info := e.destroy(ctx, inst)
@@ -436,12 +460,12 @@ func (e *Engine) initFailed(ctx context.Context, res *Result, inst *instance, ir
 		res.Payload = errorDoc(errType, fmt.Sprintf("RequestId: %s Error: %s", res.RequestID, msg))
 	}
 	now := e.cfg.Now()
-	log = append(log, initReportLine(ir.Duration, ir.Status, errType)...)
-	log = append(log, startLine(res.RequestID, fn.Version)...)
-	log = append(log, endLine(res.RequestID)...)
+	log.addString(initReportLine(ir.Duration, ir.Status, errType))
+	log.addString(startLine(res.RequestID, fn.Version))
+	log.addString(endLine(res.RequestID))
 	billed := BilledMS(0, ir.Duration)
-	log = append(log, reportLine(res.RequestID, 0, billed, fn.MemoryMB, maxMem, ir.Duration, true, StatusError, errType)...)
-	res.Log = log
+	log.addString(reportLine(res.RequestID, 0, billed, fn.MemoryMB, maxMem, ir.Duration, true, StatusError, errType))
+	res.Log = log.b
 	res.Record = e.newRecord(res.RequestID, fn, inst, true, now, now, 0, ir.Duration, billed, maxMem, StatusError, errType)
 	return res
 }

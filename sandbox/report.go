@@ -90,11 +90,3 @@ func LogTail(log []byte) string {
 	}
 	return base64.StdEncoding.EncodeToString(log)
 }
-
-// withNewline makes sure output ends a line before a platform line follows.
-func withNewline(b []byte) []byte {
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		return append(b, '\n')
-	}
-	return b
-}

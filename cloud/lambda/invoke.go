@@ -34,11 +34,15 @@ type InvokeInput struct {
 	ClientContext  string // base64 JSON, synchronous calls only
 	Payload        []byte
 	TraceID        string
-	// Output, if set, is called as a synchronous invocation's log is
-	// written, in order, before Invoke returns: the START line, the
-	// function's output as it prints it, then END and REPORT. It must not
-	// block for long; chunks are not retained after the call. (The web
-	// console streams them; the whole log is still in InvokeOutput.Log.)
+	// Output, if set, sees a synchronous invocation's log as it is written:
+	// every byte of InvokeOutput.Log, in order (a cold start's init output,
+	// START, the function's output as it prints it, END and REPORT), the
+	// last call before Invoke returns. Asynchronous and DryRun invocations
+	// and refused ones (a throttle) make no call. Calls come one at a time,
+	// on the goroutine that collects the function's output: Output must not
+	// block, or the function stalls behind it (hand the chunk to a buffered
+	// channel and drop when it is full). The chunk is the callee's to keep.
+	// The whole log is still in InvokeOutput.Log.
 	Output func(chunk []byte)
 }
 
@@ -180,7 +184,7 @@ func (s *Service) Invoke(ctx context.Context, account string, in InvokeInput) (*
 	// is reported to watchers under the id of the sandbox's record.
 	reqID := sandbox.NewRequestID()
 	res, err := e.Invoke(ctx, sandbox.InvokeInput{Function: r.fn, Payload: payload, InvokedARN: r.invokedARN,
-		TraceID: tr.header, ClientContext: clientContext, XRaySegmentID: tr.segmentID(), RequestID: reqID})
+		TraceID: tr.header, ClientContext: clientContext, XRaySegmentID: tr.segmentID(), RequestID: reqID, Output: in.Output})
 	if err != nil {
 		s.reportInvocation(r.fn, r.qualifier, false, 1, reqID, nil, err)
 		err = invokeErr(err)

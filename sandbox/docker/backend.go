@@ -652,6 +652,7 @@ func (in *Instance) Invoke(ctx context.Context, inv sandbox.Invocation) (sandbox
 		TraceID:            inv.TraceID,
 		ClientContext:      inv.ClientContext,
 		CognitoIdentity:    inv.CognitoIdentity,
+		Output:             inv.Output,
 	})
 	if err != nil {
 		return sandbox.Outcome{}, fmt.Errorf("invoke %s on %s: %w", inv.RequestID, in.id, err)

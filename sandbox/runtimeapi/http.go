@@ -467,6 +467,11 @@ func (s *Server) readFrames(br *bufio.Reader) error {
 				}
 				s.mu.Lock()
 				s.out.write(buf[:k])
+				if c := s.cur; c != nil && c.inv.Output != nil && s.phase == phaseBusy && !c.abandoned {
+					// Before the answer no /next can have ended the call,
+					// so every byte so far is its own.
+					s.tapLocked(c)
+				}
 				s.mu.Unlock()
 				n -= uint32(k)
 			}

@@ -67,6 +67,25 @@ type Invocation struct {
 	TraceID            string
 	ClientContext      string
 	CognitoIdentity    string
+
+	// Output, if set, is a tap on the invocation's output: it receives the
+	// bytes that Outcome.Log will hold, all of them and in order, as they
+	// are collected (under the same cap; the caller writes its own
+	// truncation line). The first call comes as soon as the event is queued
+	// for the runtime, with what the runtime wrote while idle, which may be
+	// nothing: from then on the event is on its way, so a caller can write
+	// what precedes the output. Output written after the runtime posted its
+	// answer comes when the invocation ends (only the marker of the next
+	// /next tells where it stops); the last call is made before Invoke
+	// returns. When no event was queued (the runtime had exited, or was not
+	// ready before ctx ended) Outcome.Log comes in one call, if not empty;
+	// after an error, the calls made so far are all there is.
+	//
+	// Calls come one at a time, on the goroutine that collects the output,
+	// with the Server's lock held: Output must not block (a slow consumer
+	// would stall the runtime's writes) and must not call the Server. The
+	// chunk is the callee's to keep. Nil costs nothing.
+	Output func(chunk []byte)
 }
 
 // Outcome is what the runtime did with one invocation (mirrors sandbox.Outcome).
@@ -160,6 +179,11 @@ type call struct {
 	answered  bool
 	abandoned bool // Invoke has returned; later posts are refused
 	done      chan struct{}
+
+	// With inv.Output: sent bytes of the phase's kept output have been
+	// handed over, and they end at logical offset sentEnd.
+	sent    int
+	sentEnd int64
 }
 
 // Server is the Runtime API and agent endpoint of one instance. Its methods
@@ -320,9 +344,34 @@ func (s *Server) completeLocked(c *call, cut int64) {
 	if c.abandoned {
 		return
 	}
+	if c.sent > 0 {
+		// The tap has seen these bytes, so the log keeps them too, even if
+		// the marker that ends the call came before them (init gave up
+		// waiting for a pipe to close, say).
+		cut = max(cut, c.sentEnd)
+	}
 	c.out.Log, c.out.Truncated = s.out.cut(cut)
+	c.tapRest(c.out.Log)
 	c.abandoned = true
 	close(c.done)
+}
+
+// tapLocked hands c's tap the output kept since its last call. The caller
+// knows that every byte kept so far belongs to c.
+func (s *Server) tapLocked(c *call) {
+	if n := len(s.out.kept); n > c.sent {
+		chunk := append([]byte(nil), s.out.kept[c.sent:]...)
+		c.sent, c.sentEnd = n, s.out.keptAt+int64(n)
+		c.inv.Output(chunk)
+	}
+}
+
+// tapRest hands c's tap the part of its final log it has not seen.
+func (c *call) tapRest(log []byte) {
+	if c.inv.Output != nil && len(log) > c.sent {
+		c.inv.Output(append([]byte(nil), log[c.sent:]...))
+		c.sent = len(log)
+	}
 }
 
 // exitLocked records that the runtime exited, ending whatever was pending.
@@ -410,11 +459,13 @@ func (s *Server) Invoke(ctx context.Context, inv Invocation) (Outcome, error) {
 			now := time.Now()
 			out := Outcome{Status: StatusExit, Exit: s.exitText, Start: now, Done: now}
 			out.Log, out.Truncated = s.out.cut(s.out.total)
+			(&call{inv: inv}).tapRest(out.Log)
 			return out, nil
 		}
 		if !s.waitLocked(ctx, nil) && s.phase != phaseIdle {
 			out := Outcome{Status: StatusTimeout, Start: begin, Done: time.Now()}
 			out.Log, out.Truncated = s.out.cut(s.out.total)
+			(&call{inv: inv}).tapRest(out.Log)
 			return out, nil
 		}
 	}
@@ -423,6 +474,14 @@ func (s *Server) Invoke(ctx context.Context, inv Invocation) (Outcome, error) {
 	s.cur = c
 	s.phase = phaseBusy
 	s.signalLocked()
+	if inv.Output != nil {
+		// Everything kept since the last cut is this call's (output
+		// written while idle counts toward the next invocation). The call
+		// comes even when that is nothing: the event is on its way.
+		n := len(s.out.kept)
+		c.sent, c.sentEnd = n, s.out.keptAt+int64(n)
+		inv.Output(append([]byte(nil), s.out.kept...))
+	}
 
 	s.mu.Unlock()
 	select {
@@ -454,5 +513,6 @@ func (s *Server) Invoke(ctx context.Context, inv Invocation) (Outcome, error) {
 		}
 	}
 	out.Log, out.Truncated = s.out.cut(s.out.total)
+	c.tapRest(out.Log)
 	return out, nil
 }
