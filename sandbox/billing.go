@@ -6,13 +6,33 @@ import (
 )
 
 // Prices in USD, us-east-1 (reference/lambda-behaviour.md §15.1), first tier.
+// This is the one place lambdalab keeps them: the invocation records' cost
+// and the account page's totals both come from here.
 const (
 	PricePerRequest     = 0.0000002
 	PricePerGBSecondX86 = 0.0000166667
 	PricePerGBSecondARM = 0.0000133334
 	FreeTierRequests    = 1_000_000
 	FreeTierGBSeconds   = 400_000
+
+	// Provisioned concurrency: configured GB-seconds while a configuration
+	// exists, used or not, and a lower duration price for the invocations
+	// it serves. The arm64 prices are unconfirmed (§17.7).
+	PricePerGBSecondProvisionedX86   = 0.0000041667
+	PricePerGBSecondProvisionedARM   = 0.0000033334
+	PricePerGBSecondOnProvisionedX86 = 0.0000097222
+	PricePerGBSecondOnProvisionedARM = 0.0000077778
+	// ProvisionedRounding is the unit Lambda rounds the configured time up to.
+	ProvisionedRounding = 5 * time.Minute
 )
+
+// PricesAsOf is when the prices above were read: the month
+// reference/lambda-behaviour.md §15 was compiled (its newest dated source
+// is of 24 February 2026). Change it with the prices.
+const PricesAsOf = "February 2026"
+
+// PricingURL is AWS's own page of Lambda prices.
+const PricingURL = "https://aws.amazon.com/lambda/pricing/"
 
 // BilledMS is Lambda's billed duration: the handler's duration plus, on a
 // cold start, the init duration (billed for every configuration since
@@ -30,12 +50,47 @@ func GBSeconds(billedMS int64, memMB int) float64 {
 	return float64(billedMS) / 1000 * float64(memMB) / 1024
 }
 
+// DurationPrice is the price of one GB-second of an invocation on arch
+// ("arm64"; anything else is x86_64), on an instance kept by provisioned
+// concurrency or not.
+func DurationPrice(arch string, provisioned bool) float64 {
+	switch {
+	case arch == "arm64" && provisioned:
+		return PricePerGBSecondOnProvisionedARM
+	case arch == "arm64":
+		return PricePerGBSecondARM
+	case provisioned:
+		return PricePerGBSecondOnProvisionedX86
+	}
+	return PricePerGBSecondX86
+}
+
 // Cost is the on-demand price of one invocation, request charge included,
 // before the free tier.
 func Cost(billedMS int64, memMB int, arch string) float64 {
-	price := PricePerGBSecondX86
-	if arch == "arm64" {
-		price = PricePerGBSecondARM
+	return InvocationCost(billedMS, memMB, arch, false)
+}
+
+// InvocationCost is the price of one invocation, request charge included,
+// before the free tier; provisioned says a provisioned instance served it.
+func InvocationCost(billedMS int64, memMB int, arch string, provisioned bool) float64 {
+	return GBSeconds(billedMS, memMB)*DurationPrice(arch, provisioned) + PricePerRequest
+}
+
+// ProvisionedGBSeconds is what keeping n instances of memMB configured for
+// d comes to: Lambda bills the time rounded up to ProvisionedRounding.
+func ProvisionedGBSeconds(n, memMB int, d time.Duration) float64 {
+	if n <= 0 || d <= 0 {
+		return 0
 	}
-	return GBSeconds(billedMS, memMB)*price + PricePerRequest
+	units := (d + ProvisionedRounding - 1) / ProvisionedRounding
+	return float64(n) * float64(memMB) / 1024 * (units * ProvisionedRounding).Seconds()
+}
+
+// ProvisionedPrice is the price of one configured GB-second on arch.
+func ProvisionedPrice(arch string) float64 {
+	if arch == "arm64" {
+		return PricePerGBSecondProvisionedARM
+	}
+	return PricePerGBSecondProvisionedX86
 }

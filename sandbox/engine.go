@@ -476,7 +476,7 @@ func (e *Engine) newRecord(reqID string, fn Function, inst *instance, cold bool,
 		InstanceID: inst.inst.ID(), Cold: cold, Start: start, End: end,
 		DurationMS: ms(dur), BilledMS: billed, InitMS: ms(initDur),
 		MemoryMB: fn.MemoryMB, MaxMemoryMB: maxMem, Outcome: string(status), ErrorType: errType,
-		GBSeconds: GBSeconds(billed, fn.MemoryMB), CostUSD: Cost(billed, fn.MemoryMB, fn.Architecture),
+		GBSeconds: GBSeconds(billed, fn.MemoryMB), CostUSD: InvocationCost(billed, fn.MemoryMB, fn.Architecture, inst.provisioned),
 	}
 }
 

@@ -442,7 +442,12 @@ func TestProvisionedConcurrency(t *testing.T) {
 	}
 	res, err := e.Invoke(context.Background(), InvokeInput{Function: fn})
 	if err != nil || res.Cold {
-		t.Errorf("invoke of a provisioned version: cold=%v err=%v, want warm", res != nil && res.Cold, err)
+		t.Fatalf("invoke of a provisioned version: cold=%v err=%v, want warm", res != nil && res.Cold, err)
+	}
+	// Served by provisioned concurrency: its lower duration price.
+	r := res.Record
+	if want := GBSeconds(r.BilledMS, r.MemoryMB)*PricePerGBSecondOnProvisionedX86 + PricePerRequest; r.CostUSD != want {
+		t.Errorf("cost of an invoke on a provisioned instance = %v, want %v", r.CostUSD, want)
 	}
 }
 
