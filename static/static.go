@@ -5,6 +5,8 @@
 package static
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -13,9 +15,13 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 )
 
+// Only the top level: static/editor/ holds the editor's sources and
+// node_modules, which the binary does not need.
+//
 //go:embed *.css *.js
 var files embed.FS
 
@@ -24,9 +30,14 @@ const Prefix = "/static/"
 
 type asset struct {
 	body        []byte
+	gzipped     []byte // body compressed at level 9, or nil when not worth it
 	contentType string
 	etag        string
 }
+
+// minGzip is the smallest body worth compressing: below it the gzip header
+// and a request's round trip cost more than the bytes saved.
+const minGzip = 1024
 
 var (
 	byHashed = map[string]asset{}  // "app.3fa2c1d9.css" → asset
@@ -60,8 +71,77 @@ func add(name string, b []byte) {
 	h := hex.EncodeToString(sum[:])[:10]
 	ext := path.Ext(name)
 	hashed := strings.TrimSuffix(name, ext) + "." + h + ext
-	byHashed[hashed] = asset{body: b, contentType: mime.TypeByExtension(ext), etag: `"` + h + `"`}
+	a := asset{body: b, contentType: mime.TypeByExtension(ext), etag: `"` + h + `"`}
+	if len(b) >= minGzip && compressible(a.contentType) {
+		a.gzipped = compress(b)
+	}
+	byHashed[hashed] = a
 	byName[name] = Prefix + hashed
+}
+
+func (a asset) gzipETag() string { return strings.TrimSuffix(a.etag, `"`) + `-gz"` }
+
+// matchesETag reports whether an If-None-Match header names etag (weakly,
+// as RFC 9110 asks for If-None-Match) or is "*".
+func matchesETag(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+func compressible(contentType string) bool {
+	return strings.HasPrefix(contentType, "text/") ||
+		strings.HasPrefix(contentType, "application/javascript") ||
+		strings.HasPrefix(contentType, "application/json") ||
+		strings.HasPrefix(contentType, "image/svg+xml")
+}
+
+// compress gzips b once, at start-up, at the best ratio: the files never
+// change while the binary runs, so each request only copies bytes. It
+// returns nil when compressing would not make b smaller.
+func compress(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		panic(err) // only for an invalid level
+	}
+	zw.Write(b) // a bytes.Buffer does not fail
+	zw.Close()
+	if buf.Len() >= len(b) {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip: listed
+// (or "*") without q=0.
+func acceptsGzip(header string) bool {
+	ok := false
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		if coding == "gzip" {
+			return q > 0 // an explicit gzip entry decides
+		}
+		ok = q > 0
+	}
+	return ok
 }
 
 // URL returns the content-hashed URL of an embedded file such as "app.css".
@@ -83,7 +163,8 @@ func Lookup(name string) (string, bool) {
 }
 
 // Handler serves the embedded files by their hashed names with a one-year
-// immutable cache lifetime. Mount it at Prefix.
+// immutable cache lifetime, gzip-compressed to clients that accept it.
+// Mount it at Prefix.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := byHashed[strings.TrimPrefix(r.URL.Path, Prefix)]
@@ -91,13 +172,28 @@ func Handler() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", a.contentType)
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-		w.Header().Set("ETag", a.etag)
-		if r.Header.Get("If-None-Match") == a.etag {
+		h := w.Header()
+		h.Set("Content-Type", a.contentType)
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		body, etag := a.body, a.etag
+		if a.gzipped != nil {
+			// Caches keep the two encodings apart, and so do validators:
+			// the compressed bytes are another representation.
+			h.Set("Vary", "Accept-Encoding")
+			if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+				body, etag = a.gzipped, a.gzipETag()
+				h.Set("Content-Encoding", "gzip")
+			}
+		}
+		h.Set("ETag", etag)
+		if matchesETag(r.Header.Get("If-None-Match"), etag) {
+			h.Del("Content-Encoding")
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		w.Write(a.body)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		if r.Method != http.MethodHead {
+			w.Write(body)
+		}
 	})
 }

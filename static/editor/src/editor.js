@@ -70,6 +70,8 @@ function siteTheme(dark) {
         border: "1px solid var(--line)",
         borderRadius: "var(--radius, 6px)",
         fontSize: "0.9rem",
+        // Long files scroll inside the editor, not the page.
+        maxHeight: "75vh",
       },
       "&.cm-focused": {
         outline: "3px solid var(--focus)",
@@ -81,6 +83,8 @@ function siteTheme(dark) {
         overflow: "auto",
       },
       ".cm-content": { caretColor: "var(--fg)", padding: "0.4rem 0" },
+      // Both, so the gutter runs down the whole editor when the file is short.
+      ".cm-content, .cm-gutter": { minHeight: "var(--lambdalab-editor-min-height, 18em)" },
       ".cm-cursor, .cm-dropCursor": { borderLeftColor: "var(--fg)", borderLeftWidth: "2px" },
       "&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground, .cm-content ::selection":
         { backgroundColor: "color-mix(in srgb, var(--focus) 30%, transparent)" },
@@ -252,11 +256,11 @@ function mount(textarea, options = {}) {
   const view = new EditorView({
     state: EditorState.create({ doc: textarea.value, extensions }),
   });
-  // The visible height follows the textarea's rows (at least 12 lines), so
-  // the markup decides how tall the editor starts; CSSOM, not a style
-  // attribute in markup, so the CSP allows it.
+  // The least height follows the textarea's rows (at least 12 lines), so
+  // the markup decides how tall the editor starts; set through CSSOM, which
+  // the CSP allows (a style attribute in markup it would not).
   const rows = Math.max(textarea.rows || 0, 12);
-  view.scrollDOM.style.minHeight = rows * 1.5 + "em";
+  view.dom.style.setProperty("--lambdalab-editor-min-height", rows * 1.5 + "em");
   if (textarea.dataset.testid) view.dom.dataset.testid = textarea.dataset.testid + "-editor";
   textarea.after(view.dom);
   textarea.hidden = true;
