@@ -80,16 +80,57 @@
     if (banner) banner.remove();
   }
 
+  // The message of one of our error pages (ui.ErrorPage): its heading and
+  // first paragraph, e.g. "Slow down: You have made the most deploys …".
+  function pageMessage(doc) {
+    const box = doc.querySelector("[data-testid=error-page]");
+    if (!box) return "";
+    const h = box.querySelector("h1");
+    const p = box.querySelector("p");
+    const heading = h ? h.textContent.trim() : "";
+    const text = p ? p.textContent.trim() : "";
+    // The 500 page's paragraph repeats its heading ("Something went wrong (ref …)").
+    return !heading || text.startsWith(heading) ? text : text ? heading + ": " + text : heading;
+  }
+
+  function parse(html) {
+    return new DOMParser().parseFromString(typeof html === "string" ? html : "", "text/html");
+  }
+
   document.addEventListener("htmx:responseError", function (evt) {
     const xhr = evt.detail.xhr;
     if (!xhr || xhr.status < 500) return;
     showError(
-      "The server failed to do that (" + xhr.status + " " + xhr.statusText + "). " +
-        "Nothing on this page changed; try again, or reload the page if it keeps happening.",
+      pageMessage(parse(xhr.response)) ||
+        "The server failed to do that (" + xhr.status + " " + xhr.statusText + "). " +
+          "Nothing on this page changed; try again, or reload the page if it keeps happening.",
     );
   });
   document.addEventListener("htmx:sendError", function () {
     showError("Could not reach the server. Check your connection and try again.");
+  });
+
+  // A response without the element the swap selects (the site's own 404 or
+  // 429 page, or the sign-in page after a session ended) would swap #panel
+  // for nothing, and every later request would find no target. Go to a
+  // page the server sent us to; show an error page's message in the banner.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    const d = evt.detail;
+    if (!d.shouldSwap) return;
+    const elt = d.requestConfig && d.requestConfig.elt;
+    const from = elt && elt.closest && elt.closest("[hx-select]");
+    const sel = d.selectOverride || d.select || (from && from.getAttribute("hx-select"));
+    if (!sel || sel === "unset") return;
+    const doc = parse(d.serverResponse);
+    if (doc.querySelector(sel)) return;
+    d.shouldSwap = false;
+    const status = d.xhr.status;
+    const redirected = d.pathInfo && d.pathInfo.responsePath && d.pathInfo.responsePath !== d.pathInfo.finalRequestPath;
+    if (status < 400 && (redirected || d.requestConfig.verb === "get")) {
+      location.assign(d.xhr.responseURL || d.pathInfo.responsePath);
+      return;
+    }
+    showError(pageMessage(doc) || "The server answered " + status + " " + d.xhr.statusText + ".");
   });
   document.addEventListener("htmx:afterSwap", clearError);
 
@@ -226,8 +267,9 @@
         this.failures++;
         this.reason = reason;
         this.show("Not saved: " + reason + " — retrying", "failed");
-        // 2 s, 4 s, 8 s … at most a minute between tries.
-        const wait = Math.min(60000, 1000 * Math.pow(2, this.failures));
+        // 2 s, 4 s, 8 s … at most half a minute between tries; Ctrl+S or
+        // the network coming back tries at once.
+        const wait = Math.min(30000, 1000 * Math.pow(2, this.failures));
         this.timer = setTimeout(() => this.save(), wait);
         armUnloadWarning();
         return false;
@@ -277,6 +319,9 @@
   });
   window.addEventListener("pagehide", function () {
     flushAll(true);
+  });
+  window.addEventListener("online", function () {
+    flushAll(false);
   });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") flushAll(true);
@@ -337,8 +382,7 @@
       s.attach(ta);
       if (newer) {
         ta.value = text;
-        s.show("Not saved yet", "failed");
-        s.changed();
+        s.save();
       } else {
         s.saved = ta.value;
         s.failures = 0;
