@@ -103,6 +103,18 @@ func RenderUntrusted(md string) string {
 	return buf.String()
 }
 
+// RenderTrusted renders Markdown written by the course's authors outside a
+// lesson file (a lab's instructions) with the lessons' pipeline: raw HTML
+// kept, code highlighted, alerts, headings with ids and anchors. Links are
+// left as written: there is no lesson file to resolve relative ones from.
+func RenderTrusted(md string) string {
+	var buf bytes.Buffer
+	if err := trustedMarkdown().Convert([]byte(md), &buf); err != nil {
+		return "<p>" + html.EscapeString(md) + "</p>\n"
+	}
+	return buf.String()
+}
+
 var (
 	highlightCSS = sync.OnceValue(func() string {
 		f := chromahtml.New(chromahtml.WithClasses(true))

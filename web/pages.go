@@ -72,7 +72,12 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, ui.Home(s.site(u), homeView(c, p, u != nil)))
+	states, err := s.labStates(r.Context(), u)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, ui.Home(s.site(u), homeView(c, p, u != nil), courseLabs(s.allLabs(), states, u != nil)))
 }
 
 func (s *Server) lesson(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +99,12 @@ func (s *Server) lesson(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Results = quizResults(l, p, r.URL.Query().Get("retry"))
 	}
-	s.render(w, r, http.StatusOK, ui.LessonPage(s.site(u), v))
+	states, err := s.labStates(r.Context(), u)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, ui.LessonPage(s.site(u), v, courseLabs(s.allLabs(), states, u != nil)))
 }
 
 // recordVisit remembers the lesson for the home page's resume link. Reading

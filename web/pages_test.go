@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -307,4 +309,101 @@ func TestPanicBecomesServerErrorPage(t *testing.T) {
 	if !strings.Contains(logs, `err="panic: handler bug"`) || !strings.Contains(logs, "path=/boom status=500") {
 		t.Errorf("panic not logged with its cause and status:\n%s", logs)
 	}
+}
+
+// TestCourseMapListsLabs: the home page lists each lab under the lesson it
+// practises, and the lesson page offers it, with its minutes and the
+// learner's state: not started, in progress once opened, passed once a
+// report passed. A reader sees the labs without a state.
+func TestCourseMapListsLabs(t *testing.T) {
+	course, all := embeddedCourse(t)
+	ts := newTestSite(t, func(c *Config) { c.Course, c.Labs = course, all })
+	ctx := context.Background()
+	lab := all[0]
+	for _, l := range all {
+		if l.ID == "s3-transform" {
+			lab = l
+		}
+	}
+	lesson, ok := course.Lesson(lessonSlug(lab.Lesson))
+	if !ok {
+		t.Fatalf("lab %s practises %s, which the course lacks", lab.ID, lab.Lesson)
+	}
+	// labItem is the lab's entry in a page, from its <li> to its end.
+	labItem := func(what, body string) string {
+		t.Helper()
+		i := strings.Index(body, `data-testid="lab-link" data-lab="`+lab.ID+`"`)
+		if i < 0 {
+			t.Fatalf("%s does not list lab %s", what, lab.ID)
+		}
+		j := strings.Index(body[i:], "</li>")
+		return body[i : i+j]
+	}
+	wantState := func(what, item, state string) {
+		t.Helper()
+		if !strings.Contains(item, `data-state="`+state+`"`) {
+			t.Errorf("%s: lab %s entry %q, want state %s", what, lab.ID, item, state)
+		}
+	}
+
+	reader := ts.client()
+	home := reader.get("/")
+	wantStatus(t, "home for a reader", home, http.StatusOK)
+	item := labItem("home for a reader", home.body)
+	wantContains(t, "home for a reader", item, html.EscapeString(lab.Title), fmt.Sprintf("%d min", lab.Minutes), `href="/labs/`+lab.ID+`"`)
+	wantNotContains(t, "home for a reader", item, `data-testid="lab-state"`)
+	// Under its lesson: after the lesson's link and before the next one's.
+	li := strings.Index(home.body, `href="/lessons/`+lesson.Slug+`"`)
+	at := strings.Index(home.body, `data-lab="`+lab.ID+`"`)
+	if li < 0 || at < li || (lesson.Next != nil && strings.Index(home.body, `href="/lessons/`+lesson.Next.Slug+`"`) < at) {
+		t.Errorf("home lists lab %s at %d, not under lesson %s (at %d)", lab.ID, at, lesson.Slug, li)
+	}
+	page := reader.get("/lessons/" + lesson.Slug)
+	wantContains(t, "lesson page for a reader", labItem("lesson page", page.body), fmt.Sprintf("%d min", lab.Minutes))
+	for _, other := range all {
+		if lessonSlug(other.Lesson) != lesson.Slug {
+			wantNotContains(t, "lesson page", page.body, `data-lab="`+other.ID+`"`)
+		}
+	}
+
+	a := ts.client()
+	a.signup("ann@example.com", "correct horse battery")
+	u, err := ts.db.UserByEmail(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []string{"/", "/lessons/" + lesson.Slug} {
+		r := a.get(page)
+		wantStatus(t, page, r, http.StatusOK)
+		wantState(page+" before opening", labItem(page, r.body), "not-started")
+	}
+	// Opening the lab (here a site without the AWS side: the page says
+	// labs are unavailable, and nothing is recorded) changes nothing...
+	a.get("/labs/" + lab.ID)
+	wantState("home after a refused open", labItem("home", a.get("/").body), "not-started")
+	// ...opening it for real does.
+	if err := ts.db.RecordLabVisit(ctx, u.ID, lab.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []string{"/", "/lessons/" + lesson.Slug} {
+		item := labItem(page, a.get(page).body)
+		wantState(page+" after opening", item, "in-progress")
+		wantContains(t, page, item, "In progress")
+	}
+	sub, err := ts.db.CreateSubmission(ctx, store.Submission{UserID: u.ID, Lab: lab.ID, Source: store.SourceAccount, State: []byte("{}")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.db.SaveReport(ctx, sub.ID, store.GradeReport{Status: store.GradePass, Score: 1, Report: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []string{"/", "/lessons/" + lesson.Slug} {
+		item := labItem(page, a.get(page).body)
+		wantState(page+" after passing", item, "passed")
+		wantContains(t, page, item, "Passed")
+	}
+	// Another learner's state is their own.
+	b := ts.client()
+	b.signup("bob@example.com", "correct horse battery")
+	wantState("another learner's home", labItem("home", b.get("/").body), "not-started")
 }

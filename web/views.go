@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"lambdalab/content"
+	"lambdalab/labs"
+	"lambdalab/static"
 	"lambdalab/store"
 	"lambdalab/web/ui"
 )
@@ -131,3 +133,21 @@ func classTable(c *content.Course, class []store.StudentProgress) ui.ClassTable 
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// courseLabs are the labs of the course map under the lesson each
+// practises, with the learner's state (none for a reader).
+func courseLabs(all []*labs.Lab, states map[string]ui.LabState, signedIn bool) ui.CourseLabs {
+	out := ui.CourseLabs{ByLesson: map[string][]ui.LabLink{}, CSS: static.URL("workspace.css")}
+	for _, l := range all {
+		link := ui.LabLink{ID: l.ID, Title: l.Title, Minutes: l.Minutes}
+		if signedIn {
+			link.State = ui.LabNotStarted
+			if st, ok := states[l.ID]; ok {
+				link.State = st
+			}
+		}
+		slug := lessonSlug(l.Lesson)
+		out.ByLesson[slug] = append(out.ByLesson[slug], link)
+	}
+	return out
+}
