@@ -303,4 +303,10 @@ function mount(textarea, options = {}) {
   return handle;
 }
 
-window.LambdalabEditor = { mount };
+// get returns the handle of the editor mounted on textarea, or null: for
+// scripts and browser tests that need to read or set the text.
+function get(textarea) {
+  return mounted.get(textarea) || null;
+}
+
+window.LambdalabEditor = { mount, get };
