@@ -622,6 +622,20 @@ func TestConfigIsolation(t *testing.T) {
 		wantNotContains(t, "second learner's POST "+p.path, r.body, ua.AccountID)
 	}
 
+	// The upload publishes into the second learner's own account (that is
+	// theirs to do) and cannot attach to a function they do not have.
+	r := cfgPostMultipart(b, "/labs/"+lab+"/config/layers/upload?fn="+fn+"&tab=config",
+		map[string]string{"form": "layer-upload", "name": "theirs", "attach": "1", "revision": rev},
+		cfgZip(t, map[string]string{"python/x.py": "X = 1\n"}))
+	wantStatus(t, "second learner's upload", r, http.StatusNotFound)
+	r = cfgPost(b, lab, "config/layers/xray", fn, "layer-xray", url.Values{"revision": {rev}})
+	if r.StatusCode < 400 {
+		t.Errorf("second learner's ready layer: status %d, want a refusal", r.StatusCode)
+	}
+	if layers, _ := ls.lambda.ListLayers(ctx, ua.AccountID); len(layers.Layers) != 0 {
+		t.Errorf("the first learner's account got layers: %+v", layers.Layers)
+	}
+
 	after := cfgGet(t, ls, ua.AccountID, fn)
 	if after.RevisionID != before.RevisionID || after.MemorySize != before.MemorySize {
 		t.Errorf("the first learner's function changed: %+v", after)
