@@ -12,7 +12,8 @@
   const htmx = window.htmx;
   const SAVE_DELAY = 800; // ms of quiet after the last keystroke
   const KEEPALIVE_MAX = 60000; // browsers cap keepalive bodies at 64 KiB in all
-  const WIDE = window.matchMedia("(min-width: 1000px)");
+  // The width at which ws-lab.css puts the columns side by side.
+  const WIDE = window.matchMedia("(min-width: 62.5rem)");
 
   // ---- htmx -------------------------------------------------------------
 
@@ -173,12 +174,20 @@
   // trying, and a new textarea for the same file gets the unsaved text back.
   const savers = new Map();
 
+  // statusFor finds the nearest [data-autosave-status]; without one in the
+  // markup, a line after the textarea (and so after its editor) says it,
+  // for a failed save must never go unseen.
   function statusFor(el) {
     for (let p = el.parentElement; p; p = p.parentElement) {
       const s = p.querySelector("[data-autosave-status]");
       if (s) return s;
     }
-    return null;
+    const made = document.createElement("span");
+    made.className = "hint autosave-status";
+    made.dataset.autosaveStatus = "";
+    made.dataset.testid = "autosave-status";
+    el.after(made);
+    return made;
   }
 
   function hhmmss(d) {
@@ -251,6 +260,8 @@
     this.inflight = fetch(this.url, init)
       .then((resp) => {
         if (resp.ok) return null;
+        // A 429 says when to come back.
+        this.retryAfter = 1000 * (parseInt(resp.headers.get("Retry-After"), 10) || 0);
         return resp.text().then((text) => reasonOf(resp, text));
       })
       .catch(() => "no connection to the server")
@@ -269,7 +280,8 @@
         this.show("Not saved: " + reason + " — retrying", "failed");
         // 2 s, 4 s, 8 s … at most half a minute between tries; Ctrl+S or
         // the network coming back tries at once.
-        const wait = Math.min(30000, 1000 * Math.pow(2, this.failures));
+        const wait = Math.max(this.retryAfter || 0, Math.min(30000, 1000 * Math.pow(2, this.failures)));
+        this.retryAfter = 0;
         this.timer = setTimeout(() => this.save(), wait);
         armUnloadWarning();
         return false;
@@ -278,12 +290,17 @@
   };
 
   // reasonOf is the server's own short explanation when it gave one (a
-  // plain-text body of one line), else the HTTP status.
+  // plain-text body of one line, or one of our error pages), else the
+  // HTTP status.
   function reasonOf(resp, text) {
     const type = resp.headers.get("Content-Type") || "";
     const line = text.trim();
-    if (type.startsWith("text/plain") && line && line.length <= 200 && line.indexOf("\n") < 0) {
+    if (type.startsWith("text/plain") && line && line.length <= 300 && line.indexOf("\n") < 0) {
       return line;
+    }
+    if (type.startsWith("text/html")) {
+      const said = pageMessage(parse(text));
+      if (said) return said;
     }
     if (resp.status === 401 || resp.status === 403) return "you are signed out (sign in again in another tab)";
     if (resp.status === 413) return "the file is too large";
