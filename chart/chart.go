@@ -11,19 +11,24 @@ import "time"
 
 // Span is one stretch of time on a row.
 type Span struct {
+	// End zero means it is still running: it is drawn to the right edge.
 	Start, End time.Time
-	Label      string // shown on hover (<title>) and in the text alternative
-	// Class marks how it ended: "" ok, "error", "timeout", "oom".
+	Label      string // shown on hover (<title>), e.g. the request id
+	// Class marks how it ended: "" ok, "error", "timeout", "oom". Any other
+	// word is drawn as an error and named as given.
 	Class string
 }
 
 // InstanceRow is one execution environment.
 type InstanceRow struct {
+	// ID is the environment's id; the row shows its first 8 characters
+	// (more when two rows would read the same).
 	ID   string
 	Init *Span // the cold start's init; nil for a prestarted or provisioned one
-	// Invocations in time order.
+	// Invocations in time order. An environment runs one at a time.
 	Invocations []Span
-	// Reclaimed is when the environment went away; zero while it lives.
+	// Reclaimed is when the environment went away; zero while it lives
+	// (its row then runs to the right edge).
 	Reclaimed time.Time
 	// Provisioned instances are drawn marked as such.
 	Provisioned bool
@@ -33,12 +38,21 @@ type InstanceRow struct {
 // each invocation, idle time between and its reclaim; throttled requests on
 // a row of their own; the reserved limit noted.
 type Timeline struct {
-	Title     string
+	// ID prefixes the ids inside the drawing; empty means one derived from
+	// its content. Set it when the same drawing may appear twice on a page.
+	ID    string
+	Title string // the <title>; empty means "Instance timeline"
+	// From and To bound the time axis; zero means the data's own extent.
 	From, To  time.Time
 	Instances []InstanceRow
 	Throttles []time.Time
 	// Reserved is the function's reserved concurrency; <0 means none set.
+	// Environments count as busy during their init and their invocations,
+	// as they do toward Lambda's concurrency.
 	Reserved int
+	// Empty is what the drawing says when there is nothing on it; empty
+	// means "No invocations in this window".
+	Empty string
 }
 
 // Point is one value at one time.
@@ -47,9 +61,9 @@ type Point struct {
 	V float64
 }
 
-// Series is one named line, area or set of bars.
+// Series is one named line or set of bars.
 type Series struct {
-	Name string
+	Name string // in the legend (shown for two series or more) and on hover
 	// Class picks its colour: "invocations", "errors", "throttles",
 	// "duration", "concurrency" (static/ws-chart.css).
 	Class  string
@@ -58,16 +72,32 @@ type Series struct {
 
 // TimeChart is values over time (invocations, errors, throttles and
 // duration per bucket; concurrent executions), with an optional limit line.
+//
+// With Bucket set, a point's T is the start of its bucket: bars fill the
+// bucket, a line marks its middle, a step holds from T to the next point
+// (the last for one bucket). Without it a step's points are changes: each
+// value holds until the next, the last to To.
 type TimeChart struct {
-	Title, Unit string
-	From, To    time.Time
-	// Kind is "line" (default), "bars" or "step" (concurrency).
+	ID    string // as Timeline.ID
+	Title string // the <title>; empty means the series' names
+	// Unit is written above the y axis and after values ("ms"); empty for
+	// plain counts.
+	Unit     string
+	From, To time.Time // the x axis; zero means the points' own extent
+	// Kind is "line" (default), "bars" (several series side by side in each
+	// bucket) or "step" (concurrency).
 	Kind   string
 	Series []Series
+	// Bucket is the width of one bucket; zero means the smallest gap
+	// between two points.
+	Bucket time.Duration
 	// Limit draws a horizontal line (the reserved or account limit) when
-	// LimitLabel is not empty.
+	// LimitLabel is not empty; the y axis always reaches it.
 	Limit      float64
 	LimitLabel string
+	// Empty is what the frame says when no series has a point; empty means
+	// "No invocations in this window".
+	Empty string
 }
 
 // PowerPoint is one memory size of a power-tuning run.
@@ -75,22 +105,31 @@ type PowerPoint struct {
 	MemoryMB   int
 	DurationMS float64 // average over the runs at this size
 	CostUSD    float64 // per invocation
-	Failed     bool    // the runs at this size failed (timeout, out of memory)
+	// Failed: the runs at this size failed (timeout, out of memory). Its
+	// DurationMS, when set, is drawn as how long it ran before failing.
+	Failed bool
+	// Reason says why it failed ("timeout"); shown on hover and in words.
+	Reason string
 }
 
 // PowerTuning is duration and cost per memory size, the cheapest and the
-// fastest marked.
+// fastest marked: the sizes are drawn in the order given, evenly spaced.
 type PowerTuning struct {
-	Title  string
+	ID     string // as Timeline.ID
+	Title  string // the <title>; empty means "Power tuning"
 	Points []PowerPoint
+	// Empty is what the frame says with no points; empty means
+	// "No power-tuning results yet".
+	Empty string
 }
 
 // Segment is one row of a trace waterfall.
 type Segment struct {
-	Name       string
-	Depth      int // 0 for a segment, 1+ for nested subsegments
+	Name  string
+	Depth int // 0 for a segment, 1+ for nested subsegments
+	// End zero means still in progress: drawn to the end of the trace.
 	Start, End time.Time
-	Origin     string // "AWS::Lambda::Function", "remote", …
+	Origin     string // "AWS::Lambda::Function", "remote", …; shown for segments
 	Error      bool   // 4xx
 	Fault      bool   // 5xx or an exception
 	Throttle   bool
@@ -99,9 +138,14 @@ type Segment struct {
 }
 
 // Waterfall is one X-Ray trace: its segments and subsegments on one time
-// axis.
+// axis, in the order given (a parent before its children).
 type Waterfall struct {
-	Title    string
+	ID    string // as Timeline.ID
+	Title string // the <title>; empty means "Trace waterfall"
+	// Start is where the axis's 0 is; zero means the earliest segment.
 	Start    time.Time
 	Segments []Segment
+	// Empty is what the frame says with no segments; empty means
+	// "No segments in this trace".
+	Empty string
 }
