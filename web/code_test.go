@@ -20,6 +20,7 @@ import (
 
 	"lambdalab/cloud/codepkg"
 	"lambdalab/cloud/lambda"
+	"lambdalab/static"
 	"lambdalab/store"
 )
 
@@ -271,5 +272,306 @@ func TestCodeStartEditDeploy(t *testing.T) {
 	wantContains(t, "a deployment Lambda refuses", r.body, `data-testid="panel-error"`, "Lambda refused the deployment: InvalidParameterValueException: Unzipped size must be smaller than")
 	if after, _ := ls.lambda.GetFunctionConfiguration(ctx, ua.AccountID, fn, ""); after.CodeSha256 != before.CodeSha256 {
 		t.Errorf("a refused deployment changed the code: %s, was %s", after.CodeSha256, before.CodeSha256)
+	}
+}
+
+// TestCodeDraftFiles: adding, renaming and deleting files, with clear
+// refusals of bad paths; saves past the bounds refused with the text kept;
+// an upload replaces the draft, and every kind of bad zip is refused with
+// its reason and the draft unchanged; the download round-trips through an
+// upload; reset asks first and restores the starter.
+func TestCodeDraftFiles(t *testing.T) {
+	ls := newLabSite(t, nil)
+	lab := ls.lab("s3-transform")
+	fn := lab.Functions[0].Name
+	starter, _ := fs.ReadFile(lab.FS, path.Join(lab.Starter.Dir, "app.py"))
+	const page = "/labs/s3-transform"
+	a, ua := ls.student("ann@example.com")
+	form := func(kv ...string) url.Values {
+		v := url.Values{"fn": {fn}, "tab": {"code"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	draft := func() map[string]string { return draftOf(t, ls.db, ua, lab.ID, fn) }
+	wantStatus(t, "code tab", a.get(page), http.StatusOK)
+	if got := draft(); !sameFiles(got, map[string]string{"app.py": string(starter)}) {
+		t.Fatalf("the first look seeds the draft with the starter; got %s", keys(got))
+	}
+
+	// Add.
+	r := a.follow("add a file", a.post(page+"/draft/new", form("path", "lib/helpers.py")))
+	wantContains(t, "after adding", r.body, "Added lib/helpers.py.", `data-path="lib/helpers.py"`, `aria-current="page"`)
+	if got := draft(); len(got) != 2 || got["lib/helpers.py"] != "" {
+		t.Errorf("after adding: %s", keys(got))
+	}
+	for _, bad := range []struct{ path, want string }{
+		{"", "Give the file a name"},
+		{"/etc/passwd", "absolute path"},
+		{"../up.py", "leave the function"},
+		{"lib/../../x.py", "leave the function"},
+		{`lib\win.py`, "backslash"},
+		{"lib//x.py", "empty or . part"},
+		{strings.Repeat("a", 256), "at most 255 bytes"},
+		{"app.py", "already has a file app.py"},
+	} {
+		r := a.post(page+"/draft/new", form("path", bad.path))
+		if r.StatusCode != http.StatusUnprocessableEntity && r.StatusCode != http.StatusConflict {
+			t.Errorf("add %q: status %d, want a refusal", bad.path, r.StatusCode)
+		}
+		wantContains(t, fmt.Sprintf("add %q", bad.path), r.body, `data-testid="panel-error"`, html.EscapeString(bad.want))
+	}
+	if got := draft(); len(got) != 2 {
+		t.Errorf("refused adds changed the draft: %s", keys(got))
+	}
+
+	// Rename.
+	r = a.follow("rename", a.post(page+"/draft/rename", form("path", "lib/helpers.py", "to", "util.py")))
+	wantContains(t, "after renaming", r.body, "Renamed lib/helpers.py to util.py.", `data-path="util.py"`)
+	r = a.post(page+"/draft/rename", form("path", "util.py", "to", "app.py"))
+	wantStatus(t, "rename onto another file", r, http.StatusConflict)
+	wantContains(t, "rename onto another file", r.body, "already has a file app.py")
+	r = a.post(page+"/draft/rename", form("path", "nope.py", "to", "x.py"))
+	wantStatus(t, "rename a missing file", r, http.StatusConflict)
+	wantContains(t, "rename a missing file", r.body, "no file nope.py")
+	r = a.post(page+"/draft/rename", form("path", "util.py", "to", "../x.py"))
+	wantStatus(t, "rename out of the folder", r, http.StatusUnprocessableEntity)
+	if got := keys(draft()); got != "app.py,util.py" {
+		t.Errorf("after renames: %s, want app.py,util.py", got)
+	}
+
+	// Delete asks first, then deletes.
+	r = a.get(page + "?file=util.py")
+	wantContains(t, "delete form", r.body, `action="/labs/s3-transform/draft/delete"`, `data-confirm="Delete util.py from your draft of mask-logs?"`)
+	r = a.follow("delete", a.post(page+"/draft/delete", form("path", "util.py")))
+	wantContains(t, "after deleting", r.body, "Deleted util.py.")
+	wantNotContains(t, "after deleting", r.body, `data-path="util.py"`)
+	wantStatus(t, "delete again", a.post(page+"/draft/delete", form("path", "util.py")), http.StatusConflict)
+
+	// Saves the editor refuses keep what was typed.
+	huge := "# " + strings.Repeat("x", codeMaxEdit) + "\n"
+	r = a.post(page+"/draft", form("path", "app.py", "body", huge))
+	wantStatus(t, "save over 1 MB", r, http.StatusUnprocessableEntity)
+	wantContains(t, "save over 1 MB", r.body, "at most 1 MB", html.EscapeString(huge[:100]))
+	r = a.post(page+"/draft", form("path", "app.py", "body", huge), "X-Autosave", "1")
+	wantStatus(t, "autosave over 1 MB", r, http.StatusRequestEntityTooLarge)
+	wantContains(t, "autosave over 1 MB", r.body, "at most 1 MB")
+	wantStatus(t, "autosave of a bad path", a.post(page+"/draft", form("path", "../x", "body", "x"), "X-Autosave", "1"), http.StatusUnprocessableEntity)
+	if got := draft()["app.py"]; got != string(starter) {
+		t.Errorf("refused saves changed app.py")
+	}
+
+	// Upload replaces the draft; a binary file is kept, not editable.
+	good := buildZip(t, zipEntry{name: "app.py", body: "def handler(e, c):\n    return 1\n"}, zipEntry{name: "lib/"},
+		zipEntry{name: "lib/data.bin", body: "\x00\x01\x02binary"}, zipEntry{name: "./notes.txt", body: "hi\n"})
+	r = a.follow("upload", a.upload(page+"/draft/upload", form(), "mine.zip", good))
+	wantContains(t, "after uploading", r.body, "Uploaded mine.zip", "3 files")
+	want := map[string]string{"app.py": "def handler(e, c):\n    return 1\n", "lib/data.bin": "\x00\x01\x02binary", "notes.txt": "hi\n"}
+	if got := draft(); !sameFiles(got, want) {
+		t.Errorf("after uploading: %s, want %s", keys(got), keys(want))
+	}
+	r = a.get(page + "?file=lib/data.bin")
+	wantContains(t, "a binary file", r.body, `data-testid="code-binary"`, "binary, 9 bytes")
+	wantNotContains(t, "a binary file", r.body, `data-path="lib/data.bin" data-testid="code-editor"`, `id="code-body"`)
+
+	many := make([]zipEntry, store.MaxDraftFiles+1)
+	for i := range many {
+		many[i] = zipEntry{name: fmt.Sprintf("f%d.txt", i), body: "x"}
+	}
+	for _, bad := range []struct {
+		what string
+		zip  []byte
+		want string
+	}{
+		{"not a zip", []byte("this is not a zip at all"), "not a zip archive"},
+		{"a truncated zip", good[:len(good)/2], "not a zip archive"},
+		{"zip slip", buildZip(t, zipEntry{name: "../../evil.py", body: "x"}), "zip slip"},
+		{"an absolute path", buildZip(t, zipEntry{name: "/etc/cron.d/x", body: "x"}), "absolute path"},
+		{"a backslash", buildZip(t, zipEntry{name: `lib\x.py`, body: "x"}), "backslashes"},
+		{"a symlink", buildZip(t, zipEntry{name: "link", body: "/etc/passwd", mode: fs.ModeSymlink | 0o777}), "symbolic link"},
+		{"too many files", buildZip(t, many...), fmt.Sprintf("a draft holds at most %d", store.MaxDraftFiles)},
+		{"over 50 MB unzipped", buildZip(t, zipEntry{name: "big.bin", body: strings.Repeat("\x00", store.MaxDraftBytes+1)}), "a draft holds at most 50 MB"},
+		{"an empty zip", buildZip(t), "holds no files"},
+	} {
+		r := a.upload(page+"/draft/upload", form(), "bad.zip", bad.zip)
+		wantStatus(t, "upload of "+bad.what, r, http.StatusUnprocessableEntity)
+		wantContains(t, "upload of "+bad.what, r.body, `data-testid="panel-error"`, html.EscapeString(bad.want), "Your draft is unchanged.")
+		if got := draft(); !sameFiles(got, want) {
+			t.Errorf("after the upload of %s the draft is %s, want it unchanged", bad.what, keys(got))
+		}
+	}
+	r = a.upload(page+"/draft/upload", form(), "huge.zip", bytes.Repeat([]byte("x"), codeMaxUpload+1))
+	wantStatus(t, "upload over 50 MB", r, http.StatusRequestEntityTooLarge)
+	wantContains(t, "upload over 50 MB", r.body, "larger than 50 MB")
+
+	// Download, then upload what was downloaded: the same draft.
+	dl := a.get(page + "/download?fn=" + fn)
+	wantStatus(t, "download", dl, http.StatusOK)
+	if dl.Header.Get("Content-Type") != "application/zip" {
+		t.Errorf("download Content-Type %q", dl.Header.Get("Content-Type"))
+	}
+	if got := unzipped(t, []byte(dl.body)); !sameFiles(got, want) {
+		t.Errorf("the download holds %s, want the draft %s", keys(got), keys(want))
+	}
+	a.follow("change before the round trip", a.post(page+"/draft/new", form("path", "extra.py")))
+	a.follow("upload the download", a.upload(page+"/draft/upload", form(), fn+".zip", []byte(dl.body)))
+	if got := draft(); !sameFiles(got, want) {
+		t.Errorf("after uploading the download the draft is %s, want %s", keys(got), keys(want))
+	}
+
+	// Reset asks (with JavaScript a dialog, without it the disclosure),
+	// then restores the starter.
+	r = a.get(page)
+	wantContains(t, "reset form", r.body, `data-testid="code-reset"`, `<summary>Reset to the starter code…</summary>`,
+		`action="/labs/s3-transform/draft/reset"`, `data-confirm="Replace your draft of mask-logs with the starter code?`)
+	r = a.follow("reset", a.post(page+"/draft/reset", form()))
+	wantContains(t, "after reset", r.body, "is the starter code again", html.EscapeString(string(starter)))
+	if got := draft(); !sameFiles(got, map[string]string{"app.py": string(starter)}) {
+		t.Errorf("after reset the draft is %s, want the starter", keys(got))
+	}
+}
+
+// TestLabPageFrame: the lab page's markup per WORKSPACE.md on a lab with
+// two functions: instructions with a task list and one section per task,
+// the separator, the boosted workspace with the function picker and tabs
+// as links (the chosen ones marked), the panel, the console after it, the
+// workspace's stylesheet and scripts; ?tab= and ?fn= choose, unknown ones
+// are 404; the flash shows at the panel's top.
+func TestLabPageFrame(t *testing.T) {
+	ls := newLabSite(t, nil)
+	lab := ls.lab("concurrency")
+	a, _ := ls.student("ann@example.com")
+	r := a.get("/labs/concurrency")
+	wantStatus(t, "lab page", r, http.StatusOK)
+	wantContains(t, "lab page", r.body,
+		`class="lab-layout"`, `id="instructions"`, `<h1 id="lab-title">`+html.EscapeString(lab.Title)+`</h1>`,
+		fmt.Sprintf("about %d min", lab.Minutes), `data-testid="lab-state" data-state="in-progress"`,
+		`data-split role="separator" tabindex="0" aria-orientation="vertical"`,
+		`id="workspace"`, `hx-boost="true"`, `hx-target="#panel"`, `hx-select="#panel"`, `hx-swap="outerHTML"`,
+		`id="panel"`, `href="`+static.URL("workspace.css")+`"`, `<strong>5</strong>`)
+	if len(lab.Tasks) < 2 {
+		t.Fatalf("lab %s has %d tasks; the test wants a few", lab.ID, len(lab.Tasks))
+	}
+	for _, task := range lab.Tasks {
+		wantContains(t, "lab page", r.body, `<section id="task-`+task.ID+`"`, `href="#task-`+task.ID+`"`, html.EscapeString(task.Title))
+	}
+	if i, j := strings.Index(r.body, `id="task-`+lab.Tasks[0].ID+`"`), strings.Index(r.body, `id="task-`+lab.Tasks[1].ID+`"`); i < 0 || j < i {
+		t.Errorf("tasks out of order: %d, %d", i, j)
+	}
+	for _, f := range lab.Functions {
+		wantContains(t, "function picker", r.body, `href="/labs/concurrency?fn=`+f.Name+`"`)
+	}
+	wantContains(t, "function picker", r.body, `data-testid="fn-choice" data-fn="checkout" aria-current="page"`)
+	for _, p := range ls.srv.panels() {
+		u := labURL(lab.ID, p.ID, "checkout")
+		wantContains(t, "tabs", r.body, `href="`+html.EscapeString(u)+`" hx-push-url="true" data-testid="tab-`+p.ID+`"`)
+	}
+	wantContains(t, "tabs", r.body, `data-testid="tab-code" aria-current="page"`)
+	for _, name := range labScripts {
+		if u, ok := static.Lookup(name); ok {
+			wantContains(t, "scripts", r.body, `<script src="`+u+`" defer>`)
+		}
+	}
+	// The console is outside the panel, after it, so a tab swap keeps it.
+	panelAt, consoleAt := strings.Index(r.body, `id="panel"`), strings.Index(r.body, `id="console"`)
+	if consoleAt < panelAt || strings.Count(r.body[panelAt:consoleAt], "</div>") <= strings.Count(r.body[panelAt:consoleAt], "<div") {
+		t.Errorf("console at %d, panel at %d: want the console after the panel, outside it", consoleAt, panelAt)
+	}
+	instructions := r.body[strings.Index(r.body, `id="instructions"`):strings.Index(r.body, `data-split`)]
+	wantNotContains(t, "instructions", instructions, ` style="`, "<script")
+
+	r = a.get("/labs/concurrency?tab=config&fn=place-orders&note=" + url.QueryEscape("Saved <it> & more."))
+	wantStatus(t, "config tab of place-orders", r, http.StatusOK)
+	wantContains(t, "config tab of place-orders", r.body,
+		`data-testid="tab-config" aria-current="page"`, `data-testid="fn-choice" data-fn="place-orders" aria-current="page"`,
+		`href="/labs/concurrency?fn=place-orders" hx-push-url="true" data-testid="tab-code"`, `href="/labs/concurrency?fn=checkout&amp;tab=config"`,
+		html.EscapeString("Saved <it> & more."))
+	wantNotContains(t, "config tab of place-orders", r.body, `data-testid="tab-code" aria-current`)
+	if n := strings.Count(r.body, html.EscapeString("Saved <it> & more.")); n != 1 {
+		t.Errorf("the flash is shown %d times, want once", n)
+	}
+	r = a.get("/labs/concurrency?note=Hello+there")
+	wantContains(t, "flash on the code tab", r.body, `role="status" data-testid="panel-flash">Hello there</p>`)
+
+	wantStatus(t, "unknown tab", a.get("/labs/concurrency?tab=nope"), http.StatusNotFound)
+	wantStatus(t, "unknown function", a.get("/labs/concurrency?fn=mask-logs"), http.StatusNotFound)
+	// A lab with one function has no picker.
+	wantNotContains(t, "one-function lab", a.get("/labs/s3-transform").body, `data-testid="fn-picker"`)
+}
+
+// TestCodeOtherLearner: every Code route acts in the signed-in learner's
+// own draft and account. A second learner naming the first one's files
+// reaches only their own draft; their deploy makes their own function; a
+// function of another lab is a 404 and a reader is sent to sign in.
+func TestCodeOtherLearner(t *testing.T) {
+	ls := newLabSite(t, nil)
+	ctx := context.Background()
+	lab := ls.lab("s3-transform")
+	fn := lab.Functions[0].Name
+	const page = "/labs/s3-transform"
+	form := func(kv ...string) url.Values {
+		v := url.Values{"fn": {fn}, "tab": {"code"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	a, ua := ls.student("ann@example.com")
+	a.follow("ann starts", a.post(page+"/start", form()))
+	a.follow("ann adds", a.post(page+"/draft/new", form("path", "secret.py")))
+	wantStatus(t, "ann saves", a.post(page+"/draft", form("path", "secret.py", "body", "TOPSECRET = 1\n"), "X-Autosave", "1"), http.StatusNoContent)
+	a.follow("ann deploys", a.post(page+"/deploy", form()))
+	annDraft := draftOf(t, ls.db, ua, lab.ID, fn)
+	annFn, err := ls.lambda.GetFunctionConfiguration(ctx, ua.AccountID, fn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b, ub := ls.student("bob@example.com")
+	r := b.get(page + "?file=secret.py")
+	wantStatus(t, "bob names ann's file", r, http.StatusOK)
+	wantNotContains(t, "bob names ann's file", r.body, "TOPSECRET", `data-path="secret.py"`)
+	if got := unzipped(t, []byte(b.get(page+"/download?fn="+fn).body)); len(got) != 1 || got["secret.py"] != "" {
+		t.Errorf("bob's download holds %s, want only his starter", keys(got))
+	}
+	wantStatus(t, "bob renames ann's file", b.post(page+"/draft/rename", form("path", "secret.py", "to", "mine.py", "account", ua.AccountID)), http.StatusConflict)
+	wantStatus(t, "bob deletes ann's file", b.post(page+"/draft/delete", form("path", "secret.py", "account", ua.AccountID)), http.StatusConflict)
+	wantStatus(t, "bob saves under ann's name", b.post(page+"/draft", form("path", "secret.py", "body", "bob's\n", "account", ua.AccountID), "X-Autosave", "1"), http.StatusNoContent)
+	b.follow("bob uploads", b.upload(page+"/draft/upload", form("account", ua.AccountID), "b.zip", buildZip(t, zipEntry{name: "app.py", body: "def handler(e, c):\n    return 'bob'\n"})))
+	b.follow("bob resets", b.post(page+"/draft/reset", form()))
+	b.follow("bob uploads again", b.upload(page+"/draft/upload", form(), "b.zip", buildZip(t, zipEntry{name: "app.py", body: "def handler(e, c):\n    return 'bob'\n"})))
+	b.follow("bob deploys", b.post(page+"/deploy", form("account", ua.AccountID)))
+	b.follow("bob starts", b.post(page+"/start", form("account", ua.AccountID)))
+
+	if got := draftOf(t, ls.db, ua, lab.ID, fn); !sameFiles(got, annDraft) {
+		t.Errorf("bob's requests changed ann's draft: %s, was %s", keys(got), keys(annDraft))
+	}
+	if got, _ := ls.lambda.GetFunctionConfiguration(ctx, ua.AccountID, fn, ""); got.CodeSha256 != annFn.CodeSha256 || got.RevisionID != annFn.RevisionID {
+		t.Errorf("bob's deploy changed ann's function: %s, was %s", got.CodeSha256, annFn.CodeSha256)
+	}
+	out, err := ls.lambda.Invoke(ctx, ub.AccountID, lambda.InvokeInput{FunctionName: fn, Payload: []byte("{}")})
+	if err != nil || string(out.Payload) != `"bob"` {
+		t.Errorf("bob's own function answers %s (%v), want his code's \"bob\"", out.Payload, err)
+	}
+
+	// A function that is not this lab's, on every route: 404.
+	other := url.Values{"fn": {"checkout"}, "tab": {"code"}, "path": {"app.py"}, "to": {"x.py"}, "body": {"x"}}
+	for _, route := range []string{"/draft", "/draft/new", "/draft/rename", "/draft/delete", "/draft/reset", "/deploy", "/start"} {
+		wantStatus(t, "another lab's function on "+route, b.post(page+route, other), http.StatusNotFound)
+	}
+	wantStatus(t, "another lab's function on the upload", b.upload(page+"/draft/upload", other, "x.zip", buildZip(t, zipEntry{name: "a", body: "b"})), http.StatusNotFound)
+	wantStatus(t, "another lab's function on the download", b.get(page+"/download?fn=checkout"), http.StatusNotFound)
+	wantStatus(t, "an unknown lab", b.get("/labs/no-such-lab/download?fn="+fn), http.StatusNotFound)
+
+	reader := ls.client()
+	for _, route := range []string{"/draft", "/draft/new", "/deploy", "/start"} {
+		r := reader.post(page+route, form("path", "x.py"))
+		if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+			t.Errorf("a reader posting to %s: %d to %q, want sent to sign in", route, r.StatusCode, r.Header.Get("Location"))
+		}
+	}
+	if r := reader.get(page + "/download?fn=" + fn); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("a reader's download: %d, want sent to sign in", r.StatusCode)
 	}
 }
