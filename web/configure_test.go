@@ -657,3 +657,72 @@ func TestConfigIsolation(t *testing.T) {
 		t.Errorf("the second learner's account got functions: %+v", fs.Functions)
 	}
 }
+
+func TestCfgStatementWords(t *testing.T) {
+	tests := []struct {
+		name, doc, target, want string
+	}{
+		{"a service for a bucket",
+			`{"Statement":[{"Sid":"a","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction",
+			"Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::bucket"}}}]}`,
+			"fn:prod", "s3.amazonaws.com may invoke fn:prod when the source is arn:aws:s3:::bucket and the source account is 123456789012"},
+		{"anyone", `{"Statement":[{"Sid":"b","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunction"}]}`,
+			"fn", "anyone may invoke fn"},
+		{"another account, any action", `{"Statement":[{"Sid":"c","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":"lambda:*"}]}`,
+			"fn", "the account 210987654321 may call any Lambda action on fn"},
+		{"one other action", `{"Statement":[{"Sid":"d","Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"lambda:GetFunction"}]}`,
+			"fn:1", "events.amazonaws.com may call lambda:GetFunction on fn:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := cfgPolicyWords(tt.doc, tt.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Words != tt.want {
+				t.Errorf("cfgPolicyWords(%s) = %+v, want %q", tt.doc, got, tt.want)
+			}
+		})
+	}
+	if _, err := cfgPolicyWords("not json", "fn"); err == nil {
+		t.Error("a policy that is not JSON was put in words")
+	}
+}
+
+func TestVerAliasWeights(t *testing.T) {
+	tests := []struct {
+		weight, second string
+		want           float64 // the fraction sent to Lambda; -1: refused here
+	}{
+		{"10", "2", 0.1},
+		{"10 %", "2", 0.1},
+		{"2.5", "2", 0.025},
+		{"0", "2", 0},
+		{"150", "2", 1.5}, // Lambda's to refuse, with its words
+		{"", "2", -1},
+		{"ten", "2", -1},
+		{"NaN", "2", -1},
+		{"10", "", -1},
+		{"", "", 0},
+	}
+	for _, tt := range tests {
+		r, _ := http.NewRequest("POST", "/", strings.NewReader(url.Values{"version": {"1"}, "second": {tt.second}, "weight": {tt.weight}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		in, msg := verAliasInput(r)
+		switch {
+		case tt.want < 0 && msg == "":
+			t.Errorf("weight %q for %q: accepted as %v, want refused", tt.weight, tt.second, in.RoutingConfig.AdditionalVersionWeights)
+		case tt.want >= 0 && msg != "":
+			t.Errorf("weight %q for %q: refused (%s), want %v", tt.weight, tt.second, msg, tt.want)
+		case tt.want >= 0 && tt.second != "" && in.RoutingConfig.AdditionalVersionWeights[tt.second] != tt.want:
+			t.Errorf("weight %q: sent %v, want %v", tt.weight, in.RoutingConfig.AdditionalVersionWeights, tt.want)
+		case tt.want >= 0 && tt.second == "" && len(in.RoutingConfig.AdditionalVersionWeights) != 0:
+			t.Errorf("no second version: sent %v, want no weights", in.RoutingConfig.AdditionalVersionWeights)
+		}
+	}
+	for f, want := range map[float64]string{0.1: "10 %", 0.025: "2.5 %", 1.0 / 3: "33.333 %", 0: "0 %"} {
+		if got := verPercent(f); got != want {
+			t.Errorf("verPercent(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
