@@ -197,35 +197,10 @@ var timeSteps = []time.Duration{
 	2 * 24 * time.Hour, 7 * 24 * time.Hour,
 }
 
-// timeTicks places wall-clock ticks between from and to on an axis px
-// units long, as many as fit without their labels touching. Ticks fall on
-// round times of the zone of from (every 5 s: :00, :05, …). Below a
+// Time axes: wall-clock ticks on round times of the zone of from (every
+// 5 s: :00, :05, …), the largest number whose labels all fit. Below a
 // second, ticks on a whole second read 14:03:05 and the others .250, so
 // the axis stays short but every label can be read back to a time.
-// The first label is longer by suffix (the zone), which must fit too.
-func timeTicks(from, to time.Time, px float64, suffix string) []timeTick {
-	span := to.Sub(from)
-	if span <= 0 {
-		return nil
-	}
-	for _, step := range timeSteps {
-		ticks := stepTicks(from, to, step)
-		widest := 0.0
-		for _, tk := range ticks {
-			widest = max(widest, textWidth(tk.label, smallSize))
-		}
-		gap := px * float64(step) / float64(span)
-		first := widest
-		if len(ticks) > 1 {
-			first = (textWidth(ticks[0].label+suffix, smallSize) + textWidth(ticks[1].label, smallSize)) / 2
-		}
-		if (gap >= widest+14 && gap >= first+10) || step == timeSteps[len(timeSteps)-1] {
-			return ticks
-		}
-	}
-	return nil
-}
-
 func stepTicks(from, to time.Time, step time.Duration) []timeTick {
 	y, m, d := from.Date()
 	midnight := time.Date(y, m, d, 0, 0, 0, 0, from.Location())

@@ -1,10 +1,20 @@
 // Package chart draws the workspace's pictures as SVG on the server: an
 // instance timeline, values over time, the power-tuning chart and an X-Ray
 // waterfall. It takes plain data (no lambdalab types) and returns markup
-// meant to be inlined in a page: colours come from CSS classes and
-// currentColor (static/ws-chart.css), so each reads in light and dark mode,
-// and each carries role="img", a <title> and a <desc> as its text
-// alternative. No inline style attributes: the site's CSP forbids them.
+// meant to be inlined in a page (templ.Raw): every string in it is escaped,
+// learner-controlled ones (function, segment and annotation names) too.
+//
+// Colours come from CSS classes (static/ws-chart.css, with the site's
+// variables) and currentColor, so each drawing reads in light and dark
+// mode; no inline style attributes and no <style> (the site's CSP forbids
+// them). Each drawing has role="img", a <title> and a <desc> that says its
+// data in words (the same text as the type's Summary method, which a page
+// may print beside it), ids of its own (ID, or a hash of the drawing), a
+// viewBox 640 units wide and width="100%", so it scales to its container.
+// A page may wrap it in <div class="ws-chart-scroll"> to keep its text
+// readable on a phone.
+//
+// The classes named in each SVG method's doc are stable hooks for tests.
 package chart
 
 import "time"

@@ -836,3 +836,80 @@ func TestFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestOddInput: numbers that are not numbers, spans outside the window or
+// still running, and a window backwards still make a well-formed drawing
+// that says what it can.
+func TestOddInput(t *testing.T) {
+	css, err := os.ReadFile("../static/ws-chart.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	tc := TimeChart{Unit: "ms", Series: []Series{{Name: "d", Class: "duration",
+		Points: []Point{{T: at(0), V: nan}, {T: at(60000), V: math.Inf(1)}, {T: at(120000), V: 300}, {T: at(180000), V: 200}}}}}
+	p := PowerTuning{Points: []PowerPoint{{MemoryMB: 128, DurationMS: nan, CostUSD: 0.000001}, {MemoryMB: 256, DurationMS: 100, CostUSD: 0.000002}}}
+	tl := Timeline{From: at(10000), To: at(20000), Reserved: -1, Instances: []InstanceRow{{
+		ID:          "x",
+		Init:        &Span{Start: at(12000)}, // still initializing
+		Invocations: []Span{sp(1000, 100, "before", ""), sp(25000, 100, "after", ""), sp(15000, 100, "inside", "")},
+	}}}
+	backwards := TimeChart{From: at(5000), To: at(0), Series: []Series{{Name: "n", Points: []Point{{T: at(1000), V: 1}}}}}
+	for name, d := range map[string]drawing{"chart": tc, "power": p, "timeline": tl, "backwards": backwards} {
+		out := d.SVG()
+		if strings.Contains(out, "NaN") || strings.Contains(out, "Inf") {
+			t.Errorf("%s: a coordinate is not a number:\n%s", name, out)
+		}
+		root := parse(t, out)
+		checkCommon(t, root, d.Summary(), string(css))
+		checkNoOverlap(t, root)
+	}
+	if !math.IsNaN(p.Points[0].DurationMS) || p.Points[0].Failed {
+		t.Errorf("drawing changed the caller's points: %+v", p.Points[0])
+	}
+	wantIn(t, "Summary", p.Summary(), "Cheapest: 256 MB", "Failed: 128 MB")
+	wantIn(t, "Summary", tc.Summary(), "d: 200 ms to 300 ms")
+	root := parse(t, tl.SVG())
+	bars := root.classed("ch-inv")
+	if len(bars) != 1 || !strings.Contains(bars[0].hover(), "inside") {
+		t.Errorf("want only the invocation inside the window drawn, got %d bars", len(bars))
+	}
+	if in := root.classed("ch-init"); len(in) != 1 || !strings.Contains(in[0].hover(), "still running") {
+		t.Errorf("a running init is not drawn as such")
+	}
+}
+
+// TestTimelineCounts: in every timeline, one bar per invocation in the
+// window, one init bar per cold start, and throttle marks that add up to
+// the throttles.
+func TestTimelineCounts(t *testing.T) {
+	for name, d := range timelines() {
+		tl := d.(Timeline)
+		root := draw(t, tl)
+		inv, inits := 0, 0
+		for _, in := range tl.Instances {
+			inv += len(in.Invocations)
+			if in.Init != nil {
+				inits++
+			}
+		}
+		if got := len(root.classed("ch-inv")); got != inv {
+			t.Errorf("%s: %d invocation bars, want %d", name, got, inv)
+		}
+		if got := len(root.classed("ch-init")); got != inits {
+			t.Errorf("%s: %d init bars, want %d", name, got, inits)
+		}
+		n := 0
+		for _, m := range root.classed("ch-throttle") {
+			c, _ := strconv.Atoi(m.attr["data-count"])
+			n += c
+		}
+		if n != len(tl.Throttles) {
+			t.Errorf("%s: throttle marks add up to %d, want %d", name, n, len(tl.Throttles))
+		}
+		if len(tl.Instances) > 0 {
+			wantIn(t, name+" Summary", tl.Summary(), plural(inv, "invocation", "invocations"), fmtInt(len(tl.Throttles))+" throttled")
+		}
+	}
+	wantIn(t, "Summary", concurrencyLab().Summary(), "5 environments; 5 cold starts, init 380–416 ms; 20 invocations; 42 throttled; reserved concurrency 5 reached at 14:03:00.012")
+}

@@ -78,6 +78,32 @@ func hundred() Timeline {
 	return t
 }
 
+// concurrencyLab is the concurrency lab's batch: 20 orders at once against
+// checkout with reserved concurrency 5; 5 environments start cold, the
+// rest of the orders are throttled and retried with backoff; the window is
+// left to the data.
+func concurrencyLab() Timeline {
+	t := Timeline{Title: "Instances of checkout", Reserved: 5}
+	for e := 0; e < 5; e++ {
+		in := InstanceRow{ID: fmt.Sprintf("%016x", uint64(e+7)*0x51ed2701f3a5c9b1)}
+		initMS := 380 + e*9
+		in.Init = &Span{Start: at(e * 3), End: at(e*3 + initMS)}
+		s := e*3 + initMS
+		for k := 0; k < 4; k++ {
+			in.Invocations = append(in.Invocations, sp(s, 300+k*4, fmt.Sprintf("order %d", e*4+k+1), ""))
+			s += 300 + k*4 + 20 + e*37
+		}
+		t.Instances = append(t.Instances, in)
+	}
+	for i := 0; i < 15; i++ {
+		t.Throttles = append(t.Throttles, at(16+i))
+	}
+	for i := 0; i < 27; i++ {
+		t.Throttles = append(t.Throttles, at(300+i*55+(i*i)%40))
+	}
+	return t
+}
+
 func timelines() map[string]drawing {
 	long := Timeline{
 		// Three 15-minute invocations over six hours, across midnight.
@@ -103,6 +129,7 @@ func timelines() map[string]drawing {
 	}
 	return map[string]drawing{
 		"timeline-cold-starts": coldStarts(),
+		"timeline-concurrency": concurrencyLab(),
 		"timeline-empty":       Timeline{From: base, To: base.Add(time.Minute), Reserved: -1},
 		"timeline-one":         Timeline{Reserved: -1, Instances: []InstanceRow{{ID: "p1", Provisioned: true, Invocations: []Span{sp(0, 120, "", "")}}}},
 		"timeline-100":         hundred(),

@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -33,12 +34,30 @@ func (p PowerTuning) facts() ptFacts {
 	return f
 }
 
+// clean is p with a copy of its points in which a duration or cost that
+// is not a measurement (NaN, infinite, negative) makes the size failed.
+func (p PowerTuning) clean() PowerTuning {
+	pts := append([]PowerPoint(nil), p.Points...)
+	for i, pt := range pts {
+		if bad(pt.DurationMS) || bad(pt.CostUSD) {
+			pts[i].Failed, pts[i].DurationMS, pts[i].CostUSD = true, 0, 0
+		}
+	}
+	p.Points = pts
+	return p
+}
+
+func bad(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) || v < 0 }
+
 func mb(n int) string { return fmtInt(n) + " MB" }
 
 // Summary says in words which memory size was cheapest and which fastest,
 // with their duration and cost, and which sizes failed. It is the
 // drawing's <desc>.
-func (p PowerTuning) Summary() string { return p.summary(p.facts()) }
+func (p PowerTuning) Summary() string {
+	p = p.clean()
+	return p.summary(p.facts())
+}
 
 func (p PowerTuning) summary(f ptFacts) string {
 	if len(p.Points) == 0 {
@@ -78,6 +97,7 @@ func (p PowerTuning) summary(f ptFacts) string {
 // data-mb), ch-dur (a bar), ch-cost (a point), ch-best-cheapest and
 // ch-best-fastest (the words over the winning slots), ch-failed.
 func (p PowerTuning) SVG() string {
+	p = p.clean()
 	f := p.facts()
 	title := p.Title
 	if title == "" {

@@ -56,7 +56,7 @@ func (d *doc) el(tag string, kv ...string) {
 	d.b.WriteByte('<')
 	d.b.WriteString(tag)
 	d.attrs(kv)
-	d.b.WriteString("/>")
+	d.b.WriteString("/>\n")
 }
 
 // open writes a start tag; close its end tag.
@@ -67,10 +67,15 @@ func (d *doc) open(tag string, kv ...string) {
 	d.b.WriteByte('>')
 }
 
+// close writes an end tag, and a line break after it (the golden files
+// then diff line by line) unless it closes text inside a <text>.
 func (d *doc) close(tag string) {
 	d.b.WriteString("</")
 	d.b.WriteString(tag)
 	d.b.WriteByte('>')
+	if tag != "tspan" {
+		d.b.WriteByte('\n')
+	}
 }
 
 // titled writes an element whose first child is a <title>, the text a

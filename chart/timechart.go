@@ -30,17 +30,21 @@ func (c TimeChart) facts() tcFacts {
 	f := tcFacts{whole: true, bucket: c.Bucket}
 	var ts []time.Time
 	for _, s := range c.Series {
-		ps := append([]Point(nil), s.Points...)
+		// A value that is not a number has no place on an axis.
+		var ps []Point
+		for _, p := range s.Points {
+			if !math.IsNaN(p.V) && !math.IsInf(p.V, 0) {
+				ps = append(ps, p)
+			}
+		}
 		sort.SliceStable(ps, func(i, j int) bool { return ps[i].T.Before(ps[j].T) })
 		s.Points = ps
 		f.series = append(f.series, s)
 		for _, p := range ps {
 			f.points++
 			ts = append(ts, p.T)
-			if !math.IsNaN(p.V) && !math.IsInf(p.V, 0) {
-				f.yMax = max(f.yMax, p.V)
-				f.whole = f.whole && p.V == math.Trunc(p.V)
-			}
+			f.yMax = max(f.yMax, p.V)
+			f.whole = f.whole && p.V == math.Trunc(p.V)
 		}
 	}
 	if c.LimitLabel != "" {
@@ -342,32 +346,53 @@ func drawTimeAxis(d *doc, from, to time.Time, plotL, plotR, y float64) {
 }
 
 // timeLabels writes the labels of a time axis at baseline y and returns
-// where its ticks go. The first label carries the zone ("14:03 UTC"); a
-// label that would run into the one before it is left out.
+// where its ticks go: the finest round step whose labels all fit side by
+// side, the first carrying the zone ("14:03 UTC").
 func timeLabels(d *doc, from, to time.Time, plotL, plotR, y float64) []float64 {
 	span := to.Sub(from)
-	left := 4.0
-	var xs []float64
+	if span <= 0 {
+		return nil
+	}
 	z := " " + zone(from)
-	for i, tk := range timeTicks(from, to, plotR-plotL, z) {
-		tx := plotL + (plotR-plotL)*float64(tk.t.Sub(from))/float64(span)
-		xs = append(xs, tx)
-		l := tk.label
-		if i == 0 {
-			l += z
-		}
-		w := textWidth(l, smallSize)
-		a := tx - w/2
-		a = clamp(a, 4, width-4-w)
-		if a < left {
+	type placed struct {
+		a, w float64
+		s    string
+	}
+	var xs []float64
+	var ls []placed
+	for si, step := range timeSteps {
+		ticks := stepTicks(from, to, step)
+		if len(ticks) > 60 && si < len(timeSteps)-1 {
 			continue
 		}
-		if math.Abs(a+w/2-tx) < 0.05 {
-			d.text(tx, y, "ch-small", "middle", l)
-		} else {
-			d.text(a, y, "ch-small", "start", l)
+		xs, ls = xs[:0], ls[:0]
+		left, ok := 4.0, true
+		for i, tk := range ticks {
+			tx := plotL + (plotR-plotL)*float64(tk.t.Sub(from))/float64(span)
+			l := tk.label
+			if i == 0 {
+				l += z
+			}
+			w := textWidth(l, smallSize)
+			a := clamp(tx-w/2, 4, width-4-w)
+			if a < left {
+				ok = false
+				break
+			}
+			xs = append(xs, tx)
+			ls = append(ls, placed{a, w, l})
+			left = a + w + 10
 		}
-		left = a + w + 8
+		if ok || si == len(timeSteps)-1 {
+			break
+		}
+	}
+	for i, l := range ls {
+		if math.Abs(l.a+l.w/2-xs[i]) < 0.05 {
+			d.text(xs[i], y, "ch-small", "middle", l.s)
+		} else {
+			d.text(l.a, y, "ch-small", "start", l.s)
+		}
 	}
 	return xs
 }

@@ -82,7 +82,7 @@ func (t Timeline) facts() tlFacts {
 		}
 		if in.Init != nil {
 			f.cold++
-			d := in.Init.End.Sub(in.Init.Start)
+			d := in.Init.endOr(f.to).Sub(in.Init.Start)
 			if f.cold == 1 || d < f.initMin {
 				f.initMin = d
 			}
@@ -146,6 +146,14 @@ func (t Timeline) facts() tlFacts {
 		}
 	}
 	return f
+}
+
+// endOr is when s ends, or to while it is still running.
+func (s Span) endOr(to time.Time) time.Time {
+	if s.End.IsZero() {
+		return to
+	}
+	return s.End
 }
 
 // mergeSpans joins overlapping or touching stretches.
@@ -469,7 +477,7 @@ func (t Timeline) drawRow(d *doc, f tlFacts, i int, in InstanceRow, cy, barH, ro
 		what = append(what, "provisioned")
 	}
 	if in.Init != nil {
-		what = append(what, "init "+fmtDur(in.Init.End.Sub(in.Init.Start))+" at "+clock(in.Init.Start, win))
+		what = append(what, "init "+fmtDur(in.Init.endOr(f.to).Sub(in.Init.Start))+" at "+clock(in.Init.Start, win))
 	}
 	what = append(what, plural(len(in.Invocations), "invocation", "invocations"))
 	if in.Reclaimed.IsZero() {
@@ -537,9 +545,15 @@ func (t Timeline) drawRow(d *doc, f tlFacts, i int, in InstanceRow, cy, barH, ro
 	if barH < 12 {
 		textSize, textClass = smallSize, "ch-small "
 	}
-	if in.Init != nil {
+	// Only what falls in the window is drawn.
+	inWindow := func(s Span) bool { return !s.endOr(f.to).Before(f.from) && !s.Start.After(f.to) }
+	hasInit := in.Init != nil && inWindow(*in.Init)
+	if hasInit {
 		x0, x1 := extent(*in.Init)
-		h := "Init " + fmtDur(in.Init.End.Sub(in.Init.Start)) + ", " + clock(in.Init.Start, win) + " to " + clock(in.Init.End, win)
+		h := "Init " + fmtDur(in.Init.endOr(f.to).Sub(in.Init.Start)) + ", " + clock(in.Init.Start, win) + " to " + clock(in.Init.End, win)
+		if in.Init.End.IsZero() {
+			h = "Init since " + clock(in.Init.Start, win) + ", still running"
+		}
 		if in.Init.Label != "" {
 			h = in.Init.Label + ": " + h
 		}
@@ -548,6 +562,9 @@ func (t Timeline) drawRow(d *doc, f tlFacts, i int, in InstanceRow, cy, barH, ro
 	}
 	k := barH / 2.6 // half the failure cross
 	for _, s := range in.Invocations {
+		if !inWindow(s) {
+			continue
+		}
 		x0, x1 := extent(s)
 		b := bar{x0: x0, x1: x1, class: "ch-inv"}
 		if s.Class != "" {
@@ -599,9 +616,9 @@ func (t Timeline) drawRow(d *doc, f tlFacts, i int, in InstanceRow, cy, barH, ro
 	// enough; else on the idle line to its left or after the bars that
 	// follow it; nowhere when the row is too full (the hover and the
 	// description still say it).
-	if in.Init != nil {
+	if hasInit {
 		b := bars[0]
-		s := "Init " + fmtDur(in.Init.End.Sub(in.Init.Start))
+		s := "Init " + fmtDur(in.Init.endOr(f.to).Sub(in.Init.Start))
 		w := textWidth(s, textSize)
 		ws := textWidth(s, smallSize)
 		after := b.x1
