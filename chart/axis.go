@@ -181,6 +181,9 @@ func clock(t time.Time, span time.Duration) string {
 	}
 }
 
+// exact writes a time to the millisecond, for hovers: a bar's own times.
+func exact(t time.Time) string { return t.Format("15:04:05.000") }
+
 // timeTick is one labelled mark on a time axis.
 type timeTick struct {
 	t     time.Time

@@ -237,6 +237,10 @@ func fit(s string, size, max float64) string {
 		return s
 	}
 	r := []rune(s)
+	// No rune is narrower than 0.32 em: anything past this many cannot fit.
+	if n := int(max/(0.32*size)) + 1; len(r) > n {
+		r = r[:n]
+	}
 	for len(r) > 0 {
 		r = r[:len(r)-1]
 		t := strings.TrimRightFunc(string(r), unicode.IsSpace) + "…"

@@ -405,9 +405,9 @@ func (t Timeline) SVG() string {
 	}
 	for i, c := range cs {
 		cx := xc(c.first) + (xc(c.last)-xc(c.first))/2
-		what := "Throttled at " + clock(c.first, win)
+		what := "Throttled at " + exact(c.first)
 		if c.n > 1 {
-			what = fmtInt(c.n) + " throttled, " + clock(c.first, win) + "–" + clock(c.last, win)
+			what = fmtInt(c.n) + " throttled, " + exact(c.first) + "–" + exact(c.last)
 		}
 		s := 4.5
 		x0, x1 := xc(c.first), xc(c.last)
@@ -434,7 +434,7 @@ func (t Timeline) SVG() string {
 
 	if f.reached {
 		rx := xc(f.reachedAt)
-		d.titled("path", "Reserved concurrency "+fmtInt(t.Reserved)+" reached: "+fmtInt(t.Reserved)+" busy at "+clock(f.reachedAt, win),
+		d.titled("path", "Reserved concurrency "+fmtInt(t.Reserved)+" reached: "+fmtInt(t.Reserved)+" busy at "+exact(f.reachedAt),
 			"class", "ch-reach-mark", "d", "M"+num(rx-5)+" "+num(axisY-1)+"L"+num(rx+5)+" "+num(axisY-1)+"L"+num(rx)+" "+num(axisY+6)+"Z")
 	}
 
@@ -550,9 +550,9 @@ func (t Timeline) drawRow(d *doc, f tlFacts, i int, in InstanceRow, cy, barH, ro
 	hasInit := in.Init != nil && inWindow(*in.Init)
 	if hasInit {
 		x0, x1 := extent(*in.Init)
-		h := "Init " + fmtDur(in.Init.endOr(f.to).Sub(in.Init.Start)) + ", " + clock(in.Init.Start, win) + " to " + clock(in.Init.End, win)
+		h := "Init " + fmtDur(in.Init.endOr(f.to).Sub(in.Init.Start)) + ", " + exact(in.Init.Start) + " to " + exact(in.Init.End)
 		if in.Init.End.IsZero() {
-			h = "Init since " + clock(in.Init.Start, win) + ", still running"
+			h = "Init since " + exact(in.Init.Start) + ", still running"
 		}
 		if in.Init.Label != "" {
 			h = in.Init.Label + ": " + h
@@ -577,9 +577,9 @@ func (t Timeline) drawRow(d *doc, f tlFacts, i int, in InstanceRow, cy, barH, ro
 		}
 		var dur string
 		if s.End.IsZero() {
-			dur = "running since " + clock(s.Start, win)
+			dur = "running since " + exact(s.Start)
 		} else {
-			dur = fmtDur(s.End.Sub(s.Start)) + ", started " + clock(s.Start, win)
+			dur = fmtDur(s.End.Sub(s.Start)) + ", started " + exact(s.Start)
 		}
 		b.hover = dur
 		if s.Class != "" {
@@ -700,7 +700,7 @@ func (t Timeline) drawRow(d *doc, f tlFacts, i int, in InstanceRow, cy, barH, ro
 		}
 	}
 	if capX >= 0 {
-		d.titled("line", "Reclaimed at "+clock(in.Reclaimed, win), "class", "ch-cap",
+		d.titled("line", "Reclaimed at "+exact(in.Reclaimed), "class", "ch-cap",
 			"x1", num(capX), "y1", num(cy-barH/2-2), "x2", num(capX), "y2", num(cy+barH/2+2))
 	}
 	for _, l := range labels {
