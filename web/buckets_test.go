@@ -221,6 +221,8 @@ func TestBucketsBrowse(t *testing.T) {
 	if _, ok := objectBody(t, cl, "raw-logs", "web/page.html"); !ok {
 		t.Error("another learner's delete removed the first learner's object")
 	}
+	r = b.post("/labs/s3-transform/buckets/scratch-a/triggers", url.Values{"target": {"x"}, "events": {"s3:ObjectCreated:*"}})
+	wantStatus(t, "other adds a trigger to scratch-a", r, http.StatusNotFound)
 	r = uploadFile(b, "/labs/s3-transform/buckets/scratch-a/objects?tab=buckets", map[string]string{"key": "planted.txt"}, "p.txt", strings.NewReader("x"))
 	wantStatus(t, "other uploads to scratch-a", r, http.StatusNotFound)
 	if _, ok := objectBody(t, cl, "scratch-a", "planted.txt"); ok {

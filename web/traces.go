@@ -104,8 +104,16 @@ func (s *Server) tracesView(ctx context.Context, r *http.Request, lc *labCtx, no
 	for _, w := range monitorWindows {
 		v.Windows = append(v.Windows, ui.MonitorLink{Label: w.Label, URL: tracesURL(lc, w.Value, filter), Current: w == win})
 	}
-	if id := r.PathValue("trace"); id != "" {
+	id, routed := r.PathValue("trace"), true
+	if id == "" {
+		id, routed = q.Get("trace"), false
+	}
+	if id != "" {
 		t, err := s.cloud.XRay.Trace(ctx, lc.Account, id)
+		if errors.Is(err, store.ErrNotFound) && !routed {
+			// The lab page makes this a 404 (renderLab).
+			return v, fmt.Errorf("trace %s: %w", id, err)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			v.Missing = "There is no trace " + id + " in your account."
 			return v, nil

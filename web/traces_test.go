@@ -80,6 +80,9 @@ func TestTraces(t *testing.T) {
 	wantStatus(t, "trace", r, http.StatusOK)
 	wantContains(t, "trace", r.body, `data-testid="traces-waterfall"`, "<svg", `data-testid="traces-status">fault`,
 		`data-testid="traces-exception"`, "order 42 has no lines")
+	r2 := a.get("/labs/xray-layer?tab=traces&trace=" + failed)
+	wantStatus(t, "trace on the lab page", r2, http.StatusOK)
+	wantContains(t, "trace on the lab page", r2.body, `data-testid="traces-waterfall"`, "order 42 has no lines")
 	nodes := 0
 	var count func(ns []*xray.Node)
 	count = func(ns []*xray.Node) {
@@ -99,6 +102,7 @@ func TestTraces(t *testing.T) {
 	r = b.get("/labs/xray-layer/traces/" + failed)
 	wantStatus(t, "another learner's trace", r, http.StatusNotFound)
 	wantNotContains(t, "another learner's trace", r.body, "order 42 has no lines", `data-testid="traces-waterfall"`)
+	wantStatus(t, "another learner's trace on the lab page", b.get("/labs/xray-layer?tab=traces&trace="+failed), http.StatusNotFound)
 	r = b.get("/labs/xray-layer?tab=traces&window=1d")
 	wantNotContains(t, "another learner's list", r.body, failed, fine)
 	wantStatus(t, "a made-up trace", a.get("/labs/xray-layer/traces/1-00000000-000000000000000000000000"), http.StatusNotFound)
