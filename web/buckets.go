@@ -236,7 +236,10 @@ func (s *Server) bucketsView(r *http.Request, lc *labCtx, st panelState) (ui.Buc
 	if prefix == "" {
 		prefix = st.Form.Get("prefix")
 	}
-	v.Prefix = prefix
+	v.Prefix, v.UploadKey = prefix, prefix
+	if v.ErrAt == "upload" {
+		v.UploadKey = st.Form.Get("key")
+	}
 	v.UploadAction = bucketPath(lc, bucket, "/objects", url.Values{"tab": {"buckets"}})
 	v.DeleteAction = bucketPath(lc, bucket, "/objects/delete", nil)
 	v.Crumbs = bucketCrumbs(lc, bucket, prefix)

@@ -178,7 +178,8 @@ func TestBucketsBrowse(t *testing.T) {
 	// Bad uploads, each answered in place.
 	r = uploadFile(a, uploadPath, map[string]string{"key": "x/"}, "", nil)
 	wantStatus(t, "upload without a file", r, http.StatusUnprocessableEntity)
-	wantContains(t, "upload without a file", r.body, "Choose a file to upload.", `data-testid="buckets-error"`, `data-testid="buckets-upload-form"`)
+	wantContains(t, "upload without a file", r.body, "Choose a file to upload.", `data-testid="buckets-error"`, `data-testid="buckets-upload-form"`,
+		`name="key" value="x/"`)
 	r = uploadFile(a, "/labs/s3-transform/buckets/no-such-bucket/objects?tab=buckets", map[string]string{"key": "a.txt"}, "a.txt", strings.NewReader("x"))
 	wantStatus(t, "upload to a missing bucket", r, http.StatusNotFound)
 	wantContains(t, "upload to a missing bucket", r.body, "There is no bucket no-such-bucket")

@@ -23,6 +23,9 @@ type BucketsView struct {
 	Text *BucketText
 
 	UploadAction string
+	// UploadKey fills the upload form's key: the folder shown, or the key
+	// of a refused upload.
+	UploadKey    string
 	DeleteAction string
 
 	Triggers []BucketTrigger
