@@ -8,6 +8,9 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/chromedp/chromedp"
 
 	"lambdalab/cloud/inproc"
 	"lambdalab/cloud/lambda"
@@ -84,7 +88,8 @@ func TestCheckMyWork(t *testing.T) {
 		t.Errorf("starter's report: copies-object is not failed")
 	}
 	wantContains(t, "starter's report", r.body, `data-testid="check-hint"`, `data-testid="check-log"`)
-	wantNotContains(t, "starter's report", r.body, `data-testid="check-not-counted"`)
+	wantNotContains(t, "starter's report", r.body, `data-testid="check-not-counted"`, `data-testid="lab-state" data-state="passed"`)
+	wantContains(t, "starter's report", r.body, `data-testid="check-standing" data-passed="false"`)
 
 	// The solution deployed as a learner would: its code, the permission
 	// for S3, and the trigger.
@@ -100,6 +105,9 @@ func TestCheckMyWork(t *testing.T) {
 	wantStatus(t, "solution's report", r, http.StatusOK)
 	checkReportPage(t, ls, "solution's report", r.body, lab, job.SubmissionID, store.GradePass)
 	wantContains(t, "solution's report", r.body, `data-testid="check-standing" data-passed="true"`, "You passed this lab")
+	// The lab's state on the lab page and the course map reads it.
+	wantContains(t, "lab page after passing", r.body, `data-testid="lab-state" data-state="passed"`)
+	wantContains(t, "course map after passing", a.get("/").body, `data-testid="lab-link" data-lab="s3-transform" data-state="passed"`)
 	prog, err := ls.db.LabProgress(ctx, ua.ID)
 	if err != nil || !prog[lab.ID].Passed() || prog[lab.ID].Attempts != 3 || prog[lab.ID].FailedAttempts != 2 {
 		t.Errorf("progress after passing: %+v, %v; want passed after 3 attempts, 2 failed", prog[lab.ID], err)
@@ -158,6 +166,7 @@ func TestCheckMyWork(t *testing.T) {
 	wantStatus(t, "B's panel", r, http.StatusOK)
 	wantContains(t, "B's panel", r.body, "None yet.")
 	wantNotContains(t, "B's panel", r.body, `data-testid="check-submission"`, `data-testid="check-standing"`)
+	wantNotContains(t, "B's course map", b.get("/").body, `data-lab="s3-transform" data-state="passed"`)
 	if prog, _ := ls.db.LabProgress(ctx, ub.ID); prog[lab.ID].Attempts != 0 {
 		t.Errorf("B's progress: %+v", prog[lab.ID])
 	}
@@ -425,4 +434,105 @@ func checkZip(t *testing.T, fsys fs.FS) []byte {
 func htmlText(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
 	return r.Replace(s)
+}
+
+// TestCheckInBrowser presses "Check my work" in Chromium: the panel swaps
+// to the job (htmx), check.js fills in each check as it finishes, one row
+// per check however the events come, then swaps in the report and closes
+// its stream.
+func TestCheckInBrowser(t *testing.T) {
+	chromium := checkBrowser(t)
+	ls := newLabSite(t, nil)
+	lab := ls.lab("s3-transform")
+	_, u := ls.student("ann@example.com")
+	if err := ls.grading.SetUp(context.Background(), u, lab); err != nil {
+		t.Fatal(err)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\npage:\n%.3000s", step, err, page)
+		}
+	}
+	base := ls.ts.URL
+	do("sign in", chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="email"]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="email"]`), "ann@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="password"]`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`[data-testid="auth-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="signed-in-as"]`)))
+	do("open the check tab", chromedp.Navigate(base+"/labs/s3-transform?tab=check"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="check-submit"]`)))
+	// Watch the page: every EventSource made, the most rows one check ever
+	// had while the job ran, and how many results arrived live.
+	do("watch", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__sources = [];
+		const Native = window.EventSource;
+		window.EventSource = function (url) { const es = new Native(url); window.__sources.push(es); return es; };
+		window.EventSource.prototype = Native.prototype;
+		window.__maxSame = 0; window.__live = 0;
+		new MutationObserver(() => {
+			const job = document.querySelector("[data-check-stream]");
+			if (!job) return;
+			const n = {};
+			job.querySelectorAll("[data-check-id]").forEach((r) => {
+				n[r.dataset.checkId] = (n[r.dataset.checkId] || 0) + 1;
+				window.__maxSame = Math.max(window.__maxSame, n[r.dataset.checkId]);
+			});
+			window.__live = Math.max(window.__live, job.querySelectorAll("[data-check-id]:not([data-status=waiting])").length);
+		}).observe(document.body, { childList: true, subtree: true });
+	})()`))
+	do("check my work", chromedp.Click(chromedp.CSS(`[data-testid="check-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="check-job"]`)))
+	do("wait for the report", chromedp.WaitVisible(chromedp.CSS(`#panel [data-testid="check-report"]`)))
+
+	// LAMBDALAB_SCREENSHOTS=DIR keeps a picture of the report for a human look.
+	if dir := os.Getenv("LAMBDALAB_SCREENSHOTS"); dir != "" {
+		if png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#panel"))); err == nil {
+			os.WriteFile(filepath.Join(dir, "check-report.png"), png, 0o644)
+		}
+	}
+	rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#panel [data-testid="check-report"] [data-testid="check-row"]').length`))
+	if rows != len(lab.Checks) {
+		t.Errorf("the report shows %d checks, want the lab's %d", rows, len(lab.Checks))
+	}
+	maxSame, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__maxSame`))
+	live, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__live`))
+	if maxSame > 1 || live == 0 {
+		t.Errorf("while grading: at most %d rows for one check (want 1), %d results shown live (want some)", maxSame, live)
+	}
+	// The report swapped in (not a page load: the watch is still there),
+	// and every stream is closed.
+	open, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sources ? window.__sources.filter((s) => s.readyState !== 2).length : -1`))
+	n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sources ? window.__sources.length : -1`))
+	if err != nil || open != 0 || n < 1 {
+		t.Errorf("after the report: %d of %d event streams still open (%v)", open, n, err)
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.search`))
+	if !strings.Contains(loc, "job=") {
+		t.Errorf("the address after checking is %q, want the job's panel", loc)
+	}
+}
+
+// checkBrowser is the Chromium to drive, or skips (fails with
+// LAMBDALAB_REQUIRE_BROWSER=1) when there is none.
+func checkBrowser(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("LAMBDALAB_REQUIRE_BROWSER") == "1" {
+		t.Fatal("chromium not found and LAMBDALAB_REQUIRE_BROWSER=1")
+	}
+	t.Skip("chromium not found: skipping the browser test")
+	return ""
 }
