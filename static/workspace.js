@@ -359,6 +359,13 @@
   // editor away waits for it, and asks before going on without it.
   document.addEventListener("htmx:confirm", function (evt) {
     const d = evt.detail;
+    // A panel that refreshes itself (data-live, polled with hx-trigger
+    // "every Ns") does not poll while its tab is hidden: nobody is looking,
+    // and a class of open laptops would keep the server busy for nothing.
+    if (d.elt && d.elt.hasAttribute("data-live") && document.visibilityState === "hidden") {
+      evt.preventDefault();
+      return;
+    }
     let ask = null;
     // A button or other element that htmx sends on its own (not a form,
     // whose data-confirm the submit listener asked about, nor a link).

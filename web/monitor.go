@@ -442,9 +442,18 @@ func timelineChart(in monitorInput, recs []store.Invocation, clock func(time.Tim
 		x.state = "reclaimed after " + clock(x.lastEnd)
 	}
 
+	// The timeline spans the activity, not the whole window: a burst of a
+	// second and a half would be a sliver of a 15-minute axis. While an
+	// environment lives it runs to now.
 	tl := chart.Timeline{
-		Title: "Instances of " + in.Function, From: in.From, To: in.To,
+		Title:     "Instances of " + in.Function,
 		Throttles: throttles, Reserved: in.Reserved,
+	}
+	for _, id := range order {
+		if rows[id].Reclaimed.IsZero() {
+			tl.To = in.To
+			break
+		}
 	}
 	var table [][]string
 	for _, id := range order {
