@@ -125,8 +125,11 @@ func typeText(s string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// shots keeps full-page pictures of the page at a laptop's and a phone's
-// width in light and dark, when LAMBDALAB_SCREENSHOTS names a folder.
+// shots keeps pictures of the page as a learner sees it, at a laptop's
+// and a phone's width in light and dark, when LAMBDALAB_SCREENSHOTS names a
+// folder: the top of the page, and on the phone the workspace too (it comes
+// after the instructions). On the phone nothing may be wider than the
+// screen: a page that scrolls sideways is not usable there.
 func (b *browser) shots(name string) {
 	b.t.Helper()
 	dir := os.Getenv("LAMBDALAB_SCREENSHOTS")
@@ -138,24 +141,36 @@ func (b *browser) shots(name string) {
 		w, h int64
 	}{{"laptop", 1280, 900}, {"phone", 390, 844}} {
 		for _, sc := range []string{"light", "dark"} {
-			opts := []chromedp.EmulateViewportOption{}
+			var opts []chromedp.EmulateViewportOption
 			if size.name == "phone" {
 				opts = append(opts, chromedp.EmulateMobile)
 			}
-			png, err := chromedp.Run(b.ctx, func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
-				if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h, opts...), scheme(sc), chromedp.Sleep(150*time.Millisecond)); err != nil {
-					return nil, err
+			b.do("emulate "+size.name+" "+sc, chromedp.EmulateViewport(size.w, size.h, opts...), scheme(sc), chromedp.Sleep(150*time.Millisecond),
+				chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+			if size.name == "phone" {
+				if over := b.eval(`String(document.documentElement.scrollWidth - window.innerWidth)`); over != "0" {
+					wide := b.eval(`[...document.querySelectorAll('#main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + '[' + (e.dataset.testid || '') + ']').join(' ')`)
+					b.t.Errorf("%s on a 390 px phone scrolls sideways by %s px; too wide: %s", name, over, wide)
 				}
-				return chromedp.FullScreenshot(100)(ctx, t)
-			})
-			if err != nil {
-				b.t.Logf("screenshot %s: %v", name, err)
-				continue
 			}
-			os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s-%s.png", name, size.name, sc)), png, 0o644)
+			views := []string{"top"}
+			if size.name == "phone" {
+				views = append(views, "workspace")
+			}
+			for _, view := range views {
+				if view == "workspace" {
+					b.do("scroll to the workspace", chromedp.Evaluate[chromedp.Void](`document.querySelector('#workspace').scrollIntoView()`), chromedp.Sleep(100*time.Millisecond))
+				}
+				png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+				if err != nil {
+					b.t.Logf("screenshot %s: %v", name, err)
+					continue
+				}
+				os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s-%s-%s.png", name, size.name, sc, view)), png, 0o644)
+			}
 		}
 	}
-	b.do("back to the laptop", chromedp.EmulateViewport(1280, 900), scheme("light"))
+	b.do("back to the laptop", chromedp.EmulateViewport(1280, 900), scheme("light"), chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 }
 
 // tab opens a workspace tab by its link, as a click does.
