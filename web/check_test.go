@@ -438,8 +438,8 @@ func htmlText(s string) string {
 
 // TestCheckInBrowser presses "Check my work" in Chromium: the panel swaps
 // to the job (htmx), check.js fills in each check as it finishes, one row
-// per check however the events come, then swaps in the report and closes
-// its stream.
+// per check even when a broken stream is reconnected and the job's
+// progress comes again, then swaps in the report and closes its stream.
 func TestCheckInBrowser(t *testing.T) {
 	chromium := checkBrowser(t)
 	ls := newLabSite(t, nil)
@@ -473,11 +473,22 @@ func TestCheckInBrowser(t *testing.T) {
 	do("open the check tab", chromedp.Navigate(base+"/labs/s3-transform?tab=check"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="check-submit"]`)))
 	// Watch the page: every EventSource made, the most rows one check ever
-	// had while the job ran, and how many results arrived live.
+	// had while the job ran, and how many results arrived live. The first
+	// stream breaks after its first check, as a dropped connection would.
 	do("watch", chromedp.Evaluate[chromedp.Void](`(() => {
 		window.__sources = [];
 		const Native = window.EventSource;
-		window.EventSource = function (url) { const es = new Native(url); window.__sources.push(es); return es; };
+		window.EventSource = function (url) {
+			const es = new Native(url);
+			window.__sources.push(es);
+			if (window.__sources.length === 1) {
+				es.addEventListener("check", function cut() {
+					es.removeEventListener("check", cut);
+					setTimeout(() => { es.close(); if (es.onerror) es.onerror(new Event("error")); }, 0);
+				});
+			}
+			return es;
+		};
 		window.EventSource.prototype = Native.prototype;
 		window.__maxSame = 0; window.__live = 0;
 		new MutationObserver(() => {
@@ -514,8 +525,8 @@ func TestCheckInBrowser(t *testing.T) {
 	// and every stream is closed.
 	open, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sources ? window.__sources.filter((s) => s.readyState !== 2).length : -1`))
 	n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sources ? window.__sources.length : -1`))
-	if err != nil || open != 0 || n < 1 {
-		t.Errorf("after the report: %d of %d event streams still open (%v)", open, n, err)
+	if err != nil || open != 0 || n != 2 {
+		t.Errorf("after the report: %d of %d event streams still open (%v); want 2, the broken one and one reconnect", open, n, err)
 	}
 	loc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.search`))
 	if !strings.Contains(loc, "job=") {
