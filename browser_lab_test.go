@@ -252,6 +252,18 @@ func TestBrowserS3TransformLab(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="code-editor-editor"] .cm-content`)),
 	)
 
+	// What the workspace page costs a learner: the bytes on the wire of the
+	// page and everything it loads (compressed, as a cold cache fetches
+	// them), and when it is interactive (deferred scripts, the editor among
+	// them, have run by DOMContentLoaded).
+	b.do("load the workspace page",
+		chromedp.Navigate(s.URL+"/labs/s3-transform"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="code-editor-editor"] .cm-content`)),
+		until(`performance.getEntriesByType('navigation')[0].loadEventEnd > 0`),
+	)
+	weight := b.eval(`(() => { const n = performance.getEntriesByType('navigation')[0]; let total = n.encodedBodySize; const parts = ['page ' + n.encodedBodySize]; for (const r of performance.getEntriesByType('resource')) { total += r.encodedBodySize; parts.push(r.name.split('/').pop() + ' ' + r.encodedBodySize); } return 'total ' + (total / 1024).toFixed(1) + ' KB (' + parts.join(', ') + '); DOMContentLoaded ' + n.domContentLoadedEventEnd.toFixed(0) + ' ms, load ' + n.loadEventEnd.toFixed(0) + ' ms'; })()`)
+	t.Logf("workspace page: %s", weight)
+
 	// Replace the starter with the solution, typed into the editor.
 	solution := labSolution(t, transform, "solution", "app.py")
 	b.do("edit the code",
