@@ -141,6 +141,7 @@
   }
 
   function onOutput(d) {
+    if (!d.token && !d.requestId) return; // nothing to file it under
     let el = (d.requestId && byKey.get(d.requestId)) || byToken.get(d.token);
     if (el && el.dataset.done) return; // the whole log is in already
     if (!el) {

@@ -284,8 +284,15 @@ func (h *consoleHub) output(account, function, token string) func([]byte) {
 		}
 		if reqID == "" && len(head) < 16<<10 {
 			head = append(head, chunk...)
-			if m := startLineRE.FindSubmatch(head); m != nil {
-				reqID, head = string(m[1]), nil
+			m := startLineRE.FindSubmatch(head)
+			if m == nil && token == "" {
+				// Nothing to file these lines under yet (a form sent
+				// without console.js has no token): they go out with
+				// the START line.
+				return
+			}
+			if m != nil {
+				reqID = string(m[1])
 				if token != "" {
 					f.mu.Lock()
 					if len(f.tokens) > 1000 {
@@ -293,7 +300,10 @@ func (h *consoleHub) output(account, function, token string) func([]byte) {
 					}
 					f.tokens[reqID] = token
 					f.mu.Unlock()
+				} else {
+					chunk = head
 				}
+				head = nil
 			}
 		}
 		data, _ := json.Marshal(consoleOutput{Token: token, RequestID: reqID, Function: function, Text: string(chunk)})

@@ -219,6 +219,7 @@ func TestConsole(t *testing.T) {
 	t.Run("without JavaScript the page shows the result", func(t *testing.T) {
 		c, u := ls.student("nojs@example.com")
 		conFunction(t, ls, u)
+		st := openConsole(t, c, "s3-transform") // another tab, following
 		r := c.post("/labs/s3-transform/invoke", url.Values{"fn": {"mask-logs"}, "tab": {"test"}, "event": {`{"who": "nojs"}`}, "type": {"RequestResponse"}, "qualifier": {"$LATEST"}})
 		wantStatus(t, "no-JS invoke", r, 200)
 		wantContains(t, "no-JS invoke", r.body, `data-testid="test-result"`, `data-kind="ok"`, "Succeeded",
@@ -226,6 +227,25 @@ func TestConsole(t *testing.T) {
 			"&#34;ok&#34;: true", "&#34;who&#34;: &#34;nojs&#34;", "hello from the handler")
 		// The event box keeps what was sent.
 		wantContains(t, "no-JS invoke", r.body, "{&#34;who&#34;: &#34;nojs&#34;}</textarea>")
+		// Another tab's console saw its lines, filed under its request id
+		// (the form had no token), and then the finished block.
+		m := regexp.MustCompile(`data-testid="test-request-id">([0-9a-f-]+)<`).FindStringSubmatch(r.body)
+		if m == nil {
+			t.Fatal("no request id on the result")
+		}
+		st.next(t, 30*time.Second, "the invoke event", isInvoke(m[1]))
+		outputs := 0
+		for _, e := range st.seen {
+			if e.name == "output" {
+				outputs++
+				if !strings.Contains(e.data, `"requestId":"`+m[1]+`"`) {
+					t.Errorf("output without the request id: %.300s", e.data)
+				}
+			}
+		}
+		if outputs == 0 {
+			t.Error("no output events streamed")
+		}
 
 		r = c.post("/labs/s3-transform/invoke", url.Values{"fn": {"mask-logs"}, "tab": {"test"}, "event": {`{"fail": "here"}`}})
 		wantStatus(t, "failing invoke", r, 200)
@@ -420,7 +440,29 @@ func TestConsole(t *testing.T) {
 	t.Run("power tuning", func(t *testing.T) {
 		c, u := ls.student("tuner@example.com")
 		conFunction(t, ls, u)
-		r := c.post("/labs/s3-transform/tune", url.Values{"fn": {"mask-logs"}, "tab": {"test"}, "event": {`{"n": 2}`}, "name": {"tiny"}})
+		form := url.Values{"fn": {"mask-logs"}, "tab": {"test"}, "event": {`{"n": 2}`}, "name": {"tiny"}}
+		// One run at a time per learner, and a bounded number on the
+		// machine.
+		cs := ls.srv.console()
+		cs.tuning.Store(u.ID, true)
+		r := c.post("/labs/s3-transform/tune", form)
+		wantStatus(t, "second run of one learner", r, http.StatusConflict)
+		wantContains(t, "second run of one learner", r.body, "You are already trying memory sizes")
+		cs.tuning.Delete(u.ID)
+		for range cap(cs.tuneSlots) {
+			cs.tuneSlots <- struct{}{}
+		}
+		r = c.post("/labs/s3-transform/tune", form)
+		wantStatus(t, "machine full of runs", r, http.StatusServiceUnavailable)
+		wantContains(t, "machine full of runs", r.body, "The lambdalab machine is busy")
+		for range cap(cs.tuneSlots) {
+			<-cs.tuneSlots
+		}
+		if _, err := ls.db.LatestPowerTuning(ctx, u.ID, "s3-transform", "mask-logs"); err == nil {
+			t.Fatal("a refused run was stored")
+		}
+
+		r = c.post("/labs/s3-transform/tune", form)
 		wantStatus(t, "tune", r, http.StatusSeeOther)
 		if loc := r.Header.Get("Location"); !strings.Contains(loc, "tab=test") || !strings.Contains(loc, "Tried+6+memory+sizes") {
 			t.Errorf("tuning sent to %q, want the Test panel saying six sizes were tried", loc)
