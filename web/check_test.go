@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,6 +26,7 @@ import (
 	"lambdalab/cloud/inproc"
 	"lambdalab/cloud/lambda"
 	"lambdalab/grader"
+	"lambdalab/grader/queue"
 	"lambdalab/labs"
 	"lambdalab/store"
 )
@@ -32,11 +34,12 @@ import (
 // TestCheckMyWork grades the S3 lab from the browser's side: the starter
 // set up in the learner's account fails, with each check streamed as it
 // finishes and a second submission waiting its turn in the queue; the
-// solution deployed over it passes and marks the lab passed; the
-// submissions list holds all three; past the grading budget the form is
+// code that cannot run is reported as not counting; the solution
+// deployed over it passes and marks the lab passed; the submissions list
+// holds all four; past the grading budget the form is
 // refused with when to try again; and another learner reaches none of it.
 func TestCheckMyWork(t *testing.T) {
-	ls := newLabSite(t, func(c *Config) { c.Limits = ActionLimits{Gradings: 3} })
+	ls := newLabSite(t, func(c *Config) { c.Limits = ActionLimits{Gradings: 4} })
 	ctx := context.Background()
 	lab := ls.lab("s3-transform")
 	a, ua := ls.student("ann@example.com")
@@ -91,6 +94,27 @@ func TestCheckMyWork(t *testing.T) {
 	wantNotContains(t, "starter's report", r.body, `data-testid="check-not-counted"`, `data-testid="lab-state" data-state="passed"`)
 	wantContains(t, "starter's report", r.body, `data-testid="check-standing" data-passed="false"`)
 
+	// Code that cannot even be imported is not graded, and says so: it
+	// does not count as an attempt.
+	broken := checkZipFiles(t, map[string]string{"app.py": "def handler(event, context)\n    return 1\n"})
+	if _, err := ls.lambda.UpdateFunctionCode(ctx, ua.AccountID, lab.Functions[0].Name, lambda.UpdateCodeInput{ZipFile: broken}); err != nil {
+		t.Fatal(err)
+	}
+	errJob, errURL := checkSubmit(t, a, url.Values{})
+	sseEvents(t, a, streamPath(errJob), 3*time.Minute, func(name, _ string) bool { return name == "finished" })
+	job, err = ls.db.GradingJob(ctx, errJob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = a.get(errURL)
+	wantStatus(t, "report of code that cannot run", r, http.StatusOK)
+	checkReportPage(t, ls, "report of code that cannot run", r.body, lab, job.SubmissionID, store.GradeError)
+	wantContains(t, "report of code that cannot run", r.body, `data-testid="check-not-counted"`, "does not count as an attempt",
+		`data-testid="check-error-message"`, "Runtime.UserCodeSyntaxError")
+	if prog, _ := ls.db.LabProgress(ctx, ua.ID); prog[lab.ID].Attempts != 2 {
+		t.Errorf("attempts after code that cannot run: %d, want still 2", prog[lab.ID].Attempts)
+	}
+
 	// The solution deployed as a learner would: its code, the permission
 	// for S3, and the trigger.
 	checkDeploySolution(t, ls, ua, lab)
@@ -113,7 +137,7 @@ func TestCheckMyWork(t *testing.T) {
 		t.Errorf("progress after passing: %+v, %v; want passed after 3 attempts, 2 failed", prog[lab.ID], err)
 	}
 
-	// The submissions list: all three, newest first, each linking to its
+	// The submissions list: all four, newest first, each linking to its
 	// report.
 	subs := regexp.MustCompile(`data-testid="check-submission" data-submission="(\d+)" data-status="(\w*)"`).FindAllStringSubmatch(r.body, -1)
 	var statuses []string
@@ -123,20 +147,20 @@ func TestCheckMyWork(t *testing.T) {
 			t.Errorf("submissions list: no link to submission %s", m[1])
 		}
 	}
-	if strings.Join(statuses, ",") != "pass,fail,fail" {
-		t.Errorf("submissions list statuses %v, want pass, fail, fail", statuses)
+	if strings.Join(statuses, ",") != "pass,error,fail,fail" {
+		t.Errorf("submissions list statuses %v, want pass, error, fail, fail", statuses)
 	}
 	firstJob, _ := ls.db.GradingJob(ctx, first)
 	r = a.get("/labs/s3-transform?tab=check&submission=" + strconv.FormatInt(firstJob.SubmissionID, 10))
 	wantStatus(t, "a past submission", r, http.StatusOK)
 	checkReportPage(t, ls, "a past submission", r.body, lab, firstJob.SubmissionID, store.GradeFail)
 
-	// The fourth grading within the minute is refused, with when to try
+	// The fifth grading within the minute is refused, with when to try
 	// again, and nothing is queued.
 	before, _ := ls.db.Submissions(ctx, ua.ID, lab.ID, 0)
 	r = a.post("/labs/s3-transform/check", url.Values{"tab": {"check"}})
 	wantStatus(t, "grading past the limit", r, http.StatusTooManyRequests)
-	wantContains(t, "grading past the limit", r.body, "gradings allowed in a minute (3)", "Try again in")
+	wantContains(t, "grading past the limit", r.body, "gradings allowed in a minute (4)", "Try again in")
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("grading past the limit: no Retry-After")
 	}
@@ -261,6 +285,29 @@ func TestCheckWhileSandboxStarts(t *testing.T) {
 		t.Errorf("a submission was stored while the sandbox was starting: %d", len(subs))
 	}
 	wantStatus(t, "stream of no job while starting", a.get("/labs/s3-transform/check/1"), http.StatusNotFound)
+}
+
+// fullQueue is the real lab runner with a queue that is always full.
+type fullQueue struct{ LabRunner }
+
+func (fullQueue) Submit(context.Context, store.User, string, map[string]string) (store.GradingJob, int, error) {
+	return store.GradingJob{}, 0, &queue.FullError{Waiting: 100}
+}
+
+// TestCheckQueueFull: a full queue refuses the work with the machine busy,
+// says it does not count, and keeps the answers typed.
+func TestCheckQueueFull(t *testing.T) {
+	ls := newLabSite(t, func(c *Config) {
+		inner := c.Cloud.Labs
+		c.Cloud.Labs = func() LabRunner { return fullQueue{inner()} }
+	})
+	a, _ := ls.student("ann@example.com")
+	lab := ls.lab("concurrency")
+	q := lab.Questions[0]
+	r := a.post("/labs/"+lab.ID+"/check", url.Values{"tab": {"check"}, "answer." + q.ID: {"17 per second"}})
+	wantStatus(t, "check with the queue full", r, http.StatusServiceUnavailable)
+	wantContains(t, "check with the queue full", r.body, `data-testid="check-error"`, "The machine is busy",
+		"100 submissions waiting", "does not count as an attempt", `value="17 per second"`)
 }
 
 // checkSubmit presses "Check my work" in the S3 lab and returns the
@@ -428,6 +475,16 @@ func checkZip(t *testing.T, fsys fs.FS) []byte {
 		t.Fatalf("zip: %v", err)
 	}
 	return buf.Bytes()
+}
+
+// checkZipFiles zips files given by name.
+func checkZipFiles(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, body := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(body)}
+	}
+	return checkZip(t, fsys)
 }
 
 // htmlText is text as templ escapes it in a page.

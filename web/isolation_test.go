@@ -342,7 +342,7 @@ func isoSetUpA(t *testing.T, ls *labSite, a *client, ua store.User) isoIDs {
 	fn := lab.Functions[0].Name
 	acct := ua.AccountID
 	code := "import json\n# " + isoCode + "\n\ndef handler(event, context):\n    print(\"" + isoLog + "\")\n    return {\"echo\": event}\n"
-	zipped := isoZip(t, map[string]string{"app.py": code})
+	zipped := checkZipFiles(t, map[string]string{"app.py": code})
 	isoRetry(t, "deploy A's code", func() error {
 		_, err := ls.lambda.UpdateFunctionCode(ctx, acct, fn, lambda.UpdateCodeInput{ZipFile: zipped})
 		return err
@@ -489,7 +489,7 @@ func isoDo(t *testing.T, c *client, method, path string, form url.Values, file s
 				}
 			}
 			fw, _ := mw.CreateFormFile(file, "b.zip")
-			fw.Write(isoZip(t, map[string]string{"b.txt": "B's own file\n"}))
+			fw.Write(checkZipFiles(t, map[string]string{"b.txt": "B's own file\n"}))
 			mw.Close()
 			body, ctype = &buf, mw.FormDataContentType()
 		} else {
@@ -547,23 +547,6 @@ func isoRetry(t *testing.T, what string, f func() error) {
 		}
 		return ""
 	})
-}
-
-func isoZip(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, body := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(w, body)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // isWorkspaceRoute reports whether a pattern is one of the lab
