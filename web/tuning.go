@@ -225,7 +225,7 @@ func (s *Server) powerTune(ctx context.Context, lc *labCtx, qualifier string, pa
 				warmBilled += float64(rec.BilledMS)
 				warmCost += rec.CostUSD
 			}
-			s.publishTune(ctx, lc, fmt.Sprintf("Trying memory sizes: %s, run %d of %d (%s): %.2f ms, %s",
+			s.publishTune(ctx, lc, fmt.Sprintf("%s, run %d of %d (%s): %.2f ms, %s",
 				formatMB(mb), run+1, tuneWarmRuns+1, coldWord(rec.Cold), rec.DurationMS, formatUSD(rec.CostUSD)))
 			if out.FunctionError != "" {
 				size.Failed = rec.ErrorType
