@@ -238,6 +238,17 @@ func TestIsolation(t *testing.T) {
 		t.Fatalf("set up B: %v", err)
 	}
 
+	// A invokes A's function while a stream is read: its log line must
+	// reach A's console and no stream of B's.
+	invokeA := func() {
+		time.Sleep(200 * time.Millisecond)
+		ls.lambda.Invoke(context.Background(), ua.AccountID, lambda.InvokeInput{FunctionName: ids.fn, Payload: []byte(`{"note": "` + isoPayload + `"}`)})
+	}
+	_, _, body := isoDo(t, a, "GET", "/labs/"+lab.ID+"/console", nil, "", invokeA)
+	if !strings.Contains(body, isoLog) {
+		t.Errorf("A's console stream did not show A's invoke while it was read; B's not showing it proves nothing:\n%.2000s", body)
+	}
+
 	// Every request of the table, on every tab for the lab page's, with
 	// each of A's ids alone and all at once.
 	mux := http.NewServeMux()
@@ -257,7 +268,7 @@ func TestIsolation(t *testing.T) {
 			continue
 		}
 		for _, x := range ids.expand(rq, tabs) {
-			_, _, body := isoDo(t, a, "GET", x.path, nil, "")
+			_, _, body := isoDo(t, a, "GET", x.path, nil, "", invokeA)
 			for _, m := range markers {
 				if strings.Contains(body, m) {
 					seen[m] = true
@@ -287,7 +298,7 @@ func TestIsolation(t *testing.T) {
 				t.Errorf("isolationRequests: %s %s reaches no workspace route (%q): a route went away?", rq.method, rq.path, pat)
 			}
 			what := "B: " + rq.method + " " + x.path
-			status, header, body := isoDo(t, b, rq.method, x.path, x.form, rq.file)
+			status, header, body := isoDo(t, b, rq.method, x.path, x.form, rq.file, invokeA)
 			if status >= 500 {
 				t.Errorf("%s: status %d\n%.1500s", what, status, body)
 			}
@@ -306,7 +317,7 @@ func TestIsolation(t *testing.T) {
 
 	// B's own pages outside the workspace.
 	for _, p := range []string{"/", "/account"} {
-		status, _, body := isoDo(t, b, "GET", p, nil, "")
+		status, _, body := isoDo(t, b, "GET", p, nil, "", nil)
 		for _, m := range markers {
 			if strings.Contains(body, m) {
 				t.Errorf("B: GET %s: status %d, the answer holds A's %q", p, status, m)
@@ -472,8 +483,9 @@ func isoStateOf(t *testing.T, ls *labSite, ua store.User, a *client) isoState {
 }
 
 // isoDo sends one request and returns its answer; an event stream is
-// read for a second and a half, then cut.
-func isoDo(t *testing.T, c *client, method, path string, form url.Values, file string) (int, http.Header, string) {
+// read for a second and a half, then cut, while during (if set) runs:
+// what A does then must not reach B's stream either.
+func isoDo(t *testing.T, c *client, method, path string, form url.Values, file string, during func()) (int, http.Header, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -510,6 +522,14 @@ func isoDo(t *testing.T, c *client, method, path string, form url.Values, file s
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		timer := time.AfterFunc(1500*time.Millisecond, cancel)
 		defer timer.Stop()
+		if during != nil {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				during()
+			}()
+			defer func() { <-done }()
+		}
 	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(ctx.Err(), context.Canceled) {
