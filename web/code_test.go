@@ -575,3 +575,27 @@ func TestCodeOtherLearner(t *testing.T) {
 		t.Errorf("a reader's download: %d, want sent to sign in", r.StatusCode)
 	}
 }
+
+// TestCodeWhileSandboxStarts: before the lab runner is there, the Code tab
+// still shows and saves the draft, and starting the lab or deploying a
+// function the account lacks says the sandbox is still starting (503)
+// instead of failing.
+func TestCodeWhileSandboxStarts(t *testing.T) {
+	ls := newLabSite(t, func(c *Config) { c.Cloud.Labs = func() LabRunner { return nil } })
+	const page = "/labs/s3-transform"
+	a, ua := ls.student("ann@example.com")
+	r := a.get(page)
+	wantStatus(t, "code tab", r, http.StatusOK)
+	wantContains(t, "code tab", r.body, `data-testid="code-start"`, "The sandbox is still starting", `data-testid="code-editor"`)
+	form := url.Values{"fn": {"mask-logs"}, "tab": {"code"}}
+	r = a.post(page+"/start", form)
+	wantStatus(t, "start while the sandbox starts", r, http.StatusServiceUnavailable)
+	wantContains(t, "start while the sandbox starts", r.body, `data-testid="panel-error"`, "The sandbox is still starting")
+	r = a.post(page+"/deploy", form)
+	wantStatus(t, "deploy while the sandbox starts", r, http.StatusServiceUnavailable)
+	wantContains(t, "deploy while the sandbox starts", r.body, "mask-logs is not in your account yet", "still starting")
+	if _, err := ls.lambda.GetFunctionConfiguration(context.Background(), ua.AccountID, "mask-logs", ""); !codeMissing(err) {
+		t.Errorf("mask-logs after refused starts: %v, want it missing", err)
+	}
+	wantStatus(t, "a save while the sandbox starts", a.post(page+"/draft", url.Values{"fn": {"mask-logs"}, "path": {"app.py"}, "body": {"x = 1\n"}}, "X-Autosave", "1"), http.StatusNoContent)
+}
