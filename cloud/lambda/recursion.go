@@ -141,9 +141,10 @@ func (s *Service) stopsLoops(ctx context.Context, account, function string) (boo
 func (a *asyncRunner) stopLoop(ctx context.Context, id string, ev asyncEvent, cfg eventConfig, r resolved) error {
 	s := a.s
 	at := now()
-	if err := s.db.InsertInvocation(ctx, store.Invocation{RequestID: ev.RequestID, AccountID: ev.Account, Function: ev.Function,
+	rec := store.Invocation{RequestID: ev.RequestID, AccountID: ev.Account, Function: ev.Function,
 		Version: r.fn.Version, Start: at, End: at, MemoryMB: r.fn.MemoryMB, Outcome: "recursion-stopped",
-		ErrorType: recursionErrorType}); err != nil {
+		ErrorType: recursionErrorType}
+	if err := s.db.InsertInvocation(ctx, rec); err != nil {
 		return err
 	}
 	n := ev.Lineage[ev.Function]
@@ -152,6 +153,12 @@ func (a *asyncRunner) stopLoop(ctx context.Context, id string, ev asyncEvent, cf
 		msg = fmt.Sprintf("lambdalab stopped a recursive loop: function %s was invoked by its own writes to bucket %s %d times in one chain; see PutFunctionRecursionConfig", ev.Function, bucket, n)
 	}
 	s.logger.WarnContext(ctx, msg, "account", ev.Account, "function", ev.Function, "request_id", ev.RequestID, "invocations", n)
+	// Watchers (the workspace's console, the grader) see the stop in place
+	// of the try it replaced, with the reason as its log.
+	for _, w := range s.watched(ev.Account) {
+		w.fn(InvocationLog{Record: rec, RequestID: ev.RequestID, Async: true, Attempt: ev.Invokes + ev.Throttles + 1,
+			Qualifier: r.qualifier, Log: []byte(msg + "\n")})
+	}
 	return a.finish(ctx, id, ev, cfg, recursionCondition, nil)
 }
 

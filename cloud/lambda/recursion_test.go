@@ -235,8 +235,23 @@ func (ll *loopLab) settled(t *testing.T) int {
 // on-failure destination.
 func TestRecursionStopped(t *testing.T) {
 	ll := newLoopLab(t, 0)
+	var watchedMu sync.Mutex
+	var stops []InvocationLog
+	stopWatch := ll.svc.WatchInvocations(ll.acct, func(l InvocationLog) {
+		if l.Record.Outcome == "recursion-stopped" {
+			watchedMu.Lock()
+			stops = append(stops, l)
+			watchedMu.Unlock()
+		}
+	})
+	defer stopWatch()
 	first := ll.event(t, "loop", `{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"photos"}}}]}`)
 	rec := decodeRecord(t, ll.dlq.await(t, ll.arn("dlq")).Payload)
+	watchedMu.Lock()
+	if len(stops) != 1 || !stops[0].Async || stops[0].RequestID != rec.RequestContext.RequestID || !strings.Contains(string(stops[0].Log), "stopped a recursive loop") {
+		t.Errorf("watchers saw the stop as %+v, want one async try with the destination's request id and the reason as its log", stops)
+	}
+	watchedMu.Unlock()
 	if n := ll.settled(t); n != recursionLimit {
 		t.Errorf("the loop ran %d times, want %d", n, recursionLimit)
 	}
