@@ -43,6 +43,8 @@ const (
 	isoHiddenKey   = "a-hidden-7c3d.txt"
 	isoHiddenAlias = "a-hidden-alias-4e1b"
 	isoHiddenEvent = "a-hidden-evt-1d5a"
+	// isoBucket is a bucket only A has.
+	isoBucket = "a-only-bucket-5e2a"
 )
 
 // isoRequest is one request learner B makes with learner A's ids. Path,
@@ -119,6 +121,13 @@ var isolationRequests = []isoRequest{
 	{method: "POST", path: "/labs/{lab}/buckets/{bucket}/objects/delete"},
 	{method: "POST", path: "/labs/{lab}/buckets/{bucket}/triggers"},
 	{method: "POST", path: "/labs/{lab}/buckets/{bucket}/triggers/delete"},
+	// A bucket only A has: B's requests must not reach into it.
+	{method: "GET", path: "/labs/{lab}/buckets/{abucket}"},
+	{method: "GET", path: "/labs/{lab}/buckets/{abucket}/object?key={key}"},
+	{method: "POST", path: "/labs/{lab}/buckets/{abucket}/objects", file: "file", form: url.Values{"bucket": {"{abucket}"}}},
+	{method: "POST", path: "/labs/{lab}/buckets/{abucket}/objects/delete", form: url.Values{"bucket": {"{abucket}"}}},
+	{method: "POST", path: "/labs/{lab}/buckets/{abucket}/triggers", form: url.Values{"bucket": {"{abucket}"}}},
+	{method: "POST", path: "/labs/{lab}/buckets/{abucket}/triggers/delete", form: url.Values{"bucket": {"{abucket}"}}},
 
 	// Traces.
 	{method: "GET", path: "/labs/{lab}/traces/{trace}"},
@@ -132,7 +141,7 @@ type isoIDs struct {
 
 func (ids isoIDs) values() map[string]string {
 	return map[string]string{
-		"{lab}": ids.lab, "{fn}": ids.fn, "{bucket}": ids.bucket, "{key}": url.QueryEscape(ids.key),
+		"{lab}": ids.lab, "{fn}": ids.fn, "{bucket}": ids.bucket, "{abucket}": isoBucket, "{key}": url.QueryEscape(ids.key),
 		"{alias}": ids.alias, "{sid}": ids.sid, "{trace}": ids.trace,
 		"{job}": itoa(int(ids.job)), "{submission}": itoa(int(ids.submission)), "{event}": itoa(int(ids.event)),
 	}
@@ -145,7 +154,7 @@ func (ids isoIDs) idQueries() []string {
 	one := [][2]string{
 		{"job", itoa(int(ids.job))}, {"submission", itoa(int(ids.submission))}, {"trace", ids.trace},
 		{"event", itoa(int(ids.event))}, {"event_id", itoa(int(ids.event))}, {"id", itoa(int(ids.event))},
-		{"bucket", ids.bucket}, {"key", ids.key}, {"prefix", "secret/"}, {"alias", ids.alias},
+		{"bucket", ids.bucket}, {"bucket", isoBucket}, {"key", ids.key}, {"prefix", "secret/"}, {"alias", ids.alias},
 		{"qualifier", ids.alias}, {"version", "1"}, {"path", "app.py"}, {"file", "app.py"},
 	}
 	all := url.Values{"fn": {ids.fn}}
@@ -382,9 +391,14 @@ func isoSetUpA(t *testing.T, ls *labSite, a *client, ua store.User) isoIDs {
 		t.Fatalf("A's keys: %v", err)
 	}
 	s3c := inproc.S3(ls.endpoint, keys[len(keys)-1])
-	for _, key := range []string{"secret/a-only.txt", isoHiddenKey} {
-		if _, err := s3c.PutObject(ctx, &s3sdk.PutObjectInput{Bucket: aws.String("raw-logs"), Key: aws.String(key), Body: strings.NewReader(isoObject + "\n")}); err != nil {
-			t.Fatalf("put %s: %v", key, err)
+	if _, err := s3c.CreateBucket(ctx, &s3sdk.CreateBucketInput{Bucket: aws.String(isoBucket)}); err != nil {
+		t.Fatalf("A's own bucket: %v", err)
+	}
+	for _, bucket := range []string{"raw-logs", isoBucket} {
+		for _, key := range []string{"secret/a-only.txt", isoHiddenKey} {
+			if _, err := s3c.PutObject(ctx, &s3sdk.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(isoObject + "\n")}); err != nil {
+				t.Fatalf("put %s/%s: %v", bucket, key, err)
+			}
 		}
 	}
 	start := time.Now().Add(-time.Minute)
@@ -458,7 +472,7 @@ func isoStateOf(t *testing.T, ls *labSite, ua store.User, a *client) isoState {
 	st.snapshot = string(sub.State)
 	keys, _ := ls.db.AccountKeys(ctx, ua.AccountID)
 	s3c := inproc.S3(ls.endpoint, keys[len(keys)-1])
-	for _, bucket := range []string{"raw-logs", "masked-logs"} {
+	for _, bucket := range []string{"raw-logs", "masked-logs", isoBucket} {
 		out, err := s3c.ListObjectsV2(ctx, &s3sdk.ListObjectsV2Input{Bucket: aws.String(bucket)})
 		if err != nil {
 			t.Fatalf("list A's %s: %v", bucket, err)
