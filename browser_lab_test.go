@@ -63,8 +63,7 @@ func newBrowser(t *testing.T, base string) *browser {
 func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		page, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("body")))
-		b.t.Fatalf("%s: %v\npage text:\n%.4000s", step, err, page)
+		b.t.Fatalf("%s: %v\n%s", step, err, b.where())
 	}
 }
 
@@ -75,9 +74,17 @@ func (b *browser) within(d time.Duration, step string, actions ...chromedp.Actio
 	ctx, cancel := context.WithTimeout(b.ctx, d)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		page, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("body")))
-		b.t.Fatalf("%s (within %s): %v\npage text:\n%.4000s", step, d, err, page)
+		b.t.Fatalf("%s (within %s): %v\n%s", step, d, err, b.where())
 	}
+}
+
+// where says what the page shows: its address, the workspace's error
+// banner and the panel's text (or the body's, outside a lab).
+func (b *browser) where() string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), 5*time.Second)
+	defer cancel()
+	v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + '\nbanner: ' + ((document.querySelector('[data-testid="workspace-error"]') || {}).innerText || '') + '\n' + (document.querySelector('#panel') || document.body).innerText.slice(0, 4000)`))
+	return v
 }
 
 func (b *browser) eval(expr string) string {
@@ -98,13 +105,30 @@ func (b *browser) text(sel string) string {
 	return v
 }
 
-// until polls a JavaScript condition until it holds.
+// until polls a JavaScript condition until it holds, from Go, so that the
+// wait survives a navigation (a form posted without htmx, a redirect).
 func until(expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))(ctx, t)
-		return chromedp.Void{}, err
+		for {
+			ok, err := chromedp.Evaluate[bool](`!!(` + expr + `)`)(ctx, t)
+			if err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				if err != nil {
+					return chromedp.Void{}, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+				}
+				return chromedp.Void{}, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 	}
 }
+
+// settled waits until no htmx request is in flight, so the next step acts
+// on the page the last click asked for.
+var settled = until(`!document.querySelector('.htmx-request')`)
 
 // scheme switches the emulated colour scheme ("light" or "dark").
 func scheme(s string) chromedp.Action[chromedp.Void] {
@@ -178,6 +202,7 @@ func (b *browser) tab(id string) {
 	b.t.Helper()
 	b.do("open the "+id+" tab",
 		chromedp.Click(chromedp.CSS(`[data-testid="tab-`+id+`"]`)),
+		settled,
 		until(`document.querySelector('#panel') && document.querySelector('#panel').dataset.tab === '`+id+`'`),
 	)
 }
@@ -297,14 +322,27 @@ func TestBrowserS3TransformLab(t *testing.T) {
 	b.tab("buckets")
 	b.do("choose raw-logs",
 		chromedp.Click(chromedp.CSS(`[data-testid="buckets-bucket"][href*="raw-logs"]`)),
+		settled,
 		until(`!!document.querySelector('[data-testid="buckets-objects"][data-bucket="raw-logs"]')`),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="buckets-trigger-form"]`)),
 	)
-	b.do("connect the trigger",
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, l := range strings.Split(s.Logs.String(), "\n") {
+				if strings.Contains(l, "path=/labs/") {
+					t.Log(l)
+				}
+			}
+		}
+	})
+	b.within(time.Minute, "connect the trigger",
 		chromedp.Evaluate[chromedp.Void](`(() => { const a = document.querySelector('[data-testid="buckets-trigger-allow"]'); if (a && !a.checked) a.click(); })()`),
 		chromedp.Click(chromedp.CSS(`[data-testid="buckets-trigger-save"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="buckets-trigger"]`)),
+		until(`!!document.querySelector('[data-testid="buckets-trigger"], [data-testid="panel-error"], [data-testid="buckets-error"], [data-testid="workspace-error"]')`),
 	)
+	if msg := b.eval(`(document.querySelector('[data-testid="panel-error"], [data-testid="buckets-error"], [data-testid="workspace-error"]') || {}).textContent || ''`); strings.TrimSpace(msg) != "" {
+		t.Fatalf("connecting the trigger was refused: %s", msg)
+	}
 	upload := filepath.Join(t.TempDir(), "browser.log")
 	os.WriteFile(upload, []byte("login ann@example.com\npaid with 4111 1111 1111 1111\norder 123456\n"), 0o644)
 	b.within(time.Minute, "upload a log",
@@ -368,6 +406,9 @@ func TestBrowserS3TransformLab(t *testing.T) {
 	}
 	if statuses == "" || strings.Contains(statuses, "=fail") || strings.Contains(statuses, "=error") || strings.Contains(statuses, "=skipped") {
 		t.Errorf("not every check passed: %s", statuses)
+	}
+	if st := b.eval(`(document.querySelector('#lab-state-slot [data-testid="lab-state"]') || {dataset: {}}).dataset.state || ''`); st != "passed" {
+		t.Errorf("after a passing check the lab page's own badge says %q, want passed (it is swapped with the report)", st)
 	}
 	b.shots("lab-check")
 	b.do("the home page says passed",

@@ -97,7 +97,9 @@
       return;
     }
     if (window.htmx && typeof window.htmx.ajax === "function") {
-      window.htmx.ajax("GET", url, { target: "#panel", select: "#panel", swap: "outerHTML" });
+      // The panel as source: the swap inherits #workspace's hx-select-oob,
+      // so the tabs and the lab's state badge update with the report.
+      window.htmx.ajax("GET", url, { source: panel, target: "#panel", select: "#panel", swap: "outerHTML" });
       return;
     }
     fetch(url, { credentials: "same-origin" })

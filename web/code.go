@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"testing/fstest"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -543,6 +544,9 @@ func (s *Server) codeDownload(w http.ResponseWriter, r *http.Request) {
 	w.Write(zip)
 }
 
+// setUpTimeout bounds setting a lab up: its seed objects and functions.
+const setUpTimeout = 2 * time.Minute
+
 // codeStart sets the lab up in the learner's account.
 func (s *Server) codeStart(w http.ResponseWriter, r *http.Request) {
 	lc, ok := s.labFromPath(w, r)
@@ -558,7 +562,12 @@ func (s *Server) codeStart(w http.ResponseWriter, r *http.Request) {
 	if !s.allow(w, r, lc.User, actDeploy) {
 		return
 	}
-	if err := runner.SetUp(r.Context(), *lc.User, lc.Lab); err != nil {
+	// Set-up goes on when the learner's browser gives up on the request (a
+	// second click, a navigation): stopping halfway would leave buckets
+	// without their seed objects until the next start.
+	setUpCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), setUpTimeout)
+	defer cancel()
+	if err := runner.SetUp(setUpCtx, *lc.User, lc.Lab); err != nil {
 		s.serverError(w, r, fmt.Errorf("set up lab %s: %w", lc.Lab.ID, err))
 		return
 	}
@@ -619,7 +628,9 @@ func (s *Server) codeDeploy(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("%s is not in your account yet, and the sandbox that creates it is still starting. Try again in a moment.", fn))
 			return
 		}
-		if err := runner.SetUp(ctx, *lc.User, lc.Lab); err != nil {
+		setUpCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), setUpTimeout)
+		defer cancel()
+		if err := runner.SetUp(setUpCtx, *lc.User, lc.Lab); err != nil {
 			s.serverError(w, r, fmt.Errorf("set up lab %s: %w", lc.Lab.ID, err))
 			return
 		}

@@ -764,17 +764,8 @@ const maxInvokeForm = 3*6<<20 + 64<<10
 // result in the Test panel; console.js sends X-Console: 1 and gets a small
 // JSON answer instead, the lines having gone to the console as printed.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxInvokeForm)
-	if err := r.ParseForm(); err != nil {
-		s.badForm(w, r, err)
-		return
-	}
-	lc, ok := s.labFromPath(w, r)
+	lc, ok := s.functionForm(w, r, maxInvokeForm)
 	if !ok {
-		return
-	}
-	if lc.Fn == nil {
-		s.notFoundPage(w, r)
 		return
 	}
 	lc.Tab = "test"

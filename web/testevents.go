@@ -234,17 +234,8 @@ const maxSaveForm = 3*store.MaxTestEventBody + 16<<10
 // saveTestEvent saves the event box under its name (POST
 // /labs/{lab}/events): a new event, or the loaded one (event_id) changed.
 func (s *Server) saveTestEvent(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxSaveForm)
-	if err := r.ParseForm(); err != nil {
-		s.badForm(w, r, err)
-		return
-	}
-	lc, ok := s.labFromPath(w, r)
+	lc, ok := s.functionForm(w, r, maxSaveForm)
 	if !ok {
-		return
-	}
-	if lc.Fn == nil {
-		s.notFoundPage(w, r)
 		return
 	}
 	if !s.allow(w, r, lc.User, actChange) {

@@ -22,10 +22,14 @@ func TestTraces(t *testing.T) {
 	ctx := context.Background()
 	code := "def handler(event, context):\n    if event.get('fail'):\n        raise ValueError('order 42 has no lines')\n    return {'ok': True}\n"
 	deployPython(t, ls, ua.AccountID, "order-report", code, nil, "Active")
-	if _, err := ls.lambda.Invoke(ctx, ua.AccountID, lambda.InvokeInput{FunctionName: "order-report", Payload: []byte(`{}`)}); err != nil {
+	// Lambda samples the first request of each second and 5 % of the rest;
+	// both invokes carry a caller's sampled header so that both are traced
+	// however fast they follow each other.
+	sampled := func() string { return xray.NewTraceHeader(xray.NewTraceID(time.Now()), "", true) }
+	if _, err := ls.lambda.Invoke(ctx, ua.AccountID, lambda.InvokeInput{FunctionName: "order-report", Payload: []byte(`{}`), TraceID: sampled()}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := ls.lambda.Invoke(ctx, ua.AccountID, lambda.InvokeInput{FunctionName: "order-report", Payload: []byte(`{"fail": true}`)})
+	out, err := ls.lambda.Invoke(ctx, ua.AccountID, lambda.InvokeInput{FunctionName: "order-report", Payload: []byte(`{"fail": true}`), TraceID: sampled()})
 	if err != nil || out.FunctionError == "" {
 		t.Fatalf("failing invoke: %v, %+v", err, out)
 	}

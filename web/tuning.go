@@ -46,17 +46,8 @@ const (
 // tune runs power tuning for the chosen function (POST /labs/{lab}/tune).
 // Every invocation counts against the learner's invoke budget.
 func (s *Server) tune(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxInvokeForm)
-	if err := r.ParseForm(); err != nil {
-		s.badForm(w, r, err)
-		return
-	}
-	lc, ok := s.labFromPath(w, r)
+	lc, ok := s.functionForm(w, r, maxInvokeForm)
 	if !ok {
-		return
-	}
-	if lc.Fn == nil {
-		s.notFoundPage(w, r)
 		return
 	}
 	if !s.allow(w, r, lc.User, actInvoke) {

@@ -235,6 +235,26 @@ func (s *Server) labFromPath(w http.ResponseWriter, r *http.Request) (*labCtx, b
 	return lc, true
 }
 
+// functionForm reads a workspace form of at most max bytes about one of
+// the lab's functions: the lab and learner, or a page already written (the
+// form unreadable, or no function chosen: a 404).
+func (s *Server) functionForm(w http.ResponseWriter, r *http.Request, max int64) (*labCtx, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, max)
+	if err := r.ParseForm(); err != nil {
+		s.badForm(w, r, err)
+		return nil, false
+	}
+	lc, ok := s.labFromPath(w, r)
+	if !ok {
+		return nil, false
+	}
+	if lc.Fn == nil {
+		s.notFoundPage(w, r)
+		return nil, false
+	}
+	return lc, true
+}
+
 // fnName is the chosen function's name, or "".
 func (lc *labCtx) fnName() string {
 	if lc.Fn == nil {
