@@ -110,7 +110,7 @@ func (b *browser) text(sel string) string {
 func until(expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		for {
-			ok, err := chromedp.Evaluate[bool](`!!(` + expr + `)`)(ctx, t)
+			ok, err := chromedp.Evaluate[bool](`!!(`+expr+`)`)(ctx, t)
 			if err == nil && ok {
 				return chromedp.Void{}, nil
 			}
