@@ -57,12 +57,15 @@ func (db *DB) InsertInvocation(ctx context.Context, inv Invocation) error {
 	return nil
 }
 
+// invocationColumns are what queryInvocations scans, in its order.
+const invocationColumns = `request_id, account_id, function, version, instance_id, cold,
+	started_at, ended_at, duration_ms, billed_ms, init_ms, memory_mb, max_memory_mb,
+	outcome, error_type, gb_seconds, cost_usd`
+
 // invocationsQuery is served by the index invocations_account_function_start,
 // ordering included (the index ends with the rowid, so "id" breaks ties
 // without a sort).
-const invocationsQuery = `SELECT request_id, account_id, function, version, instance_id, cold,
-	started_at, ended_at, duration_ms, billed_ms, init_ms, memory_mb, max_memory_mb,
-	outcome, error_type, gb_seconds, cost_usd
+const invocationsQuery = `SELECT ` + invocationColumns + `
 	FROM invocations
 	WHERE account_id = ? AND function = ? AND started_at >= ?
 	ORDER BY started_at, id`
@@ -70,9 +73,30 @@ const invocationsQuery = `SELECT request_id, account_id, function, version, inst
 // Invocations lists an account's invocations of one function (all versions)
 // that started at or after since, oldest first.
 func (db *DB) Invocations(ctx context.Context, accountID, function string, since time.Time) ([]Invocation, error) {
-	rows, err := db.conn.QueryContext(ctx, invocationsQuery, accountID, function, toNanos(since))
+	out, err := db.queryInvocations(ctx, invocationsQuery, accountID, function, toNanos(since))
 	if err != nil {
 		return nil, fmt.Errorf("list invocations of %s: %w", function, err)
+	}
+	return out, nil
+}
+
+// LatestInvocations are an account's newest limit invocations of one
+// function, newest first: the console's history, which needs no time range.
+func (db *DB) LatestInvocations(ctx context.Context, accountID, function string, limit int) ([]Invocation, error) {
+	out, err := db.queryInvocations(ctx, `SELECT `+invocationColumns+`
+		FROM invocations WHERE account_id = $1 AND function = $2
+		ORDER BY started_at DESC, id DESC LIMIT $3`, accountID, function, limit)
+	if err != nil {
+		return nil, fmt.Errorf("latest invocations of %s: %w", function, err)
+	}
+	return out, nil
+}
+
+// queryInvocations runs a query selecting invocationColumns.
+func (db *DB) queryInvocations(ctx context.Context, query string, args ...any) ([]Invocation, error) {
+	rows, err := db.conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Invocation
@@ -84,13 +108,10 @@ func (db *DB) Invocations(ctx context.Context, accountID, function string, since
 		if err := rows.Scan(&inv.RequestID, &inv.AccountID, &inv.Function, &inv.Version, &inv.InstanceID, &inv.Cold,
 			&start, &end, &inv.DurationMS, &inv.BilledMS, &inv.InitMS, &inv.MemoryMB, &inv.MaxMemoryMB,
 			&inv.Outcome, &inv.ErrorType, &inv.GBSeconds, &inv.CostUSD); err != nil {
-			return nil, fmt.Errorf("list invocations of %s: %w", function, err)
+			return nil, err
 		}
 		inv.Start, inv.End = fromNanos(start), fromNanos(end)
 		out = append(out, inv)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list invocations of %s: %w", function, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }

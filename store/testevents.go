@@ -323,36 +323,3 @@ func (db *DB) LatestPowerTuning(ctx context.Context, userID int64, lab, function
 	p.CreatedAt = fromNanos(created)
 	return p, nil
 }
-
-// LatestInvocations lists an account's newest invocations of one function
-// (all versions), newest first, at most limit of them: the console's
-// history when it is read without JavaScript.
-func (db *DB) LatestInvocations(ctx context.Context, accountID, function string, limit int) ([]Invocation, error) {
-	rows, err := db.conn.QueryContext(ctx, `SELECT request_id, account_id, function, version, instance_id, cold,
-		started_at, ended_at, duration_ms, billed_ms, init_ms, memory_mb, max_memory_mb,
-		outcome, error_type, gb_seconds, cost_usd
-		FROM invocations WHERE account_id = $1 AND function = $2
-		ORDER BY started_at DESC, id DESC LIMIT $3`, accountID, function, limit)
-	if err != nil {
-		return nil, fmt.Errorf("latest invocations of %s: %w", function, err)
-	}
-	defer rows.Close()
-	var out []Invocation
-	for rows.Next() {
-		var (
-			inv        Invocation
-			start, end int64
-		)
-		if err := rows.Scan(&inv.RequestID, &inv.AccountID, &inv.Function, &inv.Version, &inv.InstanceID, &inv.Cold,
-			&start, &end, &inv.DurationMS, &inv.BilledMS, &inv.InitMS, &inv.MemoryMB, &inv.MaxMemoryMB,
-			&inv.Outcome, &inv.ErrorType, &inv.GBSeconds, &inv.CostUSD); err != nil {
-			return nil, fmt.Errorf("latest invocations of %s: %w", function, err)
-		}
-		inv.Start, inv.End = fromNanos(start), fromNanos(end)
-		out = append(out, inv)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("latest invocations of %s: %w", function, err)
-	}
-	return out, nil
-}
