@@ -56,19 +56,10 @@ func (b *broadcaster) close() {
 // authorEvents streams server-sent events to author-mode tabs: a "reload"
 // event each time the course folder is loaded again (or fails to load).
 func (s *Server) authorEvents(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	// The stream outlives any server write timeout by design.
-	_ = rc.SetWriteDeadline(time.Time{})
 	changed, unsubscribe := s.events.subscribe()
 	defer unsubscribe()
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 1000\n: connected\n\n")
-	if err := rc.Flush(); err != nil {
+	rc, ok := startEventStream(w, time.Second, "connected")
+	if !ok {
 		return
 	}
 	keepAlive := time.NewTicker(25 * time.Second)

@@ -369,16 +369,10 @@ func (s *Server) checkEvents(w http.ResponseWriter, r *http.Request) {
 			"Grading is not available until the sandbox has started. Try again in a moment.")
 		return
 	}
-	rc := http.NewResponseController(w)
-	// A job may wait in the queue for minutes: no write deadline.
-	_ = rc.SetWriteDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 2000\n: grading job\n\n")
-	if rc.Flush() != nil {
+	// A job may wait in the queue for minutes: startEventStream lifts the
+	// write deadline.
+	rc, ok := startEventStream(w, 2*time.Second, "grading job")
+	if !ok {
 		return
 	}
 	events, stop := runner.Subscribe(r.Context(), job.ID)

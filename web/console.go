@@ -657,19 +657,10 @@ func (s *Server) consoleStream(w http.ResponseWriter, r *http.Request) {
 	for _, f := range lc.Lab.Functions {
 		names = append(names, f.Name)
 	}
-	rc := http.NewResponseController(w)
-	// The stream outlives any server write timeout by design.
-	_ = rc.SetWriteDeadline(time.Time{})
 	sub, stop := s.console().hub.subscribe(r.Context(), lc.Account, names, s.invokeEvent)
 	defer stop()
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 3000\n: connected\n\n")
-	if err := rc.Flush(); err != nil {
+	rc, ok := startEventStream(w, 3*time.Second, "connected")
+	if !ok {
 		return
 	}
 	beat := time.NewTicker(consoleHeartbeat)
