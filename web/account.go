@@ -169,7 +169,7 @@ func billingView(now time.Time, month, all store.UsageTotals, pcs []provisionedC
 		Month:            now.Format("January 2006"),
 		PricesAsOf:       sandbox.PricesAsOf,
 		PricingURL:       sandbox.PricingURL,
-		RequestPrice:     billUSD(sandbox.PricePerRequest*1e6) + " per million",
+		RequestPrice:     formatUSD(sandbox.PricePerRequest*1e6) + " per million",
 		ProvisionedPrice: "$" + strconv.FormatFloat(sandbox.PricePerGBSecondProvisionedX86, 'f', -1, 64) + " per GB-second (x86_64)",
 	}
 	var pcMonth, pcAll float64
@@ -185,7 +185,7 @@ func billingView(now time.Time, month, all store.UsageTotals, pcs []provisionedC
 		pcAll += ac
 		v.Provisioned = append(v.Provisioned, ui.ProvisionedCharge{Function: p.Function, Qualifier: p.Qualifier,
 			Instances: p.Instances, MemoryMB: p.MemoryMB, Since: p.Since.UTC().Format("2 Jan 2006 15:04 MST"),
-			MonthGBSeconds: billGBs(mg), MonthCost: billUSD(mc), AllGBSeconds: billGBs(ag), AllCost: billUSD(ac)})
+			MonthGBSeconds: billGBs(mg), MonthCost: formatUSD(mc), AllGBSeconds: billGBs(ag), AllCost: formatUSD(ac)})
 	}
 	var mCompute, mRequests float64
 	v.ThisMonth, mCompute, mRequests = billingTotals(month, pcMonth, len(pcs) > 0)
@@ -208,8 +208,8 @@ func billingView(now time.Time, month, all store.UsageTotals, pcs []provisionedC
 		GBSeconds:      billGBs(month.GBSeconds),
 		GBSecondsLimit: billInt(sandbox.FreeTierGBSeconds),
 		GBSecondsShare: billShare(month.GBSeconds / sandbox.FreeTierGBSeconds),
-		Covered:        billUSD(mCompute + mRequests - toPay),
-		ToPay:          billUSD(toPay + pcMonth),
+		Covered:        formatUSD(mCompute + mRequests - toPay),
+		ToPay:          formatUSD(toPay + pcMonth),
 	}
 	return v
 }
@@ -222,12 +222,12 @@ func billingTotals(u store.UsageTotals, provisioned float64, showProvisioned boo
 		Requests:    billInt(u.Requests),
 		Throttled:   billInt(u.Throttled),
 		GBSeconds:   billGBs(u.GBSeconds),
-		Compute:     billUSD(compute),
-		RequestCost: billUSD(requests),
-		Total:       billUSD(compute + requests + provisioned),
+		Compute:     formatUSD(compute),
+		RequestCost: formatUSD(requests),
+		Total:       formatUSD(compute + requests + provisioned),
 	}
 	if showProvisioned {
-		t.Provisioned = billUSD(provisioned)
+		t.Provisioned = formatUSD(provisioned)
 	}
 	return t, compute, requests
 }
@@ -270,9 +270,10 @@ func billSig(v float64, digits, minDec int) string {
 // billGBs writes GB-seconds: 0.3, 0.0155, 37.5, 25,920,000.
 func billGBs(v float64) string { return billSig(v, 3, 2) }
 
-// billUSD writes dollars: $0.00 for nothing, two significant digits below a
-// dime ($0.0000056), cents above ($108.00).
-func billUSD(v float64) string {
+// formatUSD writes dollars wherever the workspace shows them (the
+// console's cost per invoke, power tuning, billing): $0.00 for nothing, two
+// significant digits below a dime ($0.0000056), cents above ($108.00).
+func formatUSD(v float64) string {
 	switch {
 	case v == 0:
 		return "$0.00"

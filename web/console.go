@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -622,16 +621,6 @@ func reportFields(line string) string {
 		}
 	}
 	return strings.Join(parts, " · ")
-}
-
-// formatUSD writes a cost with two significant digits and no exponent, as
-// the learner compares them: $0.0000021.
-func formatUSD(v float64) string {
-	if v <= 0 {
-		return "$0"
-	}
-	decimals := max(2, 1-int(math.Floor(math.Log10(v))))
-	return fmt.Sprintf("$%.*f", decimals, v)
 }
 
 func renderString(ctx context.Context, c templ.Component) (string, error) {
