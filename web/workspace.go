@@ -142,18 +142,6 @@ func (s *Server) labByID(id string) (*labs.Lab, bool) {
 	return nil, false
 }
 
-// labsOfLesson are the labs that practise the lesson with slug
-// ("module/lesson" in the lab's frontmatter, matched on the lesson part).
-func (s *Server) labsOfLesson(slug string) []*labs.Lab {
-	var out []*labs.Lab
-	for _, l := range s.allLabs() {
-		if lessonSlug(l.Lesson) == slug {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // lessonSlug is the lesson part of a lab's "module/lesson".
 func lessonSlug(moduleLesson string) string {
 	_, after, found := strings.Cut(moduleLesson, "/")
