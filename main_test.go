@@ -368,7 +368,7 @@ func requireBrowser(t *testing.T) string {
 // up, read a lesson, answer its quiz, mark it complete, sign out, sign in
 // again and find the progress; a student is refused the instructor page.
 func TestBrowserCourseFlow(t *testing.T) {
-	chromium := requireBrowser(t)
+	requireBrowser(t)
 	course, err := content.Load(content.Embedded())
 	if err != nil {
 		t.Fatal(err)
@@ -389,24 +389,8 @@ func TestBrowserCourseFlow(t *testing.T) {
 	// The first account becomes the instructor; the browser is a student.
 	newHTTPUser(t, s.URL).post("/signup", url.Values{"email": {"teacher@example.com"}, "password": {"password one"}})
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	// The same headless Chromium as the lab test (browser_lab_test.go).
+	ctx := newBrowser(t, s.URL).ctx
 
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
