@@ -17,6 +17,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Only the top level: static/editor/ holds the editor's sources and
@@ -29,8 +30,12 @@ var files embed.FS
 const Prefix = "/static/"
 
 type asset struct {
-	body        []byte
-	gzipped     []byte // body compressed at level 9, or nil when not worth it
+	body []byte
+	// gzipped is body compressed at level 9, or nil when that is not worth
+	// it. It is made at the first request that needs it, not at start-up:
+	// compressing every file costs about 50 ms, which every lambdalab
+	// command (and every test binary) would otherwise pay.
+	gzipped     func() []byte
 	contentType string
 	etag        string
 }
@@ -40,7 +45,7 @@ type asset struct {
 const minGzip = 1024
 
 var (
-	byHashed = map[string]asset{}  // "app.3fa2c1d9.css" → asset
+	byHashed = map[string]*asset{} // "app.3fa2c1d9.css" → asset
 	byName   = map[string]string{} // "app.css" → "/static/app.3fa2c1d9.css"
 )
 
@@ -71,15 +76,15 @@ func add(name string, b []byte) {
 	h := hex.EncodeToString(sum[:])[:10]
 	ext := path.Ext(name)
 	hashed := strings.TrimSuffix(name, ext) + "." + h + ext
-	a := asset{body: b, contentType: mime.TypeByExtension(ext), etag: `"` + h + `"`}
+	a := &asset{body: b, contentType: mime.TypeByExtension(ext), etag: `"` + h + `"`, gzipped: func() []byte { return nil }}
 	if len(b) >= minGzip && compressible(a.contentType) {
-		a.gzipped = compress(b)
+		a.gzipped = sync.OnceValue(func() []byte { return compress(b) })
 	}
 	byHashed[hashed] = a
 	byName[name] = Prefix + hashed
 }
 
-func (a asset) gzipETag() string { return strings.TrimSuffix(a.etag, `"`) + `-gz"` }
+func (a *asset) gzipETag() string { return strings.TrimSuffix(a.etag, `"`) + `-gz"` }
 
 // matchesETag reports whether an If-None-Match header names etag (weakly,
 // as RFC 9110 asks for If-None-Match) or is "*".
@@ -100,8 +105,9 @@ func compressible(contentType string) bool {
 		strings.HasPrefix(contentType, "image/svg+xml")
 }
 
-// compress gzips b once, at start-up, at the best ratio: the files never
-// change while the binary runs, so each request only copies bytes. It
+// compress gzips b at the best ratio, once per file (asset.gzipped): the
+// files never change while the binary runs, so each request only copies
+// bytes. It
 // returns nil when compressing would not make b smaller.
 func compress(b []byte) []byte {
 	var buf bytes.Buffer
@@ -176,12 +182,12 @@ func Handler() http.Handler {
 		h.Set("Content-Type", a.contentType)
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		body, etag := a.body, a.etag
-		if a.gzipped != nil {
+		if gz := a.gzipped(); gz != nil {
 			// Caches keep the two encodings apart, and so do validators:
 			// the compressed bytes are another representation.
 			h.Set("Vary", "Accept-Encoding")
 			if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-				body, etag = a.gzipped, a.gzipETag()
+				body, etag = gz, a.gzipETag()
 				h.Set("Content-Encoding", "gzip")
 			}
 		}

@@ -302,7 +302,8 @@ func (s *Server) actionDone(w http.ResponseWriter, r *http.Request, lc *labCtx, 
 	u := labURL(lc.Lab.ID, tab, lc.fnName())
 	if flash != "" {
 		if len(flash) > 300 {
-			flash = flash[:300]
+			// Cut at 300 bytes, dropping a character split by the cut.
+			flash = strings.ToValidUTF8(flash[:300], "")
 		}
 		sep := "?"
 		if strings.Contains(u, "?") {
