@@ -11,6 +11,7 @@ package facts
 
 import (
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -142,12 +143,12 @@ func Table() []Fact {
 		{ID: "scaling-rate", Text: group(ScalingStep) + " instances every " + seconds(ScalingInterval), AsOf: "November 2023", Source: ScalingURL},
 		{ID: "async-retries", Text: itoa(MaxAsyncRetries)},
 		{ID: "async-max-age", Text: itoa(int(MaxEventAge/time.Hour)) + " hours", Source: AsyncURL},
-		{ID: "price-requests", Text: "$0.20 per million requests", AsOf: PricesAsOf, Source: PricingURL},
-		{ID: "price-gb-second-x86", Text: "$0.0000166667 per GB-second", AsOf: PricesAsOf, Source: PricingURL},
-		{ID: "price-gb-second-arm", Text: "$0.0000133334 per GB-second", AsOf: PricesAsOf, Source: PricingURL},
-		{ID: "price-provisioned-x86", Text: "$0.0000041667 per GB-second", AsOf: PricesAsOf, Source: PricingURL},
-		{ID: "price-on-provisioned-x86", Text: "$0.0000097222 per GB-second", AsOf: PricesAsOf, Source: PricingURL},
-		{ID: "free-requests", Text: "1 million requests", AsOf: PricesAsOf, Source: PricingURL},
+		{ID: "price-requests", Text: usd(PricePerRequest*1e6, 2) + " per million requests", AsOf: PricesAsOf, Source: PricingURL},
+		{ID: "price-gb-second-x86", Text: perGBSecond(PricePerGBSecondX86), AsOf: PricesAsOf, Source: PricingURL},
+		{ID: "price-gb-second-arm", Text: perGBSecond(PricePerGBSecondARM), AsOf: PricesAsOf, Source: PricingURL},
+		{ID: "price-provisioned-x86", Text: perGBSecond(PricePerGBSecondProvisionedX86), AsOf: PricesAsOf, Source: PricingURL},
+		{ID: "price-on-provisioned-x86", Text: perGBSecond(PricePerGBSecondOnProvisionedX86), AsOf: PricesAsOf, Source: PricingURL},
+		{ID: "free-requests", Text: millions(FreeTierRequests) + " requests", AsOf: PricesAsOf, Source: PricingURL},
 		{ID: "free-gb-seconds", Text: group(FreeTierGBSeconds) + " GB-seconds", AsOf: PricesAsOf, Source: PricingURL},
 		{ID: "prices-as-of", Text: PricesAsOf},
 		{ID: "old-billing-unit", Text: itoa(int(OldBillingUnit/time.Millisecond)) + " ms"},
@@ -164,6 +165,25 @@ func Lookup(id string) (Fact, bool) {
 		}
 	}
 	return Fact{}, false
+}
+
+// usd writes a price with exactly places decimals, or, with places < 0,
+// with as many as the constant has: 0.0000166667 stays 0.0000166667, not
+// 1.66667e-05.
+func usd(p float64, places int) string {
+	return "$" + strconv.FormatFloat(p, 'f', places, 64)
+}
+
+func perGBSecond(p float64) string { return usd(p, -1) + " per GB-second" }
+
+// millions writes a whole number of millions as words: 1000000 → "1 million".
+// Anything else is written out in digits, so a change to a constant that is
+// not a round million still reads correctly.
+func millions(n int) string {
+	if n%1_000_000 == 0 {
+		return itoa(n/1_000_000) + " million"
+	}
+	return itoa(n)
 }
 
 func mb(n int) string { return group(int64(n)) + " MB" }
