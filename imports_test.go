@@ -57,11 +57,20 @@ func TestImportRules(t *testing.T) {
 			// The services stand on the sandbox and the store, never on
 			// the site or the grader.
 			if strings.HasPrefix(p.ImportPath, "lambdalab/cloud") && strings.HasPrefix(imp, "lambdalab/") &&
-				!strings.HasPrefix(imp, "lambdalab/cloud") && imp != "lambdalab/sandbox" && imp != "lambdalab/store" {
-				t.Errorf("%s imports %s: cloud packages may import only cloud/..., sandbox and store", p.ImportPath, imp)
+				!strings.HasPrefix(imp, "lambdalab/cloud") && imp != "lambdalab/sandbox" && imp != "lambdalab/store" && imp != "lambdalab/facts" {
+				t.Errorf("%s imports %s: cloud packages may import only cloud/..., sandbox, store and facts", p.ImportPath, imp)
 			}
-			if leaves[p.ImportPath] && strings.HasPrefix(imp, "lambdalab/") {
-				t.Errorf("%s must import no other lambdalab package, but imports %s", p.ImportPath, imp)
+			// facts is the table of Lambda's figures every package may
+			// quote, leaves included; it imports nothing of lambdalab.
+			if leaves[p.ImportPath] && strings.HasPrefix(imp, "lambdalab/") && imp != "lambdalab/facts" {
+				t.Errorf("%s must import no other lambdalab package but facts, yet imports %s", p.ImportPath, imp)
+			}
+			if p.ImportPath == "lambdalab/facts" && strings.HasPrefix(imp, "lambdalab/") {
+				t.Errorf("lambdalab/facts must import no other lambdalab package, but imports %s", imp)
+			}
+			// calculator is the course's pure arithmetic over facts.
+			if p.ImportPath == "lambdalab/calculator" && strings.HasPrefix(imp, "lambdalab/") && imp != "lambdalab/facts" {
+				t.Errorf("lambdalab/calculator may import only lambdalab/facts, but imports %s", imp)
 			}
 		}
 		if p.ImportPath == "lambdalab/sandbox" || p.ImportPath == "lambdalab/content" || p.ImportPath == "lambdalab/store" {

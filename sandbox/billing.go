@@ -3,36 +3,36 @@ package sandbox
 import (
 	"math"
 	"time"
+
+	"lambdalab/facts"
 )
 
 // Prices in USD, us-east-1 (reference/lambda-behaviour.md §15.1), first tier.
-// This is the one place lambdalab keeps them: the invocation records' cost
-// and the account page's totals both come from here.
+// They live in facts, beside the lessons' figures; the invocation records'
+// cost and the account page's totals both come from these names.
 const (
-	PricePerRequest     = 0.0000002
-	PricePerGBSecondX86 = 0.0000166667
-	PricePerGBSecondARM = 0.0000133334
-	FreeTierRequests    = 1_000_000
-	FreeTierGBSeconds   = 400_000
+	PricePerRequest     = facts.PricePerRequest
+	PricePerGBSecondX86 = facts.PricePerGBSecondX86
+	PricePerGBSecondARM = facts.PricePerGBSecondARM
+	FreeTierRequests    = facts.FreeTierRequests
+	FreeTierGBSeconds   = facts.FreeTierGBSeconds
 
 	// Provisioned concurrency: configured GB-seconds while a configuration
 	// exists, used or not, and a lower duration price for the invocations
 	// it serves. The arm64 prices are unconfirmed (§17.7).
-	PricePerGBSecondProvisionedX86   = 0.0000041667
-	PricePerGBSecondProvisionedARM   = 0.0000033334
-	PricePerGBSecondOnProvisionedX86 = 0.0000097222
-	PricePerGBSecondOnProvisionedARM = 0.0000077778
+	PricePerGBSecondProvisionedX86   = facts.PricePerGBSecondProvisionedX86
+	PricePerGBSecondProvisionedARM   = facts.PricePerGBSecondProvisionedARM
+	PricePerGBSecondOnProvisionedX86 = facts.PricePerGBSecondOnProvisionedX86
+	PricePerGBSecondOnProvisionedARM = facts.PricePerGBSecondOnProvisionedARM
 	// ProvisionedRounding is the unit Lambda rounds the configured time up to.
-	ProvisionedRounding = 5 * time.Minute
+	ProvisionedRounding = facts.ProvisionedRounding
 )
 
-// PricesAsOf is when the prices above were read: the month
-// reference/lambda-behaviour.md §15 was compiled (its newest dated source
-// is of 24 February 2026). Change it with the prices.
-const PricesAsOf = "February 2026"
+// PricesAsOf is when the prices above were read (see facts.PricesAsOf).
+const PricesAsOf = facts.PricesAsOf
 
 // PricingURL is AWS's own page of Lambda prices.
-const PricingURL = "https://aws.amazon.com/lambda/pricing/"
+const PricingURL = facts.PricingURL
 
 // BilledMS is Lambda's billed duration: the handler's duration plus, on a
 // cold start, the init duration (billed for every configuration since

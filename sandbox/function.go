@@ -9,23 +9,26 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"lambdalab/facts"
 )
 
-// Lambda's configuration limits (reference/lambda-behaviour.md §0 and §7).
+// Lambda's configuration limits (reference/lambda-behaviour.md §0 and §7),
+// taken from facts so the course quotes the limits enforced here.
 const (
-	MinMemoryMB        = 128
-	MaxMemoryMB        = 10240
-	DefaultMemoryMB    = 128
-	MinTimeout         = time.Second
-	MaxTimeout         = 900 * time.Second
-	DefaultTimeout     = 3 * time.Second
-	MinEphemeralMB     = 512
-	MaxEphemeralMB     = 10240
-	DefaultEphemeralMB = 512
-	MaxEnvBytes        = 4096
-	MaxLayers          = 5
+	MinMemoryMB        = facts.MinMemoryMB
+	MaxMemoryMB        = facts.MaxMemoryMB
+	DefaultMemoryMB    = facts.DefaultMemoryMB
+	MinTimeout         = facts.MinTimeout
+	MaxTimeout         = facts.MaxTimeout
+	DefaultTimeout     = facts.DefaultTimeout
+	MinEphemeralMB     = facts.MinEphemeralMB
+	MaxEphemeralMB     = facts.MaxEphemeralMB
+	DefaultEphemeralMB = facts.DefaultEphemeralMB
+	MaxEnvBytes        = facts.MaxEnvBytes
+	MaxLayers          = facts.MaxLayers
 	// MaxSyncPayload is the largest synchronous request Invoke accepts.
-	MaxSyncPayload = 6291456
+	MaxSyncPayload = facts.MaxSyncPayload
 	// MaxResponsePayload is the Runtime API's cap on a response body
 	// (6 MiB plus 100 bytes, as Lambda's own init enforces).
 	MaxResponsePayload = 6291556
@@ -33,9 +36,9 @@ const (
 	// kept; the backend drops the rest and the log says how much.
 	MaxLogBytes = 1 << 20
 	// InitTimeout is how long an on-demand environment's init may take.
-	InitTimeout = 10 * time.Second
+	InitTimeout = facts.InitTimeout
 	// MBPerVCPU is the memory size at which a function gets one full vCPU.
-	MBPerVCPU = 1769
+	MBPerVCPU = facts.MBPerVCPU
 )
 
 // Runtimes lambdalab runs.

@@ -13,17 +13,19 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"lambdalab/facts"
 )
 
 // Lambda's package limits (reference/lambda-behaviour.md §7, §12).
 const (
 	// MaxZipped is the largest zip accepted, in bytes: Lambda's 50 MB for
 	// a zip uploaded directly in the request (52,428,800 bytes).
-	MaxZipped = 50 << 20
+	MaxZipped = facts.MaxZipped
 	// MaxUnzipped is how many bytes a function and all its layers may take
 	// unzipped: 262,144,000, the figure in Lambda's "Unzipped size must be
 	// smaller than 262144000 bytes".
-	MaxUnzipped = 250 << 20
+	MaxUnzipped = facts.MaxUnzipped
 	// MaxRequest is the largest CreateFunction, UpdateFunctionCode or
 	// PublishLayerVersion body Lambda takes: MaxZipped in base64, as quoted
 	// in its "Request must be smaller than 69905067 bytes" refusals.

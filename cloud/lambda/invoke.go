@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"lambdalab/facts"
 	"lambdalab/sandbox"
 	"lambdalab/store"
 )
@@ -22,7 +23,7 @@ const (
 // Lambda's payload limits (reference/lambda-behaviour.md §7).
 const (
 	maxClientContext = 3583
-	MaxAsyncPayload  = 1 << 20
+	MaxAsyncPayload  = facts.MaxAsyncPayload
 )
 
 // InvokeInput is one Invoke request.
