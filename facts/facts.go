@@ -77,6 +77,10 @@ const (
 	PricePerGBSecondARM = 0.0000133334
 	FreeTierRequests    = 1_000_000
 	FreeTierGBSeconds   = 400_000
+	// FirstTierGBSeconds* are the monthly GB-seconds the prices above hold
+	// for; duration beyond them is billed 10 % and then 20 % cheaper.
+	FirstTierGBSecondsX86 = 6_000_000_000
+	FirstTierGBSecondsARM = 7_500_000_000
 
 	// Provisioned concurrency: configured GB-seconds while a configuration
 	// exists, used or not, and a lower duration price for the invocations
