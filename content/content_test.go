@@ -1,12 +1,18 @@
 package content
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -180,6 +186,10 @@ func TestGolden(t *testing.T) {
 func dumpLesson(l *Lesson) string {
 	var b strings.Builder
 	for _, p := range l.Parts {
+		if p.Calculator != "" {
+			fmt.Fprintf(&b, "<!-- calculator %s -->\n", p.Calculator)
+			continue
+		}
 		if p.Quiz == nil {
 			b.WriteString(p.HTML)
 			continue
@@ -462,5 +472,214 @@ func BenchmarkRenderLesson(b *testing.B) {
 		if len(probs.list) > 0 || len(copyL.Parts) == 0 {
 			b.Fatalf("render: %v, %d parts", probs.err(), len(copyL.Parts))
 		}
+	}
+}
+
+// Course-wide rules from the writing spec that Load does not enforce, so
+// that a lesson half written still loads in author mode: they hold for the
+// course as shipped.
+
+// courseRuleProblems checks the course against the spec's rules for
+// pictures and module quizzes, one message per broken rule:
+//   - every .svg in the course is an accessible, self-contained picture:
+//     role="img", a <title>, a viewBox, a dark-mode style block, no script
+//     (no <script>, no on… attributes), no reference outside the file
+//     (href, xlink:href, src, url(…), @import other than to #fragment);
+//   - every module has a quiz somewhere;
+//   - every module's last lesson ends with the module quiz: its last quiz
+//     part has id module-quiz and 4 to 6 questions, and after it comes at
+//     most closing prose, no heading and no calculator.
+func courseRuleProblems(c *Course) []string {
+	var out []string
+	_ = fs.WalkDir(c.Assets, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.EqualFold(path.Ext(p), ".svg") {
+			out = append(out, svgProblems(c.Assets, p)...)
+		}
+		return nil
+	})
+	for _, m := range c.Modules {
+		quizzes := 0
+		for _, l := range m.Lessons {
+			quizzes += len(l.Quizzes)
+		}
+		if quizzes == 0 {
+			out = append(out, fmt.Sprintf("module %s has no quiz", m.Slug))
+		}
+		if len(m.Lessons) == 0 {
+			continue
+		}
+		last := m.Lessons[len(m.Lessons)-1]
+		q := -1
+		for i, p := range last.Parts {
+			if p.Quiz != nil {
+				q = i
+			}
+		}
+		if q < 0 {
+			out = append(out, fmt.Sprintf("%s: the last lesson of module %s has no module quiz", last.File, m.Slug))
+			continue
+		}
+		mq := last.Parts[q].Quiz
+		if mq.ID != "module-quiz" {
+			out = append(out, fmt.Sprintf("%s: the module quiz (the lesson's last quiz) has id %q, want id: module-quiz", last.File, mq.ID))
+		}
+		if n := len(mq.Questions); n < 4 || n > 6 {
+			out = append(out, fmt.Sprintf("%s: the module quiz has %d questions, want 4 to 6", last.File, n))
+		}
+		for _, p := range last.Parts[q+1:] {
+			if p.Calculator != "" || headingTag.MatchString(p.HTML) {
+				out = append(out, fmt.Sprintf("%s: the lesson must end with the module quiz, but a heading or calculator follows it", last.File))
+				break
+			}
+		}
+	}
+	return out
+}
+
+var (
+	headingTag = regexp.MustCompile(`<h[1-6][ >]`)
+	darkScheme = regexp.MustCompile(`@media[^{]*prefers-color-scheme:\s*dark`)
+	cssURL     = regexp.MustCompile(`url\(\s*['"]?([^'")]*)`)
+)
+
+// svgProblems checks one picture; each problem names file:line.
+func svgProblems(fsys fs.FS, p string) []string {
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", p, err)}
+	}
+	var out []string
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	line := func() int { l, _ := dec.InputPos(); return l }
+	bad := func(l int, format string, args ...any) {
+		out = append(out, fmt.Sprintf("%s:%d: ", p, l)+fmt.Sprintf(format, args...))
+	}
+	external := func(ref string) bool { ref = strings.TrimSpace(ref); return ref != "" && !strings.HasPrefix(ref, "#") }
+	var stack []string
+	title, dark, root := false, false, false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			bad(line(), "not well-formed XML: %v", err)
+			return out
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, t.Name.Local)
+			attr := map[string]string{}
+			for _, a := range t.Attr {
+				attr[a.Name.Local] = a.Value
+				switch {
+				case strings.HasPrefix(strings.ToLower(a.Name.Local), "on"):
+					bad(line(), "<%s> has an event handler %s: no scripts in pictures", t.Name.Local, a.Name.Local)
+				case (a.Name.Local == "href" || a.Name.Local == "src") && external(a.Value):
+					bad(line(), "<%s> refers to %s outside the picture", t.Name.Local, a.Value)
+				}
+				for _, m := range cssURL.FindAllStringSubmatch(a.Value, -1) {
+					if external(m[1]) {
+						bad(line(), "<%s> refers to %s outside the picture", t.Name.Local, m[1])
+					}
+				}
+			}
+			if len(stack) == 1 {
+				root = true
+				if t.Name.Local != "svg" {
+					bad(line(), "the root element is <%s>, want <svg>", t.Name.Local)
+				}
+				if attr["role"] != "img" {
+					bad(line(), `<svg> needs role="img"`)
+				}
+				if attr["viewBox"] == "" {
+					bad(line(), "<svg> needs a viewBox, so the picture scales to the page")
+				}
+			}
+			if t.Name.Local == "script" {
+				bad(line(), "<script>: no scripts in pictures")
+			}
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) == 0 {
+				continue
+			}
+			switch stack[len(stack)-1] {
+			case "title":
+				title = title || (len(stack) == 2 && strings.TrimSpace(string(t)) != "")
+			case "style":
+				css := string(t)
+				dark = dark || darkScheme.MatchString(css)
+				for _, m := range cssURL.FindAllStringSubmatch(css, -1) {
+					if external(m[1]) {
+						bad(line(), "the style refers to %s outside the picture", m[1])
+					}
+				}
+				for _, at := range []string{"@import", "@font-face"} {
+					if strings.Contains(css, at) {
+						bad(line(), "the style uses %s: no external or embedded fonts and styles", at)
+					}
+				}
+			}
+		}
+	}
+	if !root {
+		bad(1, "no <svg> element")
+	}
+	if !title {
+		bad(1, "<svg> needs a <title> child naming what the picture shows")
+	}
+	if !dark {
+		bad(1, "no @media (prefers-color-scheme: dark) block in a <style>: the picture must stay readable in dark mode")
+	}
+	return out
+}
+
+func TestCourseRulesFixtures(t *testing.T) {
+	tests := []struct {
+		dir  string
+		want []string
+	}{
+		{"testdata/rules-pass", nil},
+		{"testdata/rules-fail", []string{
+			`one/bad.svg:1: <svg> needs role="img"`,
+			`one/bad.svg:1: <svg> needs a viewBox, so the picture scales to the page`,
+			`one/bad.svg:5: the style refers to https://fonts.example.com/font.css outside the picture`,
+			`one/bad.svg:5: the style uses @import: no external or embedded fonts and styles`,
+			`one/bad.svg:6: <image> refers to https://example.com/logo.png outside the picture`,
+			`one/bad.svg:7: <rect> has an event handler onclick: no scripts in pictures`,
+			`one/bad.svg:8: <script>: no scripts in pictures`,
+			`one/bad.svg:1: <svg> needs a <title> child naming what the picture shows`,
+			`one/bad.svg:1: no @media (prefers-color-scheme: dark) block in a <style>: the picture must stay readable in dark mode`,
+			`one/02-last.md: the module quiz (the lesson's last quiz) has id "quiz-1", want id: module-quiz`,
+			`one/02-last.md: the module quiz has 3 questions, want 4 to 6`,
+			`one/02-last.md: the lesson must end with the module quiz, but a heading or calculator follows it`,
+			`module two has no quiz`,
+			`two/01-quizless.md: the last lesson of module two has no module quiz`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(path.Base(tt.dir), func(t *testing.T) {
+			c, err := Load(os.DirFS(tt.dir))
+			if err != nil {
+				t.Fatalf("Load(%s): %v", tt.dir, err)
+			}
+			if got := courseRuleProblems(c); !slices.Equal(got, tt.want) {
+				t.Errorf("courseRuleProblems(%s):\n%s\nwant:\n%s", tt.dir, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestEmbeddedCourseRules holds the shipped course to the spec's rules for
+// pictures and module quizzes.
+func TestEmbeddedCourseRules(t *testing.T) {
+	c, err := Load(Embedded())
+	if err != nil {
+		t.Fatalf("Load(Embedded()): %v", err)
+	}
+	for _, p := range courseRuleProblems(c) {
+		t.Error(p)
 	}
 }

@@ -55,6 +55,34 @@ type Lesson struct {
 	Quizzes              []*Quiz // the same quizzes, in order of appearance
 	Prev, Next           *Lesson // neighbours in reading order; nil at the ends
 	File                 string  // path within the course FS, e.g. "compute/01-options.md"
+	// ReadingMinutes estimates the time to read the lesson: the words of
+	// its prose, code and quizzes at 200 a minute, rounded up; at least 1.
+	ReadingMinutes int
+	// LabLinks are the lesson's links to /labs/ID, in order of
+	// appearance. Load cannot know which labs exist; the caller that
+	// loads the labs checks them with Course.CheckLabLinks.
+	LabLinks []LabLink
+}
+
+// LabLink is one link from a lesson to a lab's page.
+type LabLink struct {
+	ID   string // the lab's id, as in /labs/{ID}
+	Line int    // the line of the lesson file the link is on
+}
+
+// CheckLabLinks reports every lab link of the course whose lab does not
+// exist (exists returns false for its id), as a *LoadError naming the
+// lesson file and line of each; nil when every link resolves.
+func (c *Course) CheckLabLinks(exists func(id string) bool) error {
+	var probs problems
+	for _, l := range c.Lessons {
+		for _, ll := range l.LabLinks {
+			if !exists(ll.ID) {
+				probs.add(l.File, ll.Line, "link to lab %q, which does not exist", ll.ID)
+			}
+		}
+	}
+	return probs.err()
 }
 
 // Quiz returns the lesson's quiz with the given id, for grading a
@@ -68,13 +96,23 @@ func (l *Lesson) Quiz(id string) (*Quiz, bool) {
 	return nil, false
 }
 
-// Part is either trusted, rendered HTML or a quiz placeholder (exactly one of
-// the two is set); the web layer renders a quiz as a form (and, after
-// submission, the graded result) in place.
+// Part is trusted, rendered HTML, a quiz or a calculator: exactly one of the
+// three is set. The web layer renders a quiz as a form (and, after
+// submission, the graded result) in place, and a calculator as the named
+// interactive calculator.
 type Part struct {
 	HTML string
 	Quiz *Quiz
+	// Calculator is the name of a ```calculator NAME block, one of
+	// Calculators.
+	Calculator string
 }
+
+// Calculators are the names a ```calculator block may take: "billing"
+// (monthly cost of a workload) and "rps" (requests per second from
+// duration and concurrency, or the instances a rate needs). The web layer
+// renders each; a lesson naming any other is a load error.
+var Calculators = []string{"billing", "rps"}
 
 // Quiz is a set of questions from one ```quiz block.
 type Quiz struct {

@@ -184,6 +184,7 @@ func readLesson(fsys fs.FS, file string, m *Module, probs *problems) (*Lesson, [
 		return nil, nil
 	}
 	src = bytes.TrimPrefix(src, []byte("\ufeff"))
+	src = expandFacts(file, src, probs)
 	fm, fmEnd, ok := splitFrontmatter(src)
 	if !ok {
 		probs.add(file, 1, "missing frontmatter: a lesson starts with a --- line, YAML (title, module, order, summary), and another --- line")

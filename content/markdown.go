@@ -2,12 +2,14 @@ package content
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html"
 	"io/fs"
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +47,7 @@ var (
 				renderer.WithNodeRenderers(
 					util.Prioritized(headingRenderer{}, 100),
 					util.Prioritized(alertRenderer{}, 100),
+					util.Prioritized(sourceNoteRenderer{}, 100),
 				),
 			),
 		)
@@ -134,8 +137,9 @@ var (
 func HighlightCSS() string { return highlightCSS() }
 
 // ProseCSS returns a small stylesheet for the other classes that rendered
-// lessons use: alert callouts (.markdown-alert-*) and heading anchors
-// (a.anchor), in light and dark mode. Pages may use it or style these
+// lessons use: alert callouts (.markdown-alert-*), heading anchors
+// (a.anchor) and the dated note after an external link (.source-note), in
+// light and dark mode. Pages may use it or style these
 // classes themselves.
 func ProseCSS() string { return proseCSS }
 
@@ -156,6 +160,10 @@ const proseCSS = `.markdown-alert { padding: .5rem 1rem; margin: 1rem 0; border-
 }
 h1 a.anchor, h2 a.anchor, h3 a.anchor, h4 a.anchor, h5 a.anchor, h6 a.anchor { margin-left: .3em; text-decoration: none; opacity: 0; }
 h1:hover a.anchor, h2:hover a.anchor, h3:hover a.anchor, h4:hover a.anchor, h5:hover a.anchor, h6:hover a.anchor, a.anchor:focus { opacity: .6; }
+.source-note { font-size: .8em; color: #59636e; white-space: nowrap; }
+@media (prefers-color-scheme: dark) {
+  .source-note { color: #9198a1; }
+}
 `
 
 // --- per-document state -----------------------------------------------------
@@ -265,6 +273,9 @@ func (r *lessonRenderer) renderLesson(l *Lesson, src []byte) {
 			if isQuiz(n, src) && n.Parent() != doc {
 				st.problem(st.lineAt(n.Info.Segment.Start), "a quiz must stand on its own, not inside a list or a quote")
 			}
+			if isCalculator(n, src) && n.Parent() != doc {
+				st.problem(st.lineAt(n.Info.Segment.Start), "a calculator must stand on its own, not inside a list or a quote")
+			}
 		}
 		return ast.WalkContinue, nil
 	})
@@ -295,11 +306,22 @@ func (r *lessonRenderer) renderLesson(l *Lesson, src []byte) {
 			l.Parts = append(l.Parts, Part{Quiz: q})
 			continue
 		}
+		if fc, ok := n.(*ast.FencedCodeBlock); ok && isCalculator(fc, src) {
+			flush()
+			if name, ok := calculatorName(st, fc, src); ok {
+				l.Parts = append(l.Parts, Part{Calculator: name})
+			}
+			continue
+		}
 		if err := md.Renderer().Render(&buf, src, n); err != nil {
 			st.problem(st.lineOf(n), "render: %v", err)
 		}
 	}
 	flush()
+	// Quiz texts are rendered after the prose, so their lab links were
+	// appended late.
+	slices.SortStableFunc(l.LabLinks, func(a, b LabLink) int { return cmp.Compare(a.Line, b.Line) })
+	l.ReadingMinutes = readingMinutes(l)
 }
 
 // renderText renders a snippet of lesson text (quiz prompts, choices and
@@ -347,24 +369,127 @@ func (r *lessonRenderer) checkAnchors() {
 // and reports links to lessons, anchors or images that do not exist.
 type linkTransformer struct{}
 
-func (linkTransformer) Transform(doc *ast.Document, _ text.Reader, pc parser.Context) {
+func (linkTransformer) Transform(doc *ast.Document, reader text.Reader, pc parser.Context) {
 	st, ok := pc.Get(stateKey).(*docState)
 	if !ok {
 		return
 	}
+	src := reader.Source()
+	// Collected first: an external link gains a sibling (its source note),
+	// which must not be inserted while the walk is on that level.
+	var nodes []ast.Node
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
-		if !entering {
-			return ast.WalkContinue, nil
+		switch n.(type) {
+		case *ast.Link, *ast.Image, *ast.AutoLink:
+			if entering {
+				nodes = append(nodes, n)
+			}
 		}
+		return ast.WalkContinue, nil
+	})
+	for _, n := range nodes {
 		switch n := n.(type) {
 		case *ast.Link:
+			if isExternal(string(n.Destination)) {
+				st.external(n)
+				continue
+			}
 			if dest, ok := st.resolve(n, string(n.Destination), false); ok {
 				n.Destination = []byte(dest)
 			}
 		case *ast.Image:
+			if strings.TrimSpace(inlineText(n, src)) == "" {
+				st.problem(st.lineOf(n), "image %s has no text alternative: write ![what the picture shows](%s)", n.Destination, n.Destination)
+			}
 			if dest, ok := st.resolve(n, string(n.Destination), true); ok {
 				n.Destination = []byte(dest)
 			}
+		case *ast.AutoLink:
+			if n.AutoLinkType == ast.AutoLinkURL {
+				st.problem(st.autoLinkLine(n, src), "bare link %s: write it as [text](%s \"Source, read Month YYYY\") so it says where it is from and when it was read", n.URL(src), n.URL(src))
+			}
+		}
+	}
+}
+
+// isExternal reports whether dest leaves the site for the web.
+func isExternal(dest string) bool {
+	u, err := url.Parse(dest)
+	return err == nil && (strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https"))
+}
+
+// sourceDate is the month and year in an external link's title, which
+// says when the page was read: AWS changes its figures, so a reader must
+// be able to tell how old a quoted one is.
+var sourceDate = regexp.MustCompile(`\b(?:January|February|March|April|May|June|July|August|September|October|November|December) \d{4}\b`)
+
+// external checks an external link's dated title, marks the link
+// rel="noopener" and adds the visible note "(read Month YYYY)" after it.
+func (st *docState) external(n *ast.Link) {
+	title := string(n.Title)
+	date := sourceDate.FindString(title)
+	switch {
+	case strings.TrimSpace(title) == "":
+		st.problem(st.lineOf(n), "external link %s has no title: give its source and the month it was read, as in \"AWS Lambda Developer Guide, read February 2026\"", n.Destination)
+		return
+	case date == "":
+		st.problem(st.lineOf(n), "external link %s: title %q names no month and year; say when the page was read, as in \"AWS Lambda Developer Guide, read February 2026\"", n.Destination, title)
+		return
+	}
+	n.SetAttributeString("rel", []byte("noopener"))
+	n.Parent().InsertAfter(n.Parent(), n, &sourceNote{date: date})
+}
+
+// autoLinkLine finds an autolink's line. An AutoLink carries no public
+// position, but its label is a slice of the source, so the label's offset
+// is where its capacity says it starts.
+func (st *docState) autoLinkLine(n *ast.AutoLink, src []byte) int {
+	label := n.Label(src)
+	if off := cap(src) - cap(label); st.fixedLine == 0 && off >= 0 && off < len(src) {
+		return st.lineAt(off)
+	}
+	return st.lineOf(n)
+}
+
+// inlineText is the plain text of an inline node's children: an image's
+// alt text.
+func inlineText(n ast.Node, src []byte) string {
+	var b strings.Builder
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch c := c.(type) {
+		case *ast.Text:
+			b.Write(c.Segment.Value(src))
+		case *ast.String:
+			b.Write(c.Value)
+		}
+		return ast.WalkContinue, nil
+	})
+	return b.String()
+}
+
+var kindSourceNote = ast.NewNodeKind("SourceNote")
+
+// sourceNote is the visible "(read Month YYYY)" after an external link.
+type sourceNote struct {
+	ast.BaseInline
+	date string
+}
+
+func (n *sourceNote) Kind() ast.NodeKind { return kindSourceNote }
+
+func (n *sourceNote) Dump(src []byte, level int) {
+	ast.DumpHelper(n, src, level, map[string]string{"Date": n.date}, nil)
+}
+
+type sourceNoteRenderer struct{}
+
+func (sourceNoteRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
+	reg.Register(kindSourceNote, func(w util.BufWriter, _ []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
+		if entering {
+			fmt.Fprintf(w, ` <span class="source-note">(read %s)</span>`, html.EscapeString(node.(*sourceNote).date))
 		}
 		return ast.WalkContinue, nil
 	})
@@ -390,6 +515,10 @@ func (st *docState) resolve(n ast.Node, dest string, image bool) (string, bool) 
 	u, err := url.Parse(dest)
 	if err != nil {
 		st.problem(st.lineOf(n), "%s %q is not a valid URL", what, dest)
+		return "", false
+	}
+	if !image && u.Scheme == "" && u.Host == "" && (strings.HasPrefix(u.Path, "/labs/") && u.Path != "/labs/") {
+		st.labLink(n, u)
 		return "", false
 	}
 	if u.Scheme != "" || u.Host != "" || strings.HasPrefix(dest, "/") {
@@ -430,10 +559,55 @@ func (st *docState) resolve(n ast.Node, dest string, image bool) (string, bool) 
 	return (&url.URL{Path: "/content/" + p}).EscapedPath(), true
 }
 
+// labLink records a link to /labs/ID[#fragment] for Course.CheckLabLinks.
+func (st *docState) labLink(n ast.Node, u *url.URL) {
+	id := strings.TrimPrefix(u.Path, "/labs/")
+	line := st.lineOf(n)
+	if !slugPattern.MatchString(id) {
+		st.problem(line, "link to a lab %q: write /labs/ID, the lab's own page (like /labs/concurrency)", u.Path)
+		return
+	}
+	st.lesson.LabLinks = append(st.lesson.LabLinks, LabLink{ID: id, Line: line})
+}
+
 // --- quizzes ------------------------------------------------------------------
 
 func isQuiz(n *ast.FencedCodeBlock, src []byte) bool {
 	return n.Info != nil && string(n.Language(src)) == "quiz"
+}
+
+// --- calculators ----------------------------------------------------------------
+
+func isCalculator(n *ast.FencedCodeBlock, src []byte) bool {
+	return n.Info != nil && string(n.Language(src)) == "calculator"
+}
+
+// calculatorName reads the NAME of a ```calculator NAME block, which must
+// be one of Calculators and have an empty body: the reader sets the inputs
+// on the page, so there is nothing for the author to configure.
+func calculatorName(st *docState, fc *ast.FencedCodeBlock, src []byte) (string, bool) {
+	line := st.lineAt(fc.Info.Segment.Start)
+	words := strings.Fields(string(fc.Info.Segment.Value(src)))[1:]
+	known := strings.Join(Calculators, ", ")
+	switch {
+	case len(words) == 0:
+		st.problem(line, "calculator: name which one, as in ```calculator billing (known: %s)", known)
+		return "", false
+	case len(words) > 1:
+		st.problem(line, "calculator %s: write only its name after calculator, not %q", words[0], strings.Join(words, " "))
+		return "", false
+	case !slices.Contains(Calculators, words[0]):
+		st.problem(line, "unknown calculator %q (known: %s)", words[0], known)
+		return "", false
+	}
+	for i := 0; i < fc.Lines().Len(); i++ {
+		seg := fc.Lines().At(i)
+		if len(bytes.TrimSpace(seg.Value(src))) > 0 {
+			st.problem(st.lineAt(seg.Start), "calculator %s: the block must be empty (the reader sets the inputs on the page)", words[0])
+			return "", false
+		}
+	}
+	return words[0], true
 }
 
 // --- heading anchors ------------------------------------------------------------
