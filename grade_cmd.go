@@ -49,21 +49,36 @@ func loadCourse(contentDir string) (*content.Course, []*labs.Lab, error) {
 }
 
 // loadLabs loads the labs of a loaded course: the embedded ones, or those
-// in contentDir/labs (none when there is no such folder).
+// in contentDir/labs (none when there is no such folder). Every lesson's
+// link to a lab must name one of them.
 func loadLabs(contentDir string, course *content.Course) ([]*labs.Lab, error) {
 	opts := labs.Options{Kinds: grader.LabKinds(), Lesson: lessonExists(course)}
+	var all []*labs.Lab
 	if contentDir == "" {
-		return labs.Load(labs.Embedded(), opts)
+		var err error
+		if all, err = labs.Load(labs.Embedded(), opts); err != nil {
+			return nil, err
+		}
+	} else if dir := filepath.Join(contentDir, "labs"); !dirMissing(dir) {
+		var err error
+		if all, err = labs.Load(os.DirFS(dir), opts); err != nil {
+			return nil, fmt.Errorf("labs in %s: %w", dir, err)
+		}
 	}
-	dir := filepath.Join(contentDir, "labs")
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	all, err := labs.Load(os.DirFS(dir), opts)
+	// A link to a lab that is not there would lead a reader to a 404; the
+	// *content.LoadError names each such link's lesson file and line.
+	err := course.CheckLabLinks(func(id string) bool {
+		return slices.ContainsFunc(all, func(l *labs.Lab) bool { return l.ID == id })
+	})
 	if err != nil {
-		return nil, fmt.Errorf("labs in %s: %w", dir, err)
+		return nil, err
 	}
 	return all, nil
+}
+
+func dirMissing(dir string) bool {
+	_, err := os.Stat(dir)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // lessonExists accepts "module/lesson" slugs (and plain lesson slugs).
