@@ -119,7 +119,7 @@ func TestEmbeddedNumbersMatchReference(t *testing.T) {
 	}
 	text := all.String()
 	for _, want := range []string{
-		"128 MB to 10,240 MB", "1,769 MB", "1 to 900", "3 seconds by default",
+		"128 MB to 10,240 MB", "1,769 MB", "1 second to 900 seconds", "3 seconds by default",
 		"$0.20 per million requests", "$0.0000166667 per GB-second", "$0.0000133334",
 		"400,000 GB-seconds", "10 seconds", "512 MB", "1,000 per Region",
 	} {
