@@ -135,6 +135,9 @@ func (db *DB) RecordVisit(ctx context.Context, userID int64, lesson string) erro
 type Progress struct {
 	Completed map[string]time.Time  // lesson slug → when it was first marked complete
 	Quizzes   map[string]QuizResult // "lesson/quiz" → latest attempt
+	// QuizStats holds, for each quiz in Quizzes, the attempt count and the
+	// best attempt: the grades an instructor reads.
+	QuizStats map[string]QuizStats
 	// LastLesson is the lesson of the user's latest activity (a completion, a
 	// quiz attempt or a visit) and LastAt when it happened; empty and zero
 	// when the user has done nothing yet.
@@ -142,8 +145,16 @@ type Progress struct {
 	LastAt     time.Time
 }
 
+// QuizStats sums up every attempt of one user at one quiz.
+type QuizStats struct {
+	Attempts int
+	// Best is the attempt with the highest share of right answers, the
+	// earliest of equals; Progress.Quizzes holds the latest.
+	Best QuizResult
+}
+
 func newProgress() Progress {
-	return Progress{Completed: map[string]time.Time{}, Quizzes: map[string]QuizResult{}}
+	return Progress{Completed: map[string]time.Time{}, Quizzes: map[string]QuizResult{}, QuizStats: map[string]QuizStats{}}
 }
 
 func (p *Progress) touch(lesson string, at time.Time) {
@@ -238,30 +249,45 @@ func (db *DB) progress(ctx context.Context, userID int64) (map[int64]Progress, e
 	}
 	rows.Close()
 
-	// The latest attempt per (user, lesson, quiz); ties on time go to the
-	// later insert.
+	// Per (user, lesson, quiz): the latest attempt (ties on time go to the
+	// later insert), the best (by share of right answers, since a quiz may
+	// have changed length between attempts; ties go to the earlier), and
+	// the number of attempts. One row may be both latest and best.
 	rows, err = db.conn.QueryContext(ctx,
-		`SELECT user_id, lesson, quiz, score, total, answers, at FROM (
+		`SELECT user_id, lesson, quiz, score, total, answers, at, last_rn = 1, best_rn = 1, attempts FROM (
 		   SELECT user_id, lesson, quiz, score, total, answers, at,
-		          row_number() OVER (PARTITION BY user_id, lesson, quiz ORDER BY at DESC, id DESC) AS rn
+		          row_number() OVER (PARTITION BY user_id, lesson, quiz ORDER BY at DESC, id DESC) AS last_rn,
+		          row_number() OVER (PARTITION BY user_id, lesson, quiz ORDER BY CAST(score AS REAL) / total DESC, at, id) AS best_rn,
+		          count(*) OVER (PARTITION BY user_id, lesson, quiz) AS attempts
 		   FROM quiz_results`+filter+`
-		 ) WHERE rn = 1`, args...)
+		 ) WHERE last_rn = 1 OR best_rn = 1`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read quiz results: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			r  QuizResult
-			at int64
+			r            QuizResult
+			at           int64
+			latest, best bool
+			attempts     int
 		)
-		if err := rows.Scan(&r.UserID, &r.Lesson, &r.Quiz, &r.Score, &r.Total, &r.Answers, &at); err != nil {
+		if err := rows.Scan(&r.UserID, &r.Lesson, &r.Quiz, &r.Score, &r.Total, &r.Answers, &at, &latest, &best, &attempts); err != nil {
 			return nil, fmt.Errorf("read quiz results: %w", err)
 		}
 		r.At = fromNanos(at)
+		key := r.Lesson + "/" + r.Quiz
 		p := get(r.UserID)
-		p.Quizzes[r.Lesson+"/"+r.Quiz] = r
-		p.touch(r.Lesson, r.At)
+		if latest {
+			p.Quizzes[key] = r
+			p.touch(r.Lesson, r.At)
+		}
+		st := p.QuizStats[key]
+		st.Attempts = attempts
+		if best {
+			st.Best = r
+		}
+		p.QuizStats[key] = st
 		all[r.UserID] = p
 	}
 	if err := rows.Err(); err != nil {

@@ -235,3 +235,56 @@ func TestClassProgress(t *testing.T) {
 		t.Errorf("zed = %+v; want intro complete only", class[2].Progress)
 	}
 }
+
+// TestQuizStats keeps the grades apart: the best attempt is not the latest
+// when a student did worse the second time, and the count covers all.
+func TestQuizStats(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	clock := newFakeClock()
+	db.now = clock.Now
+	u, err := db.CreateUser(ctx, "q@example.com", "h", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.CreateUser(ctx, "r@example.com", "h", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []QuizResult{
+		{UserID: u.ID, Lesson: "intro", Quiz: "q1", Score: 1, Total: 3},
+		{UserID: u.ID, Lesson: "intro", Quiz: "q1", Score: 3, Total: 4},
+		{UserID: u.ID, Lesson: "intro", Quiz: "q1", Score: 3, Total: 4}, // equal: the earlier stays best
+		{UserID: u.ID, Lesson: "intro", Quiz: "q1", Score: 2, Total: 4},
+		{UserID: u.ID, Lesson: "intro", Quiz: "q2", Score: 1, Total: 1},
+		{UserID: other.ID, Lesson: "intro", Quiz: "q1", Score: 4, Total: 4},
+	} {
+		clock.Advance(time.Minute)
+		if err := db.SaveQuizResult(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bestAt := newFakeClock().Now().Add(2 * time.Minute)
+	class, err := db.ClassProgress(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := class[0].Progress
+	if class[0].User.ID != u.ID {
+		t.Fatalf("class[0] is %s, want q@", class[0].User.Email)
+	}
+	q1, st := p.Quizzes["intro/q1"], p.QuizStats["intro/q1"]
+	if q1.Score != 2 || st.Attempts != 4 || st.Best.Score != 3 || st.Best.Total != 4 || !st.Best.At.Equal(bestAt) {
+		t.Errorf("intro/q1: last %d/%d, stats %+v; want last 2/4, best 3/4 at %v, 4 attempts", q1.Score, q1.Total, st, bestAt)
+	}
+	if st := p.QuizStats["intro/q2"]; st.Attempts != 1 || st.Best.Score != 1 {
+		t.Errorf("intro/q2 stats = %+v, want one attempt, best 1", st)
+	}
+	if st := class[1].Progress.QuizStats["intro/q1"]; st.Attempts != 1 || st.Best.Score != 4 {
+		t.Errorf("other student's stats = %+v, want their own one attempt", st)
+	}
+	one, err := db.Progress(ctx, u.ID)
+	if err != nil || one.QuizStats["intro/q1"] != st {
+		t.Errorf("Progress(one user) stats = %+v, %v; want those of ClassProgress", one.QuizStats["intro/q1"], err)
+	}
+}

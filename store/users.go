@@ -60,6 +60,13 @@ func normalizeEmail(email string) (addr, key string, err error) {
 // The user's AWS account and its first access key (see AccountKeys) are
 // made in the same transaction as the user, after the email check.
 func (db *DB) CreateUser(ctx context.Context, email, passwordHash string, instructor bool) (User, error) {
+	return db.createUser(ctx, email, passwordHash, instructor, nil)
+}
+
+// createUser is CreateUser with admit, when not nil, run inside the
+// transaction once the user's row exists: first says no user existed
+// before. An error from admit undoes everything (see invites.go).
+func (db *DB) createUser(ctx context.Context, email, passwordHash string, instructor bool, admit func(tx *sql.Tx, u User, first bool) error) (User, error) {
 	addr, key, err := normalizeEmail(email)
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
@@ -103,6 +110,11 @@ func (db *DB) CreateUser(ctx context.Context, email, passwordHash string, instru
 	}
 	if _, err := insertAccount(ctx, tx, Account{ID: u.AccountID, UserID: u.ID, CreatedAt: u.CreatedAt}); err != nil {
 		return User{}, fmt.Errorf("create user %s: %w", addr, err)
+	}
+	if admit != nil {
+		if err := admit(tx, u, !anyUser); err != nil {
+			return User{}, fmt.Errorf("create user %s: %w", addr, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return User{}, fmt.Errorf("create user %s: commit: %w", addr, err)
