@@ -118,6 +118,9 @@ var Calculators = []string{"billing", "rps"}
 type Quiz struct {
 	ID        string // stable within the lesson: "quiz-1", "quiz-2", … or the block's id: field
 	Questions []*Question
+	// Reveal is when a result may show the right answers; the zero value
+	// shows them always (see Reveals).
+	Reveal Reveal
 }
 
 // Question is one quiz question.

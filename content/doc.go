@@ -129,6 +129,7 @@
 //
 //	```quiz
 //	id: lifecycle                         optional
+//	reveal: after-correct                 optional; or after 3; default always
 //	questions:
 //	  - q: Which run during Init?         the prompt, inline Markdown
 //	    id: init                          optional; default q1, q2, …
@@ -151,6 +152,14 @@
 // calculators); the web layer renders each quiz part as a form without
 // answers, grades a submission with Quiz.Grade on the server, and only then
 // shows Choice.Correct and the explanations.
+//
+// reveal (long form only) holds the right answers back for a graded quiz
+// that counts: "after-correct" shows them, with the explanations, only
+// once the student has had every question right in some attempt; "after N"
+// (N from 1 to 100) after N attempts, or sooner on an all-correct one.
+// Until then a result says the score and which questions were wrong, not
+// which choices were right. Without reveal, every result shows them
+// (Quiz.Reveals decides).
 //
 // Each module's last lesson ends with the module quiz: its last quiz has
 // id: module-quiz and 4 to 6 questions covering the module, and nothing but

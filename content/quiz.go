@@ -13,7 +13,52 @@ import (
 // short form is the bare list of questions.
 type quizYAML struct {
 	ID        string         `yaml:"id"`
+	Reveal    string         `yaml:"reveal"`
 	Questions []questionYAML `yaml:"questions"`
+}
+
+// Reveal is a quiz's rule for showing the right answers in a result.
+type Reveal struct {
+	// AfterCorrect holds them back until an attempt had every question right.
+	AfterCorrect bool
+	// AfterAttempts holds them back for this many attempts (an all-correct
+	// attempt reveals them sooner); 0 sets no count.
+	AfterAttempts int
+}
+
+// maxRevealAttempts bounds "reveal: after N".
+const maxRevealAttempts = 100
+
+// parseReveal reads a quiz's reveal: value; "" reveals always.
+func parseReveal(v string) (Reveal, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "" || v == "always":
+		return Reveal{}, nil
+	case v == "after-correct":
+		return Reveal{AfterCorrect: true}, nil
+	}
+	var n int
+	if rest, ok := strings.CutPrefix(v, "after "); ok {
+		if _, err := fmt.Sscanf(rest, "%d", &n); err == nil && fmt.Sprint(n) == strings.TrimSpace(rest) && n >= 1 && n <= maxRevealAttempts {
+			return Reveal{AfterAttempts: n}, nil
+		}
+	}
+	return Reveal{}, fmt.Errorf("reveal %q must be after-correct, or after N with N from 1 to %d", v, maxRevealAttempts)
+}
+
+// Reveals says whether a result may show the right answers and the
+// explanations, given how many attempts the student has made (the shown
+// one included) and whether any of them had every question right.
+func (q *Quiz) Reveals(attempts int, allCorrect bool) bool {
+	switch {
+	case allCorrect:
+		return true
+	case q.Reveal.AfterAttempts > 0:
+		return attempts >= q.Reveal.AfterAttempts
+	default:
+		return !q.Reveal.AfterCorrect
+	}
 }
 
 type questionYAML struct {
@@ -82,6 +127,11 @@ func (r *lessonRenderer) parseQuiz(st *docState, fc *ast.FencedCodeBlock, src []
 		}
 		q.ID = qz.ID
 	}
+	rv, err := parseReveal(qz.Reveal)
+	if err != nil {
+		return bad(keyLine(root, "reveal"), "%v", err)
+	}
+	q.Reveal = rv
 	if len(qz.Questions) == 0 {
 		return bad(root.Line, "no questions")
 	}

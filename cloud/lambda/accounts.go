@@ -114,3 +114,14 @@ func (s *Service) DeleteAccount(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// ForgetAccount lets the engine go of an account whose rows are already
+// gone, as a removed student's are (store.DeleteStudent): its reservations
+// and provisioned instances are released and its warm instances closed.
+// DeleteAccount does the same for a scratch account after deleting its
+// rows. Without a running engine there is nothing to let go of.
+func (s *Service) ForgetAccount(ctx context.Context, id string) {
+	if e := s.engine.Load(); e != nil {
+		e.DropAccount(ctx, id)
+	}
+}
