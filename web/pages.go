@@ -92,6 +92,8 @@ func (s *Server) lesson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := ui.LessonView{Lesson: l, SignedIn: u != nil, Nav: navView(c, p, l)}
+	site := s.site(u)
+	v.Calculators, site.Scripts = lessonCalculators(l, r.URL.Query())
 	if u != nil {
 		s.recordVisit(r.Context(), u.ID, l.Slug)
 		if at, done := p.Completed[l.Slug]; done {
@@ -104,7 +106,7 @@ func (s *Server) lesson(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, ui.LessonPage(s.site(u), v, courseLabs(s.allLabs(), states, u != nil)))
+	s.render(w, r, http.StatusOK, ui.LessonPage(site, v, courseLabs(s.allLabs(), states, u != nil)))
 }
 
 // recordVisit remembers the lesson for the home page's resume link. Reading

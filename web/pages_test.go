@@ -407,3 +407,29 @@ func TestCourseMapListsLabs(t *testing.T) {
 	b.signup("bob@example.com", "correct horse battery")
 	wantState("another learner's home", labItem("home", b.get("/").body), "not-started")
 }
+
+func TestHomeIntroAndLessonDetails(t *testing.T) {
+	site := newTestSite(t, nil)
+	home := site.client().get("/")
+	wantStatus(t, "home", home, http.StatusOK)
+	wantContains(t, "home intro", home.body, `data-testid="home-intro"`, "AWS CLI", "boto3", "Automatic checks", "Your own AWS account, emulated")
+	// The introduction comes before the course map.
+	if intro, mod := strings.Index(home.body, `data-testid="home-intro"`), strings.Index(home.body, `data-testid="module"`); intro < 0 || mod < intro {
+		t.Errorf("intro at %d, first module at %d: want the intro above the map", intro, mod)
+	}
+	// Each lesson's entry carries its summary and reading time, after its link.
+	for _, l := range fixtureCourse(t).Lessons {
+		if l.ReadingMinutes < 1 {
+			t.Fatalf("lesson %s: ReadingMinutes %d, want at least 1", l.Slug, l.ReadingMinutes)
+		}
+		i := strings.Index(home.body, `href="/lessons/`+l.Slug+`"`)
+		if i < 0 {
+			t.Fatalf("home has no link to %s", l.Slug)
+		}
+		entry := home.body[i:]
+		entry = entry[:strings.Index(entry, "</li>")]
+		wantContains(t, "home entry of "+l.Slug, entry,
+			fmt.Sprintf(`data-testid="reading-time">%d min read<`, l.ReadingMinutes),
+			`data-testid="lesson-summary">`+html.EscapeString(l.Summary)+`<`)
+	}
+}

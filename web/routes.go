@@ -17,6 +17,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /lessons/{slug}/incomplete", s.markIncomplete)
 	mux.HandleFunc("POST /lessons/{slug}/quizzes/{quiz}", s.submitQuiz)
 	mux.HandleFunc("GET /content/{path...}", s.courseAsset)
+	mux.HandleFunc("GET /calculators/{name}", s.calculatorFragment)
 	mux.HandleFunc("GET /signup", s.signupForm)
 	mux.HandleFunc("POST /signup", s.signup)
 	mux.HandleFunc("GET /login", s.loginForm)

@@ -74,6 +74,8 @@ type LessonView struct {
 	// Results holds the graded latest attempt per quiz id. A quiz without an
 	// entry is shown as a blank form, which never contains the answers.
 	Results map[string]QuizResult
+	// Calculators are the lesson's calculators, computed from the query.
+	Calculators CalculatorViews
 }
 
 // QuizResult is a graded attempt shown in place of a quiz form.
