@@ -168,33 +168,38 @@ func deleteUserSessions(ctx context.Context, ex execer, userID int64, keep strin
 }
 
 // ChangePassword replaces a user's password hash and, in the same
-// transaction, ends every one of their sessions but keep's: whoever else
-// held one (perhaps the reason for the change) is signed out, while the
-// browser that made the change stays signed in. ErrNotFound if there is no
-// such user. SetPasswordHash is the variant that keeps none.
-func (db *DB) ChangePassword(ctx context.Context, userID int64, hash, keep string) error {
+// transaction, ends every one of their sessions but keep's, returning how
+// many it ended: whoever else held one (perhaps the reason for the change)
+// is signed out, while the browser that made the change stays signed in.
+// ErrNotFound if there is no such user. SetPasswordHash keeps none.
+func (db *DB) ChangePassword(ctx context.Context, userID int64, hash, keep string) (int64, error) {
 	if hash == "" {
-		return fmt.Errorf("change password of user %d: %w: empty password hash", userID, ErrInvalid)
+		return 0, fmt.Errorf("change password of user %d: %w: empty password hash", userID, ErrInvalid)
 	}
 	tx, err := db.conn.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("change password of user %d: %w", userID, err)
+		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = $1 WHERE id = $2", hash, userID)
 	if err != nil {
-		return fmt.Errorf("change password of user %d: %w", userID, err)
+		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("change password of user %d: %w", userID, err)
+		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
 	} else if n == 0 {
-		return fmt.Errorf("change password of user %d: %w", userID, ErrNotFound)
+		return 0, fmt.Errorf("change password of user %d: %w", userID, ErrNotFound)
 	}
-	if _, err := deleteUserSessions(ctx, tx, userID, keep); err != nil {
-		return fmt.Errorf("change password of user %d: end sessions: %w", userID, err)
+	res, err = deleteUserSessions(ctx, tx, userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("change password of user %d: end sessions: %w", userID, err)
+	}
+	ended, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("change password of user %d: end sessions: %w", userID, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("change password of user %d: commit: %w", userID, err)
+		return 0, fmt.Errorf("change password of user %d: commit: %w", userID, err)
 	}
-	return nil
+	return ended, nil
 }

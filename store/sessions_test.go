@@ -279,8 +279,8 @@ func TestChangePassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.ChangePassword(ctx, u.ID, "new", here); err != nil {
-		t.Fatal(err)
+	if n, err := db.ChangePassword(ctx, u.ID, "new", here); err != nil || n != 1 {
+		t.Fatalf("ChangePassword = %d, %v; want 1 session ended", n, err)
 	}
 	got, err := db.UserByID(ctx, u.ID)
 	if err != nil || got.PasswordHash != "new" {
@@ -292,10 +292,10 @@ func TestChangePassword(t *testing.T) {
 	if _, err := db.SessionUser(ctx, elsewhere); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another session survived the change: %v", err)
 	}
-	if err := db.ChangePassword(ctx, 999, "x", here); !errors.Is(err, ErrNotFound) {
+	if _, err := db.ChangePassword(ctx, 999, "x", here); !errors.Is(err, ErrNotFound) {
 		t.Errorf("ChangePassword(999) = %v, want ErrNotFound", err)
 	}
-	if err := db.ChangePassword(ctx, u.ID, "", here); !errors.Is(err, ErrInvalid) {
+	if _, err := db.ChangePassword(ctx, u.ID, "", here); !errors.Is(err, ErrInvalid) {
 		t.Errorf("ChangePassword(empty hash) = %v, want ErrInvalid", err)
 	}
 	if got, _ := db.UserByID(ctx, u.ID); got.PasswordHash != "new" {
