@@ -42,7 +42,7 @@ func TestUserAdd(t *testing.T) {
 	if !strings.Contains(out, "created instructor Ann@example.com") || !strings.Contains(out, "first account") {
 		t.Errorf("first user add printed %q; want it to say an instructor was created because it is the first", out)
 	}
-	out, _, err = runUserCmd(t, "second-pass\r\n", "add", "--email", "bo@example.com", "--password-stdin", "--data", data)
+	out, _, err = runUserCmd(t, "second-passwd\r\n", "add", "--email", "bo@example.com", "--password-stdin", "--data", data)
 	if err != nil {
 		t.Fatalf("second user add: %v", err)
 	}
@@ -63,7 +63,7 @@ func TestUserAdd(t *testing.T) {
 		role            store.Role
 	}{
 		{"ann@example.com", "first password", store.RoleInstructor}, // inner space kept
-		{"bo@example.com", "second-pass", store.RoleStudent},        // CRLF trimmed
+		{"bo@example.com", "second-passwd", store.RoleStudent},      // CRLF trimmed
 		{"cy@example.com", "teacher-pass", store.RoleInstructor},    // no newline at all
 	}
 	for _, tt := range tests {
@@ -103,12 +103,12 @@ func TestUserAddRejectsBadInput(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"short password", "1234567\n", []string{"--email", "a@example.com", "--password-stdin"}, "at least 8 characters"},
+		{"short password", "12345678901\n", []string{"--email", "a@example.com", "--password-stdin"}, "at least 12 characters"},
 		{"empty stdin", "", []string{"--email", "a@example.com", "--password-stdin"}, "no password on standard input"},
 		{"blank line", "\n", []string{"--email", "a@example.com", "--password-stdin"}, "no password on standard input"},
 		{"no --password-stdin", "password123\n", []string{"--email", "a@example.com"}, "--password-stdin is required"},
 		{"no email", "password123\n", []string{"--password-stdin"}, "--email is required"},
-		{"bad email", "password123\n", []string{"--email", "not-an-email", "--password-stdin"}, "not an email address"},
+		{"bad email", "a long password\n", []string{"--email", "not-an-email", "--password-stdin"}, "not an email address"},
 		{"stray argument", "password123\n", []string{"--email", "a@example.com", "--password-stdin", "extra"}, `unexpected argument "extra"`},
 		{"unknown flag", "password123\n", []string{"--emial", "a@example.com"}, "flag provided but not defined"},
 		{"huge stdin", strings.Repeat("x", 10000), []string{"--email", "a@example.com", "--password-stdin"}, "longer than"},

@@ -256,7 +256,7 @@ func TestPasswordHashing(t *testing.T) {
 			}
 		})
 	}
-	if _, err := HashPassword("12345678"); err != nil {
+	if _, err := HashPassword("plum 7 river"); err != nil {
 		t.Errorf("HashPassword of exactly %d characters: %v", MinPasswordLen, err)
 	}
 }

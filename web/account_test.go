@@ -166,7 +166,7 @@ func TestXRayLayerDownload(t *testing.T) {
 		t.Fatalf("an anonymous visitor downloaded the layer")
 	}
 	c := ts.client()
-	wantStatus(t, "sign up", c.signup("lee@example.com", "password123"), http.StatusSeeOther)
+	wantStatus(t, "sign up", c.signup("lee@example.com", "lee long password"), http.StatusSeeOther)
 	r := c.get("/downloads/aws-xray-sdk-layer.zip")
 	wantStatus(t, "download before the layer is built", r, http.StatusServiceUnavailable)
 	wantContains(t, "account page before the layer is built", c.get("/account").body, `data-testid="xray-layer-pending"`)

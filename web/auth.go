@@ -33,37 +33,46 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 
 // signup creates an account (the very first becomes the instructor, which
 // store decides), signs it in and goes on to next.
+//
+// Nothing costly comes first: the attempt is counted, the e-mail and the
+// password get every check that needs no hash, then mayJoin decides whether
+// this person may have an account at all, and only then is the password
+// hashed.
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.badForm(w, r, err)
 		return
 	}
 	f := ui.AuthForm{Signup: true, Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next"))}
+	pw := r.PostForm.Get("password")
 	again := func(status int, msg string) {
 		f.Error = msg
 		s.render(w, r, status, ui.AuthPage(s.siteFor(r), f))
+	}
+	if d := s.signups.take(clientKey(r)); d > 0 {
+		s.tooMany(w, r, d, "Too many sign-up attempts came from your network.")
+		return
 	}
 	if msg := checkEmail(f.Email); msg != "" {
 		again(http.StatusBadRequest, msg)
 		return
 	}
-	ipKey := "ip:" + clientIP(r)
-	if d := s.signups.wait(ipKey); d > 0 {
-		s.tooMany(w, r, d, "Too many accounts were created from your network.")
-		return
-	}
-	hash, err := store.HashPassword(r.PostForm.Get("password"))
-	if errors.Is(err, store.ErrPasswordTooShort) || errors.Is(err, store.ErrPasswordTooLong) {
+	if err := store.CheckNewPassword(pw); err != nil {
 		again(http.StatusBadRequest, passwordRule(err))
 		return
 	}
+	if !s.mayJoin(w, r, f) {
+		return
+	}
+	hash, err := s.hashPassword(pw)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	u, err := s.db.CreateUser(r.Context(), f.Email, hash, false)
 	if errors.Is(err, store.ErrEmailTaken) {
-		again(http.StatusConflict, "An account with this email already exists. Sign in instead.")
+		// Taken since mayJoin looked, by a sign-up racing this one.
+		s.signupTaken(w, r, f)
 		return
 	}
 	if errors.Is(err, store.ErrInvalid) {
@@ -74,22 +83,60 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, fmt.Errorf("create user: %w", err))
 		return
 	}
-	s.signups.add(ipKey)
 	s.logger.InfoContext(r.Context(), "account created", "user_id", u.ID, "role", string(u.Role))
 	s.startSession(w, r, u, f.Next)
 }
 
-// login signs a user in. Failures are counted per client address and per
-// email; past the limit every attempt gets 429 until the window passes,
-// whether or not the password would have been right.
+// mayJoin decides whether the person sending a well-formed sign-up form may
+// have an account, and answers them itself when not. Today the only rule is
+// a free e-mail; rules about who may join (sign-up modes, invitations)
+// belong here too, before any password is hashed.
+func (s *Server) mayJoin(w http.ResponseWriter, r *http.Request, f ui.AuthForm) bool {
+	_, err := s.db.UserByEmail(r.Context(), f.Email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return true
+	case err == nil:
+		s.signupTaken(w, r, f)
+	case errors.Is(err, store.ErrInvalid):
+		f.Error = "Enter an email address like name@example.com."
+		s.render(w, r, http.StatusBadRequest, ui.AuthPage(s.siteFor(r), f))
+	default:
+		s.serverError(w, r, fmt.Errorf("look up user: %w", err))
+	}
+	return false
+}
+
+// signupTaken answers a sign-up for an e-mail that already has an account:
+// the sign-in form, worded so it neither confirms the account nor says
+// whose it is. Open sign-up cannot hide that an address is taken from
+// someone willing to try to create it; what keeps the list of registered
+// addresses from being farmed is that each try costs one of the client's
+// sign-up attempts (s.signups) and no hashing, so none of anyone's CPU.
+func (s *Server) signupTaken(w http.ResponseWriter, r *http.Request, f ui.AuthForm) {
+	f.Signup = false
+	f.Error = "If you already have an account with this address, sign in with its password. Otherwise check the address and sign up again."
+	s.render(w, r, http.StatusOK, ui.AuthPage(s.siteFor(r), f))
+}
+
+// login signs a user in. The sign-in limiter decides before the password
+// is checked (see signinLimiter): a client that has failed too often for
+// this account, or from its address, waits, whatever the password. Known
+// and unknown e-mails cost one bcrypt compare each, so time tells nothing.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.badForm(w, r, err)
 		return
 	}
 	f := ui.AuthForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next"))}
-	keys := []string{"ip:" + clientIP(r), "email:" + strings.ToLower(f.Email)}
-	if d := s.logins.wait(keys...); d > 0 {
+	if len(f.Email) > maxEmailBytes {
+		// No account can have it, and it must not become a limiter key.
+		f.Error = "That email address is too long."
+		s.render(w, r, http.StatusBadRequest, ui.AuthPage(s.siteFor(r), f))
+		return
+	}
+	ticket, d := s.logins.reserve(strings.ToLower(f.Email), clientKey(r))
+	if ticket == nil {
 		s.tooMany(w, r, d, "Too many failed sign-in attempts.")
 		return
 	}
@@ -100,18 +147,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := u.PasswordHash
 	if err != nil {
-		// Spend the same bcrypt time as for a real account, so response
-		// time does not reveal which emails are registered.
-		hash = s.dummyPasswordHash()
+		hash = s.dummyHash
 	}
-	if !store.CheckPassword(hash, r.PostForm.Get("password")) || err != nil {
-		s.logins.add(keys...)
+	if !s.checkPassword(hash, r.PostForm.Get("password")) || err != nil {
+		// The reservation stays, counted as this failure.
 		s.logger.InfoContext(r.Context(), "sign-in failed", "ip", clientIP(r))
 		f.Error = "That email and password do not match an account."
 		s.render(w, r, http.StatusUnauthorized, ui.AuthPage(s.siteFor(r), f))
 		return
 	}
-	s.logins.reset(keys[1])
+	ticket.succeeded()
 	s.startSession(w, r, u, f.Next)
 }
 
@@ -145,33 +190,29 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, d time.Duration, why string) {
-	mins := int(math.Ceil(d.Minutes()))
-	w.Header().Set("Retry-After", itoa(int(math.Ceil(d.Seconds()))))
-	unit := "minutes"
-	if mins == 1 {
-		unit = "minute"
+	secs := int(math.Ceil(d.Seconds()))
+	w.Header().Set("Retry-After", itoa(secs))
+	n, unit := secs, "second"
+	if secs > 90 {
+		n, unit = int(math.Ceil(d.Minutes())), "minute"
+	}
+	if n != 1 {
+		unit += "s"
 	}
 	s.errorPage(w, r, http.StatusTooManyRequests, "Too many attempts",
-		fmt.Sprintf("%s For your account's safety, please wait %d %s and try again.", why, mins, unit))
+		fmt.Sprintf("%s For your account's safety, please wait %d %s and try again.", why, n, unit))
 }
 
-func (s *Server) dummyPasswordHash() string {
-	s.dummyOnce.Do(func() {
-		h, err := store.HashPassword("not-a-real-password-" + time.Now().String())
-		if err != nil {
-			s.logger.Error("hash dummy password", "err", err)
-		}
-		s.dummyHash = h
-	})
-	return s.dummyHash
-}
+// maxEmailBytes is the longest address SMTP allows, and so the longest any
+// account has.
+const maxEmailBytes = 254
 
 // checkEmail returns a message for a malformed address, "" when it is fine.
 func checkEmail(email string) string {
 	if email == "" {
 		return "Enter your email address."
 	}
-	if len(email) > 254 {
+	if len(email) > maxEmailBytes {
 		return "That email address is too long."
 	}
 	a, err := mail.ParseAddress(email)
@@ -181,11 +222,21 @@ func checkEmail(email string) string {
 	return ""
 }
 
+// passwordRule is the sign-up page's sentence for a password that
+// store.CheckNewPassword refused.
 func passwordRule(err error) string {
-	if errors.Is(err, store.ErrPasswordTooLong) {
-		return "Choose a password of at most 72 bytes."
+	var long *store.PasswordTooLongError
+	switch {
+	case errors.As(err, &long):
+		// bcrypt counts UTF-8 bytes, and so must the person choosing.
+		return fmt.Sprintf("Choose a password of at most %d bytes. Yours is %d bytes: letters beyond plain English take 2 to 4 bytes each (é is 2, an emoji 4).", store.MaxPasswordBytes, long.Bytes)
+	case errors.Is(err, store.ErrPasswordTooLong):
+		return fmt.Sprintf("Choose a password of at most %d bytes.", store.MaxPasswordBytes)
+	case errors.Is(err, store.ErrPasswordCommon):
+		return "That password is among the first an attacker tries. Choose another: a few unrelated words make a good one."
+	default:
+		return fmt.Sprintf("Choose a password of at least %d characters.", store.MinPasswordLen)
 	}
-	return fmt.Sprintf("Choose a password of at least %d characters.", store.MinPasswordLen)
 }
 
 // localPath accepts only a path on this site as a place to return to, so a

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -34,10 +35,12 @@ type Config struct {
 	// MaxBodyBytes caps every request body. Zero means 64 KiB, plenty for
 	// the site's forms.
 	MaxBodyBytes int64
-	// LoginFailures failed sign-ins per client address, and per email,
-	// within LoginWindow lock further attempts out. Zero means 5 in 15 minutes.
+	// LoginFailures is how many wrong passwords one client may try for one
+	// account before each further try waits twice as long as the one
+	// before (see signinLimiter); zero means 5. LoginMaxDelay is the
+	// longest that wait grows to; zero means 15 minutes.
 	LoginFailures int
-	LoginWindow   time.Duration
+	LoginMaxDelay time.Duration
 	// AWSEndpoint is the URL the AWS CLI and SDKs reach the emulated
 	// accounts at, shown on the account page. Zero means
 	// http://127.0.0.1:4566.
@@ -71,11 +74,16 @@ type Server struct {
 	highlightETag string
 	highlightURL  string
 
-	logins  *limiter // failed sign-ins, keyed by "ip:…" and "email:…"
-	signups *limiter // accounts created, keyed by "ip:…"
+	logins  *signinLimiter // failed sign-ins per account and client key
+	signups *limiter       // sign-up attempts per client key
 
-	dummyOnce sync.Once
-	dummyHash string // compared against when an email is unknown, so both paths cost a bcrypt
+	// dummyHash is compared against when an e-mail is unknown, so both
+	// paths cost one bcrypt compare.
+	dummyHash string
+	// hashPassword and checkPassword are store's; tests wrap them to count
+	// the bcrypt work a request costs.
+	hashPassword  func(pw string) (string, error)
+	checkPassword func(hash, pw string) bool
 
 	visits   sync.Mutex
 	lastSeen map[int64]string // user id → lesson last recorded as visited
@@ -133,17 +141,24 @@ func New(cfg Config) (*Server, error) {
 	if s.awsEndpoint == "" {
 		s.awsEndpoint = "http://127.0.0.1:4566"
 	}
-	failures, window := cfg.LoginFailures, cfg.LoginWindow
+	failures, ceiling := cfg.LoginFailures, cfg.LoginMaxDelay
 	if failures == 0 {
 		failures = 5
 	}
-	if window == 0 {
-		window = 15 * time.Minute
+	if ceiling == 0 {
+		ceiling = 15 * time.Minute
 	}
-	s.logins = newLimiter(failures, window)
-	// Each sign-up costs a bcrypt hash; this keeps one address from burning
-	// the CPU while leaving room for a classroom behind one NAT.
-	s.signups = newLimiter(30, time.Hour)
+	s.logins = newSigninLimiter(failures, ceiling)
+	// Every attempt counts, failed or not, so that neither bad input nor
+	// taken e-mails can be tried without end; 60 an hour leaves room for a
+	// classroom behind one NAT getting its passwords right.
+	s.signups = newLimiter(60, time.Hour)
+	dummy, err := store.DummyPasswordHash()
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	s.dummyHash = dummy
+	s.hashPassword, s.checkPassword = store.HashPassword, store.CheckPassword
 
 	s.highlightCSS = []byte(content.HighlightCSS())
 	sum := sha256.Sum256(s.highlightCSS)
