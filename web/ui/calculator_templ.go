@@ -226,7 +226,7 @@ func billingResult(c BillingCalc) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if t := c.Result; t != nil {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<div class=\"table-wrap\"><table class=\"grid calc-table\"><caption>A month of this workload</caption> <thead><tr><td></td><th scope=\"col\">Billed per 1 ms (today)</th><th scope=\"col\">Billed per 100 ms (before December 2020)</th></tr></thead> <tbody><tr><th scope=\"row\">Billed per request</th><td data-testid=\"calc-billed-today\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<div class=\"table-wrap\"><table class=\"grid calc-table\"><caption>A month of this workload</caption> <thead><tr><td></td><th scope=\"col\">Per 1 ms (today)</th><th scope=\"col\">Per 100 ms (until December 2020)</th></tr></thead> <tbody><tr><th scope=\"row\">Billed per request</th><td data-testid=\"calc-billed-today\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
