@@ -385,9 +385,18 @@ func TestBrowserCourseFlow(t *testing.T) {
 	}
 	quiz := lesson.Quizzes[0]
 
-	s := startServe(t, t.TempDir())
-	// The first account becomes the instructor; the browser is a student.
-	newHTTPUser(t, s.URL).post("/signup", url.Values{"email": {"teacher@example.com"}, "password": {"password one"}})
+	// Sign-up by invitation, as a class on the internet would run.
+	s := startServe(t, t.TempDir(), "--signup", "invite")
+	// The first account becomes the instructor, with no invite; the browser
+	// is a student, who joins through the instructor's invite link.
+	teacher := newHTTPUser(t, s.URL)
+	teacher.post("/signup", url.Values{"email": {"teacher@example.com"}, "password": {"password one"}})
+	created := teacher.post("/instructor/invites", url.Values{"note": {"browser flow"}, "uses": {"1"}, "days": {"7"}})
+	m := regexp.MustCompile(`value="(https?://[^"]+/signup\?invite=([A-Z2-7]+))"`).FindStringSubmatch(created)
+	if m == nil {
+		t.Fatalf("the instructor page shows no invite link after creating one:\n%.2000s", created)
+	}
+	inviteLink, inviteCode := m[1], m[2]
 
 	// The same headless Chromium as the lab test (browser_lab_test.go).
 	ctx := newBrowser(t, s.URL).ctx
@@ -426,18 +435,33 @@ func TestBrowserCourseFlow(t *testing.T) {
 		t.Errorf("first Tab focuses %q, want the skip link", focused)
 	}
 
-	signIn := func(step string) {
-		t.Helper()
-		do(step,
+	fillAuth := func(pw string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid="auth-form"]`)),
 			chromedp.SendKeys(chromedp.CSS(`[data-testid="email"]`), email),
-			chromedp.SendKeys(chromedp.CSS(`[data-testid="password"]`), password),
+			chromedp.SendKeys(chromedp.CSS(`[data-testid="password"]`), pw),
 			chromedp.Click(chromedp.CSS(`[data-testid="auth-submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`[data-testid="signed-in-as"]`)),
-		)
+		}
 	}
-	do("go to sign-up", chromedp.Click(chromedp.CSS(`[data-testid="signup-link"]`)))
-	signIn("sign up")
+	signInWith := func(step, pw string) {
+		t.Helper()
+		do(step, append(fillAuth(pw), chromedp.WaitVisible(chromedp.CSS(`[data-testid="signed-in-as"]`)))...)
+	}
+	signIn := func(step string) { t.Helper(); signInWith(step, password) }
+
+	// Without an invite the sign-up form asks for one.
+	do("go to sign-up", chromedp.Click(chromedp.CSS(`[data-testid="signup-link"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="invite"]`)))
+	do("open the invite link", chromedp.Navigate(inviteLink), chromedp.WaitVisible(chromedp.CSS(`[data-testid="invite"]`)))
+	filled, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`[data-testid="invite"]`)))
+	if err != nil || filled != inviteCode {
+		t.Fatalf("the invite link fills the code field with %q (%v), want %q", filled, err, inviteCode)
+	}
+	shot("signup-invite", "body")
+	signIn("sign up with the invite")
+	if !strings.Contains(teacher.get("/instructor"), email) {
+		t.Error("the instructor page does not name the student who used the invite")
+	}
 
 	do("read the lesson", chromedp.Navigate(lessonURL), chromedp.WaitVisible(chromedp.CSS(`[data-testid="quiz-form"]`)))
 	before, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
@@ -506,6 +530,27 @@ func TestBrowserCourseFlow(t *testing.T) {
 	if !strings.Contains(s.Logs.String(), "path=/instructor status=403") {
 		t.Errorf("the instructor page did not answer 403:\n%s", s.Logs)
 	}
+
+	// A new password, then signing in with it; the old one no longer works.
+	const newPassword = "a newer student password"
+	do("change the password",
+		chromedp.Navigate(s.URL+"/account/password"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="password-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="current-password"]`), password),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="new-password"]`), newPassword),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="confirm-password"]`), newPassword),
+		chromedp.Click(chromedp.CSS(`[data-testid="password-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="password-changed"]`)),
+	)
+	shot("password-changed", "body")
+	do("sign out after the change",
+		chromedp.Click(chromedp.CSS(`[data-testid="logout"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-link"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="login-link"]`)),
+	)
+	do("sign in with the old password", append(fillAuth(password), chromedp.WaitVisible(chromedp.CSS(`[data-testid="form-error"]`)))...)
+	do("back to an empty form", chromedp.Navigate(s.URL+"/login"))
+	signInWith("sign in with the new password", newPassword)
 }
 
 // BenchmarkBinaryStartup builds the real binary, then for each iteration

@@ -173,7 +173,7 @@ const printAWS = `printf '%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$
 func TestUserKeys(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	if _, _, err := runUserCmd(t, "password123\n", "add", "--email", "ann@example.com", "--password-stdin", "--data", data); err != nil {
+	if _, _, err := runUserCmd(t, "a long password\n", "add", "--email", "ann@example.com", "--password-stdin", "--data", data); err != nil {
 		t.Fatal(err)
 	}
 	db := openUserTestDB(t, data)
@@ -227,7 +227,7 @@ func TestUserKeys(t *testing.T) {
 
 func TestUserKeysRejectsBadInput(t *testing.T) {
 	data := t.TempDir()
-	if _, _, err := runUserCmd(t, "password123\n", "add", "--email", "ann@example.com", "--password-stdin", "--data", data); err != nil {
+	if _, _, err := runUserCmd(t, "a long password\n", "add", "--email", "ann@example.com", "--password-stdin", "--data", data); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(t.TempDir(), "nothing-here")
@@ -273,7 +273,7 @@ func TestShellQuote(t *testing.T) {
 // sets.
 func TestUserKeysEndpointAlias(t *testing.T) {
 	data := t.TempDir()
-	if _, _, err := runUserCmd(t, "password123\n", "add", "--email", "bo@example.com", "--password-stdin", "--data", data); err != nil {
+	if _, _, err := runUserCmd(t, "a long password\n", "add", "--email", "bo@example.com", "--password-stdin", "--data", data); err != nil {
 		t.Fatal(err)
 	}
 	out, _, err := runUserCmd(t, "", "keys", "--email", "bo@example.com", "--endpoint-url", "http://10.1.2.3:9999", "--data", data)

@@ -195,6 +195,24 @@ func inviteCodeKey(code string) []byte {
 	return hashToken(strings.ToUpper(strings.TrimSpace(code)))
 }
 
+// InviteUsable says whether a sign-up with this code would be accepted
+// now. It only reads: CreateInvitedUser decides again as it takes the use.
+func (db *DB) InviteUsable(ctx context.Context, code string) (bool, error) {
+	if code == "" || len(code) > maxInviteCode {
+		return false, nil
+	}
+	var ok bool
+	err := db.conn.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM invites
+		   WHERE code_hash = $1 AND revoked_at IS NULL
+		     AND (expires_at IS NULL OR expires_at > $2)
+		     AND (max_uses IS NULL OR uses < max_uses))`, inviteCodeKey(code), toNanos(db.now())).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check invite: %w", err)
+	}
+	return ok, nil
+}
+
 // CreateInvitedUser is CreateUser for a sign-up with an invite code: in the
 // transaction that creates the user it takes one use of the invite, so two
 // sign-ups racing for an invite's last use cannot both succeed. The first

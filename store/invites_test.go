@@ -70,10 +70,16 @@ func TestCreateInvitedUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ok, err := db.InviteUsable(ctx, code); !ok || err != nil {
+		t.Errorf("InviteUsable(new code) = %v, %v; want true", ok, err)
+	}
 	// Typed in lower case with spaces around, as a person might.
 	u, err := db.CreateInvitedUser(ctx, "ann@example.edu", "h", "  "+strings.ToLower(code)+" ")
 	if err != nil || u.Role != RoleStudent {
 		t.Fatalf("with invite: %+v, %v; want a student", u, err)
+	}
+	if ok, _ := db.InviteUsable(ctx, code); ok {
+		t.Error("InviteUsable(used-up code) = true")
 	}
 	if _, err := db.CreateInvitedUser(ctx, "bob@example.edu", "h", code); !errors.Is(err, ErrInviteUnusable) {
 		t.Errorf("used up: %v, want ErrInviteUnusable", err)

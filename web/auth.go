@@ -20,7 +20,21 @@ func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, ui.AuthPage(s.siteFor(r), ui.AuthForm{Signup: true, Next: localPath(r.URL.Query().Get("next"))}))
+	f := ui.AuthForm{Signup: true, Next: localPath(r.URL.Query().Get("next")), Invite: strings.TrimSpace(r.URL.Query().Get("invite"))}
+	if s.signupMode != SignupOpen {
+		first, err := s.db.HasUsers(r.Context())
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		first = !first
+		if s.signupMode == SignupClosed && !first {
+			s.signupClosed(w, r)
+			return
+		}
+		f.InviteNeeded = s.signupMode == SignupInvite && !first
+	}
+	s.render(w, r, http.StatusOK, ui.AuthPage(s.siteFor(r), f))
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +57,8 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.badForm(w, r, err)
 		return
 	}
-	f := ui.AuthForm{Signup: true, Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next"))}
+	f := ui.AuthForm{Signup: true, Email: strings.TrimSpace(r.PostForm.Get("email")), Next: localPath(r.PostForm.Get("next")),
+		Invite: strings.TrimSpace(r.PostForm.Get("invite")), InviteNeeded: s.signupMode == SignupInvite}
 	pw := r.PostForm.Get("password")
 	again := func(status int, msg string) {
 		f.Error = msg
@@ -61,7 +76,8 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, passwordRule(err))
 		return
 	}
-	if !s.mayJoin(w, r, f) {
+	create, ok := s.mayJoin(w, r, f)
+	if !ok {
 		return
 	}
 	hash, err := s.hashPassword(pw)
@@ -69,7 +85,17 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	u, err := s.db.CreateUser(r.Context(), f.Email, hash, false)
+	u, err := create(r.Context(), f.Email, hash)
+	if errors.Is(err, store.ErrInviteUnusable) {
+		// Its last use went to a sign-up racing this one, or it expired.
+		again(http.StatusBadRequest, inviteRefused)
+		return
+	}
+	if errors.Is(err, store.ErrSignupClosed) {
+		// Someone else became the first user meanwhile.
+		s.signupClosed(w, r)
+		return
+	}
 	if errors.Is(err, store.ErrEmailTaken) {
 		// Taken since mayJoin looked, by a sign-up racing this one.
 		s.signupTaken(w, r, f)
@@ -88,14 +114,28 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 }
 
 // mayJoin decides whether the person sending a well-formed sign-up form may
-// have an account, and answers them itself when not. Today the only rule is
-// a free e-mail; rules about who may join (sign-up modes, invitations)
-// belong here too, before any password is hashed.
-func (s *Server) mayJoin(w http.ResponseWriter, r *http.Request, f ui.AuthForm) bool {
-	_, err := s.db.UserByEmail(r.Context(), f.Email)
+// have an account, and answers them itself when not; when they may, it
+// returns how to create it. Who may join (the sign-up mode, an invite, the
+// e-mail domain: see admission) is decided before whether the e-mail is
+// free, so someone without an invite learns nothing about who has an
+// account; all of it before any password is hashed.
+func (s *Server) mayJoin(w http.ResponseWriter, r *http.Request, f ui.AuthForm) (newUser, bool) {
+	some, err := s.db.HasUsers(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil, false
+	}
+	if !some {
+		f.InviteNeeded = false
+	}
+	create, ok := s.admission(w, r, f, !some)
+	if !ok {
+		return nil, false
+	}
+	_, err = s.db.UserByEmail(r.Context(), f.Email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return true
+		return create, true
 	case err == nil:
 		s.signupTaken(w, r, f)
 	case errors.Is(err, store.ErrInvalid):
@@ -104,7 +144,7 @@ func (s *Server) mayJoin(w http.ResponseWriter, r *http.Request, f ui.AuthForm) 
 	default:
 		s.serverError(w, r, fmt.Errorf("look up user: %w", err))
 	}
-	return false
+	return nil, false
 }
 
 // signupTaken answers a sign-up for an e-mail that already has an account:

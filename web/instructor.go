@@ -42,13 +42,14 @@ func (s *Server) classTable(w http.ResponseWriter, r *http.Request) (*content.Co
 }
 
 func (s *Server) instructor(w http.ResponseWriter, r *http.Request) {
-	if _, t, ok := s.classTable(w, r); ok {
-		s.render(w, r, http.StatusOK, ui.InstructorPage(s.siteFor(r), t))
+	if v, ok := s.instructorView(w, r, ""); ok {
+		s.render(w, r, http.StatusOK, ui.InstructorPage(s.siteFor(r), v))
 	}
 }
 
 // progressCSV is the class table as CSV: email, role, account id, then one
-// column per lesson (completion time, RFC 3339) and per quiz ("score/total").
+// column per lesson (completion time, RFC 3339) and three per quiz: the
+// last and the best "score/total" and the number of attempts.
 func (s *Server) progressCSV(w http.ResponseWriter, r *http.Request) {
 	_, t, ok := s.classTable(w, r)
 	if !ok {

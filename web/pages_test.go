@@ -183,7 +183,7 @@ func TestInstructorPages(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parse csv: %v\n%s", err, r.body)
 	}
-	wantHeader := []string{"email", "role", "account_id", "lesson:first", "quiz:first/quiz-1", "lesson:second"}
+	wantHeader := []string{"email", "role", "account_id", "lesson:first", "quiz:first/quiz-1", "quiz:first/quiz-1:best", "quiz:first/quiz-1:attempts", "lesson:second"}
 	if strings.Join(recs[0], ",") != strings.Join(wantHeader, ",") {
 		t.Errorf("csv header = %v, want %v", recs[0], wantHeader)
 	}
@@ -199,8 +199,8 @@ func TestInstructorPages(t *testing.T) {
 	if st == nil || st[0] != "'=student@example.com" || st[1] != "student" || len(st[2]) != 12 {
 		t.Fatalf("student row = %v: want the email defused against formulas, role, 12-digit account", st)
 	}
-	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).MatchString(st[3]) || st[4] != "2/2" || st[5] != "" {
-		t.Errorf("student cells = %v, want completion time, 2/2, empty", st[3:])
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).MatchString(st[3]) || strings.Join(st[4:7], " ") != "2/2 2/2 1" || st[7] != "" {
+		t.Errorf("student cells = %v, want completion time, last 2/2, best 2/2, 1 attempt, empty", st[3:])
 	}
 }
 

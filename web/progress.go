@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
+	"lambdalab/content"
 	"lambdalab/store"
 	"lambdalab/web/ui"
 )
@@ -40,9 +42,11 @@ func (s *Server) submitQuiz(w http.ResponseWriter, r *http.Request) {
 		s.badForm(w, r, err)
 		return
 	}
-	answers := make(map[string][]string, len(quiz.Questions))
-	for _, q := range quiz.Questions {
-		answers[q.ID] = r.PostForm[q.ID]
+	answers, msg := quizAnswers(quiz, r.PostForm)
+	if msg != "" {
+		// Saved as a 0 it would be an attempt, and could hide a better one.
+		s.errorPage(w, r, http.StatusBadRequest, "Answers not checked", msg)
+		return
 	}
 	g := quiz.Grade(answers)
 	// Keep only what grading recognised: valid choice ids, in choice order.
@@ -51,6 +55,11 @@ func (s *Server) submitQuiz(w http.ResponseWriter, r *http.Request) {
 		if len(qg.Chosen) > 0 {
 			kept[qg.Question.ID] = qg.Chosen
 		}
+	}
+	if len(kept) == 0 {
+		s.errorPage(w, r, http.StatusBadRequest, "Answers not checked",
+			"None of the answers sent belong to this quiz. Go back to the lesson, choose your answers and check them again.")
+		return
 	}
 	js, err := json.Marshal(kept)
 	if err != nil {
@@ -96,4 +105,32 @@ func (s *Server) setComplete(w http.ResponseWriter, r *http.Request, done bool) 
 		return
 	}
 	http.Redirect(w, r, ui.LessonURL(l.Slug)+"#lesson-actions", http.StatusSeeOther)
+}
+
+// maxExtraFields is how many form fields beyond the quiz's questions a
+// submission may carry (a browser sends none; room for an extension's).
+const maxExtraFields = 10
+
+// quizAnswers picks a quiz's answers out of a submitted form, or returns a
+// message for a submission that is empty or that no browser would send:
+// more values for a question than it has choices, two for a single-choice
+// question, or far more fields than the quiz has questions.
+func quizAnswers(quiz *content.Quiz, form url.Values) (map[string][]string, string) {
+	if len(form) > len(quiz.Questions)+maxExtraFields {
+		return nil, "This submission has more fields than the quiz has questions. Go back to the lesson and check your answers there."
+	}
+	answers := make(map[string][]string, len(quiz.Questions))
+	for _, q := range quiz.Questions {
+		v := form[q.ID]
+		if len(v) > len(q.Choices) || (!q.Multiple && len(v) > 1) {
+			return nil, "This submission has more answers to a question than it allows. Go back to the lesson and check your answers there."
+		}
+		if len(v) > 0 {
+			answers[q.ID] = v
+		}
+	}
+	if len(answers) == 0 {
+		return nil, "Choose an answer to at least one question, then check your answers."
+	}
+	return answers, ""
 }

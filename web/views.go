@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"lambdalab/content"
@@ -91,13 +92,34 @@ func quizResults(l *content.Lesson, p store.Progress, retry string) map[string]u
 			// A stored attempt we cannot read is shown as a fresh form.
 			continue
 		}
-		out[q.ID] = ui.QuizResult{Grade: q.Grade(answers), At: formatTime(r.At)}
+		st := p.QuizStats[quizKey(l.Slug, q.ID)]
+		allCorrect := st.Best.Total > 0 && st.Best.Score == st.Best.Total
+		res := ui.QuizResult{Grade: q.Grade(answers), At: formatTime(r.At), Reveal: q.Reveals(st.Attempts, allCorrect)}
+		if !res.Reveal {
+			res.RevealNote = revealNote(q.Reveal, st.Attempts)
+		}
+		out[q.ID] = res
 	}
 	return out
 }
 
+// revealNote tells a student whose result hides the right answers when
+// they will see them.
+func revealNote(rv content.Reveal, attempts int) string {
+	if rv.AfterAttempts > 0 {
+		left := rv.AfterAttempts - attempts
+		if left == 1 {
+			return "The right answers and explanations show after one more attempt, or once you get every question right."
+		}
+		return fmt.Sprintf("The right answers and explanations show after %d more attempts, or once you get every question right.", left)
+	}
+	return "The right answers and explanations show once you get every question right. Try again."
+}
+
 // classTable is the instructor's view of everyone's progress: one column per
-// lesson, then one per quiz of that lesson.
+// lesson, then three per quiz of that lesson: the last score (keyed
+// quiz:lesson/quiz as before grades were kept), the best and the number
+// of attempts.
 func classTable(c *content.Course, class []store.StudentProgress) ui.ClassTable {
 	var t ui.ClassTable
 	for _, l := range c.Lessons {
@@ -107,7 +129,11 @@ func classTable(c *content.Course, class []store.StudentProgress) ui.ClassTable 
 			if len(l.Quizzes) > 1 {
 				label += " " + itoa(i+1)
 			}
-			t.Columns = append(t.Columns, ui.ClassColumn{Key: "quiz:" + quizKey(l.Slug, q.ID), Label: label})
+			key := "quiz:" + quizKey(l.Slug, q.ID)
+			t.Columns = append(t.Columns,
+				ui.ClassColumn{Key: key, Label: label + ": last"},
+				ui.ClassColumn{Key: key + ":best", Label: label + ": best"},
+				ui.ClassColumn{Key: key + ":attempts", Label: label + ": attempts"})
 		}
 	}
 	for _, sp := range class {
@@ -119,17 +145,25 @@ func classTable(c *content.Course, class []store.StudentProgress) ui.ClassTable 
 			}
 			row.Cells = append(row.Cells, cell)
 			for _, q := range l.Quizzes {
-				cell := ui.ClassCell{}
+				last, best, attempts := ui.ClassCell{}, ui.ClassCell{}, ui.ClassCell{}
 				if r, ok := sp.Progress.Quizzes[quizKey(l.Slug, q.ID)]; ok {
-					score := itoa(r.Score) + "/" + itoa(r.Total)
-					cell = ui.ClassCell{Text: score, Raw: score, Done: r.Total > 0 && r.Score == r.Total}
+					last = scoreCell(r)
+					st := sp.Progress.QuizStats[quizKey(l.Slug, q.ID)]
+					best = scoreCell(st.Best)
+					n := itoa(st.Attempts)
+					attempts = ui.ClassCell{Text: n, Raw: n}
 				}
-				row.Cells = append(row.Cells, cell)
+				row.Cells = append(row.Cells, last, best, attempts)
 			}
 		}
 		t.Rows = append(t.Rows, row)
 	}
 	return t
+}
+
+func scoreCell(r store.QuizResult) ui.ClassCell {
+	score := itoa(r.Score) + "/" + itoa(r.Total)
+	return ui.ClassCell{Text: score, Raw: score, Done: r.Total > 0 && r.Score == r.Total}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -82,6 +82,12 @@ type LessonView struct {
 type QuizResult struct {
 	Grade content.Grade
 	At    string // formatted time of the attempt
+	// Reveal shows the right choices and the explanations; without it the
+	// result says only the score and which questions were wrong (the
+	// quiz's reveal: rule, content.Quiz.Reveals). RevealNote says when
+	// they will show.
+	Reveal     bool
+	RevealNote string
 }
 
 // AuthForm is the sign-in or sign-up form, refilled after an error.
@@ -90,6 +96,10 @@ type AuthForm struct {
 	Email  string
 	Next   string // local path to return to after success
 	Error  string // message for the reader; empty when none
+	// InviteNeeded shows the sign-up form's invite code field (serve
+	// --signup invite); Invite is the code, from the link or as typed.
+	InviteNeeded bool
+	Invite       string
 }
 
 // ClassTable is the instructor's students × lessons/quizzes table; the CSV
