@@ -31,11 +31,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
 	contentDir := fl.String("content", "", "author mode: read the course from this folder and reload on every change")
 	awsAddr := fl.String("aws-addr", "127.0.0.1:4566", "address for the AWS-compatible endpoint (the AWS CLI and SDKs), or off")
+	signup := fl.String("signup", "open", "who may create an account: open (anyone), invite (with an invite from the instructor page) or closed; the first user always may")
+	signupDomain := fl.String("signup-domain", "", "accept sign-ups only from e-mail addresses at this domain, like example.edu (the first user excepted)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fl.Arg(0))
+	}
+	// Flags are checked before anything starts, so a typo costs nothing.
+	signupMode, err := web.ParseSignupMode(*signup)
+	if err != nil {
+		return fmt.Errorf("serve: --signup: %w", err)
+	}
+	domain, err := web.CheckSignupDomain(*signupDomain)
+	if err != nil {
+		return fmt.Errorf("serve: --signup-domain: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
@@ -61,6 +72,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer acct.close(ctx)
 	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != "", XRayLayer: acct.xrayLayer, Cloud: acct.cloud()}
+	cfg.Signup, cfg.SignupDomain = signupMode, domain
 	if awsLn != nil {
 		cfg.AWSEndpoint = "http://" + awsLn.Addr().String()
 	}

@@ -32,6 +32,12 @@ type Config struct {
 	AuthorMode bool
 	// SessionTTL is how long a sign-in lasts. Zero means 14 days.
 	SessionTTL time.Duration
+	// Signup says who may create an account (serve --signup); zero means
+	// SignupOpen. The first user of a fresh install always may.
+	Signup SignupMode
+	// SignupDomain, when set, admits only e-mail addresses at exactly this
+	// domain (serve --signup-domain), the first user excepted.
+	SignupDomain string
 	// MaxBodyBytes caps every request body. Zero means 64 KiB, plenty for
 	// the site's forms.
 	MaxBodyBytes int64
@@ -66,6 +72,9 @@ type Server struct {
 	sessionTTL  time.Duration
 	maxBody     int64
 	awsEndpoint string
+
+	signupMode   SignupMode
+	signupDomain string // lower case; "" admits every domain
 	xrayLayer   func() (string, bool)
 
 	state atomic.Pointer[courseState]
@@ -134,6 +143,13 @@ func New(cfg Config) (*Server, error) {
 	s.SetLabs(cfg.Labs)
 	if s.sessionTTL == 0 {
 		s.sessionTTL = 14 * 24 * time.Hour
+	}
+	var err error
+	if s.signupMode, err = ParseSignupMode(string(cfg.Signup)); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	if s.signupDomain, err = CheckSignupDomain(cfg.SignupDomain); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
 	}
 	if s.maxBody == 0 {
 		s.maxBody = 64 << 10
