@@ -119,7 +119,7 @@ func revealNote(rv content.Reveal, attempts int) string {
 // classTable is the instructor's view of everyone's progress: one column per
 // lesson, then three per quiz of that lesson: the last score (keyed
 // quiz:lesson/quiz as before grades were kept), the best and the number
-// of attempts.
+// of attempts. The page shows the three in the first column's cell.
 func classTable(c *content.Course, class []store.StudentProgress) ui.ClassTable {
 	var t ui.ClassTable
 	for _, l := range c.Lessons {
@@ -131,9 +131,9 @@ func classTable(c *content.Course, class []store.StudentProgress) ui.ClassTable 
 			}
 			key := "quiz:" + quizKey(l.Slug, q.ID)
 			t.Columns = append(t.Columns,
-				ui.ClassColumn{Key: key, Label: label + ": last"},
-				ui.ClassColumn{Key: key + ":best", Label: label + ": best"},
-				ui.ClassColumn{Key: key + ":attempts", Label: label + ": attempts"})
+				ui.ClassColumn{Key: key, Label: label},
+				ui.ClassColumn{Key: key + ":best", Label: label + ": best", CSVOnly: true},
+				ui.ClassColumn{Key: key + ":attempts", Label: label + ": attempts", CSVOnly: true})
 		}
 	}
 	for _, sp := range class {
@@ -145,13 +145,20 @@ func classTable(c *content.Course, class []store.StudentProgress) ui.ClassTable 
 			}
 			row.Cells = append(row.Cells, cell)
 			for _, q := range l.Quizzes {
-				last, best, attempts := ui.ClassCell{}, ui.ClassCell{}, ui.ClassCell{}
+				last, best, attempts := ui.ClassCell{}, ui.ClassCell{CSVOnly: true}, ui.ClassCell{CSVOnly: true}
 				if r, ok := sp.Progress.Quizzes[quizKey(l.Slug, q.ID)]; ok {
-					last = scoreCell(r)
 					st := sp.Progress.QuizStats[quizKey(l.Slug, q.ID)]
-					best = scoreCell(st.Best)
+					last, best = scoreCell(r), scoreCell(st.Best)
+					best.CSVOnly = true
 					n := itoa(st.Attempts)
-					attempts = ui.ClassCell{Text: n, Raw: n}
+					attempts = ui.ClassCell{Raw: n, CSVOnly: true}
+					tries := " tries"
+					if st.Attempts == 1 {
+						tries = " try"
+					}
+					// Best first: it is the grade; Done follows it too.
+					last.Text = "best " + best.Raw + " · last " + last.Raw + " · " + n + tries
+					last.Done = best.Done
 				}
 				row.Cells = append(row.Cells, last, best, attempts)
 			}

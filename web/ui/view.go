@@ -113,6 +113,9 @@ type ClassTable struct {
 type ClassColumn struct {
 	Key   string // stable id used in the CSV header: "lesson:slug" or "quiz:slug/quiz-id"
 	Label string // human heading
+	// CSVOnly columns are left out of the page, whose quiz column sums up
+	// what the CSV spreads over three.
+	CSVOnly bool
 }
 
 // ClassRow is one user.
@@ -126,6 +129,8 @@ type ClassCell struct {
 	Text string // shown on the page; "" when nothing yet
 	Raw  string // the CSV value: RFC 3339 completion time or "score/total"
 	Done bool   // completed lesson or full quiz score
+	// CSVOnly is set on the cells of CSVOnly columns.
+	CSVOnly bool
 }
 
 // AccountView is the signed-in user's AWS account page. It holds the secret
