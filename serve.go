@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,6 +33,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
 	contentDir := fl.String("content", "", "author mode: read the course from this folder and reload on every change")
 	awsAddr := fl.String("aws-addr", "127.0.0.1:4566", "address for the AWS-compatible endpoint (the AWS CLI and SDKs), or off")
+	proxiesFlag := fl.String("trusted-proxies", getenv("LAMBDALAB_TRUSTED_PROXIES"),
+		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default $LAMBDALAB_TRUSTED_PROXIES, else none)")
+	tlsCert := fl.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	tlsKey := fl.String("tls-key", "", "the PEM private key for --tls-cert")
+	baseURL := fl.String("base-url", "", "the site's public address for links sent elsewhere, like https://class.example.org")
 	signup := fl.String("signup", "open", "who may create an account: open (anyone), invite (with an invite from the instructor page) or closed; the first user always may")
 	signupDomain := fl.String("signup-domain", "", "accept sign-ups only from e-mail addresses at this domain, like example.edu (the first user excepted)")
 	if err := fl.Parse(args); err != nil {
@@ -40,6 +47,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("serve: unexpected argument %q", fl.Arg(0))
 	}
 	// Flags are checked before anything starts, so a typo costs nothing.
+	trusted, err := web.ParseTrustedProxies(*proxiesFlag)
+	if err != nil {
+		return fmt.Errorf("serve: --trusted-proxies: %w", err)
+	}
+	if _, err := web.CheckBaseURL(*baseURL); err != nil {
+		return fmt.Errorf("serve: --base-url: %w", err)
+	}
 	signupMode, err := web.ParseSignupMode(*signup)
 	if err != nil {
 		return fmt.Errorf("serve: --signup: %w", err)
@@ -47,6 +61,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	domain, err := web.CheckSignupDomain(*signupDomain)
 	if err != nil {
 		return fmt.Errorf("serve: --signup-domain: %w", err)
+	}
+	tlsConfig, err := loadTLS(*tlsCert, *tlsKey)
+	if err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
@@ -72,6 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer acct.close(ctx)
 	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != "", XRayLayer: acct.xrayLayer, Cloud: acct.cloud()}
+	cfg.TrustedProxies, cfg.BaseURL = trusted, *baseURL
 	cfg.Signup, cfg.SignupDomain = signupMode, domain
 	if awsLn != nil {
 		cfg.AWSEndpoint = "http://" + awsLn.Addr().String()
@@ -115,6 +134,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	srv.RegisterOnShutdown(site.Close)
 	go sweepSessions(ctx, db, logger)
@@ -142,10 +162,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		acct.listenXRay(ctx, awsLn.Addr().String())
 	}
 
-	logger.Info("lambdalab serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode,
-		"startup_ms", time.Since(begin).Milliseconds())
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	logger.Info("lambdalab serving", "url", scheme+"://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode,
+		"trusted_proxies", len(trusted), "base_url", *baseURL, "startup_ms", time.Since(begin).Milliseconds())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-served:
@@ -165,6 +195,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("lambdalab stopped")
 	return nil
+}
+
+// loadTLS reads serve's --tls-cert and --tls-key: both or neither. It
+// returns nil for plain HTTP.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "" || keyFile == "":
+		return nil, errors.New("serve: --tls-cert and --tls-key go together: give both files or neither")
+	}
+	for _, f := range [][2]string{{"--tls-cert", certFile}, {"--tls-key", keyFile}} {
+		if _, err := os.Stat(f[1]); err != nil {
+			return nil, fmt.Errorf("serve: %s: %w", f[0], err)
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --tls-cert %s and --tls-key %s are not a PEM certificate and its private key: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // watchCourse starts author mode: the site gets every reload of dir. It

@@ -18,6 +18,7 @@ import (
 const userUsage = `Usage:
   lambdalab user add --email E [--instructor] --password-stdin [--data DIR]
   lambdalab user keys --email E [--rotate] [--endpoint-url URL] [--data DIR]
+  lambdalab user reset-password --email E --password-stdin [--data DIR]
 
 The password is read from the first line of standard input, so it never
 appears in the shell history or the process list:
@@ -27,6 +28,10 @@ keys prints the user's AWS access key as shell variables for the AWS CLI and
 SDKs; --rotate first replaces it, and the old key stops working:
   eval "$(lambdalab user keys --email alice@example.com)"
   aws lambda list-functions
+
+reset-password sets a new password for a user who forgot theirs and signs
+them out everywhere:
+  echo "$NEW_PASSWORD" | lambdalab user reset-password --email alice@example.com --password-stdin
 `
 
 // maxPasswordLine bounds what is read from stdin: far above any password
@@ -44,6 +49,8 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return runUserAdd(ctx, args[1:], stdin, stdout, stderr)
 	case "keys":
 		return runUserKeys(ctx, args[1:], stdout, stderr)
+	case "reset-password":
+		return runUserResetPassword(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, userUsage)
 		return nil
@@ -184,3 +191,54 @@ func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // shellQuote returns s as one single-quoted POSIX shell word.
 func shellQuote(s string) string { return cloud.ShellQuote(s) }
+
+func runUserResetPassword(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("lambdalab user reset-password", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	email := fl.String("email", "", "the user whose password to set (required)")
+	passwordStdin := fl.Bool("password-stdin", false, "read the new password from the first line of standard input (required)")
+	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
+	if err := fl.Parse(args); err != nil {
+		return fmt.Errorf("user reset-password: %w", err)
+	}
+	switch {
+	case fl.NArg() > 0:
+		return fmt.Errorf("user reset-password: unexpected argument %q", fl.Arg(0))
+	case strings.TrimSpace(*email) == "":
+		return errors.New("user reset-password: --email is required")
+	case !*passwordStdin:
+		return errors.New("user reset-password: --password-stdin is required (pipe the password in so it stays out of the shell history)")
+	}
+	dbPath := filepath.Join(*dataDir, "lambdalab.db")
+	// A mistyped --data must not leave an empty database behind.
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("user reset-password: no database at %s (use --data to point at the data folder)", dbPath)
+	}
+	pw, err := readPasswordLine(stdin)
+	if err != nil {
+		return fmt.Errorf("user reset-password: %w", err)
+	}
+	hash, err := store.HashPassword(pw)
+	if err != nil {
+		return fmt.Errorf("user reset-password: %w", err)
+	}
+	db, err := store.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("user reset-password: %w", err)
+	}
+	defer db.Close()
+	u, err := db.UserByEmail(ctx, *email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("user reset-password: no user %s in %s", strings.TrimSpace(*email), dbPath)
+	case err != nil:
+		return fmt.Errorf("user reset-password: %w", err)
+	}
+	// SetPasswordHash ends every session in the same transaction: whoever
+	// was signed in as the user, perhaps the reason for the reset, is out.
+	if err := db.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		return fmt.Errorf("user reset-password: %w", err)
+	}
+	fmt.Fprintf(stdout, "set a new password for %s and signed them out everywhere\n", u.Email)
+	return nil
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -201,12 +200,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, next string) {
-	token, err := s.db.CreateSession(r.Context(), u.ID, s.sessionTTL)
-	if err != nil {
-		s.serverError(w, r, fmt.Errorf("create session for user %d: %w", u.ID, err))
+	if err := s.beginSession(w, r, u); err != nil {
+		s.serverError(w, r, err)
 		return
 	}
-	setSessionCookie(w, r, token, s.sessionTTL)
 	if next == "" {
 		next = "/"
 	}
@@ -292,14 +289,9 @@ func localPath(p string) string {
 	return p
 }
 
-// clientIP is the peer address. Headers such as X-Forwarded-For are not
-// trusted: anyone can send them.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the client's address: the peer's, or behind a trusted proxy
+// the one it forwarded for (see proxy.go). Anyone else's X-Forwarded-For
+// is ignored: anyone can send it.
+func clientIP(r *http.Request) string { return clientOf(r).ip }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

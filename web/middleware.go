@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"lambdalab/store"
 )
@@ -19,6 +20,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	nonceKey
+	clientInfoKey
 )
 
 // styleNonce is the request's CSP nonce for <style> elements: the code
@@ -52,7 +54,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, err := s.db.SessionUser(r.Context(), c.Value)
+		u, err := s.db.UseSession(r.Context(), c.Value, s.sessionTTL, s.sessionIdle)
 		if errors.Is(err, store.ErrNotFound) {
 			// Expired or signed out elsewhere: forget the cookie, carry on anonymous.
 			clearSessionCookie(w, r)
@@ -72,6 +74,31 @@ func skipSession(path string) bool {
 		path == "/healthz" || path == "/highlight.css" || path == "/_author/events"
 }
 
+// beginSession signs u in on this browser: a new session and its cookie.
+// The session the browser's cookie held before, if any, is ended rather
+// than left live beside the new one (signing in again, or as someone
+// else, on a shared machine). Call it from every handler that signs in.
+func (s *Server) beginSession(w http.ResponseWriter, r *http.Request, u store.User) error {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := s.db.DeleteSession(r.Context(), c.Value); err != nil {
+			return fmt.Errorf("end previous session: %w", err)
+		}
+	}
+	// The first deadline is the idle one; each use moves it (see loadSession).
+	first := s.sessionTTL
+	if s.sessionIdle > 0 && s.sessionIdle < first {
+		first = s.sessionIdle
+	}
+	token, err := s.db.CreateSession(r.Context(), u.ID, first)
+	if err != nil {
+		return fmt.Errorf("create session for user %d: %w", u.ID, err)
+	}
+	// The cookie lasts the whole lifetime; an idle end is the server's to
+	// enforce, and loadSession clears a cookie whose session has gone.
+	setSessionCookie(w, r, token, s.sessionTTL)
+	return nil
+}
+
 func setSessionCookie(w http.ResponseWriter, r *http.Request, token string, ttl time.Duration) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
@@ -79,7 +106,7 @@ func setSessionCookie(w http.ResponseWriter, r *http.Request, token string, ttl 
 		Path:     "/",
 		MaxAge:   int(ttl / time.Second),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   isHTTPS(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -91,7 +118,7 @@ func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 		Path:     "/",
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   isHTTPS(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -129,6 +156,13 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'nonce-"+nonce+"'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+		if isHTTPS(r) {
+			// A year, and only this host: a class site often shares its
+			// parent domain with hosts that are not ours to pin to HTTPS.
+			// Browsers ignore the header on plain HTTP, so it is sent only
+			// when it can take effect.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nonceKey, nonce)))
 	})
 }
@@ -148,8 +182,9 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// logRequests writes one line per request. It logs the path but not the
-// query, cookies or body, so no token or password reaches the log.
+// logRequests writes one line per request. It logs the path (capped) and
+// the client's address but not the query, cookies or body, so no token or
+// password reaches the log.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -157,12 +192,30 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", capPath(r.URL.Path)),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int64("bytes", sw.bytes),
+			slog.String("client", clientIP(r)),
 		)
 	})
+}
+
+// maxLoggedPath is how much of a path a log line prints: enough for any
+// page of the site, while a client's 64 KB path cannot flood the log.
+const maxLoggedPath = 256
+
+// capPath shortens a path past maxLoggedPath at a character boundary and
+// says how much was left out.
+func capPath(p string) string {
+	if len(p) <= maxLoggedPath {
+		return p
+	}
+	cut := maxLoggedPath
+	for cut > 0 && !utf8.RuneStart(p[cut]) {
+		cut--
+	}
+	return p[:cut] + fmt.Sprintf("…[%d more bytes]", len(p)-cut)
 }
 
 // statusWriter records what a handler sent. Unwrap lets
@@ -190,3 +243,75 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// allowProbes are the methods a 405's Allow header may name.
+var allowProbes = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// withFallbacks serves mux, and answers what it has no route for with the
+// site's pages: 405 and an Allow header when the path has routes for other
+// methods (a form posted to a page, a bookmarked POST URL), else 404. The
+// mux's own answers for these are bare text.
+func (s *Server) withFallbacks(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// Asking the mux about each other method finds what the path allows
+		// without keeping a second list of routes. It only runs on a miss.
+		var allow []string
+		for _, m := range allowProbes {
+			probe := r.WithContext(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			s.notFoundPage(w, r)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.errorPage(w, r, http.StatusMethodNotAllowed, "Not allowed here",
+			"This address does not take that kind of request. If you followed a link or sent a form, go back and try again from the page.")
+	})
+}
+
+// siteNotFound turns h's own 404 into the site's 404 page, for handlers
+// (static files) that answer misses in plain text.
+func (s *Server) siteNotFound(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nw := &notFoundWriter{ResponseWriter: w}
+		h.ServeHTTP(nw, r)
+		if nw.notFound {
+			s.notFoundPage(w, r)
+		}
+	})
+}
+
+// notFoundWriter swallows a 404 and its body so that the caller can write
+// its own page instead; any other response passes through.
+type notFoundWriter struct {
+	http.ResponseWriter
+	notFound, started bool
+}
+
+func (w *notFoundWriter) WriteHeader(code int) {
+	if !w.started && code == http.StatusNotFound {
+		w.notFound = true
+	}
+	w.started = true
+	if !w.notFound {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *notFoundWriter) Write(b []byte) (int, error) {
+	w.started = true
+	if w.notFound {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *notFoundWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -95,7 +95,10 @@ func (s *Server) lesson(w http.ResponseWriter, r *http.Request) {
 	site := s.site(u)
 	v.Calculators, site.Scripts = lessonCalculators(l, r.URL.Query())
 	if u != nil {
-		s.recordVisit(r.Context(), u.ID, l.Slug)
+		if r.Method != http.MethodHead {
+			// A HEAD (a link checker, a preview) reads no lesson.
+			s.recordVisit(r.Context(), u.ID, l.Slug)
+		}
 		if at, done := p.Completed[l.Slug]; done {
 			v.Done, v.DoneAt = true, formatTime(at)
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,17 @@ type Config struct {
 	AuthorMode bool
 	// SessionTTL is how long a sign-in lasts. Zero means 14 days.
 	SessionTTL time.Duration
+	// SessionIdle ends a session unused for this long, before SessionTTL.
+	// Zero means 2 days; negative means no idle limit.
+	SessionIdle time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (see proxy.go). Empty trusts none:
+	// the peer is the client, and only TLS to us counts as HTTPS.
+	TrustedProxies []netip.Prefix
+	// BaseURL is the site's public address, such as
+	// https://class.example.org, for links sent elsewhere (absoluteURL).
+	// Empty builds them from each request's Host.
+	BaseURL string
 	// Signup says who may create an account (serve --signup); zero means
 	// SignupOpen. The first user of a fresh install always may.
 	Signup SignupMode
@@ -72,10 +84,15 @@ type Server struct {
 	sessionTTL  time.Duration
 	maxBody     int64
 	awsEndpoint string
-
-	signupMode   SignupMode
-	signupDomain string // lower case; "" admits every domain
 	xrayLayer   func() (string, bool)
+
+	sessionIdle    time.Duration // zero: no idle limit
+	trustedProxies []netip.Prefix
+	baseURL        string // checked, without a trailing slash; "" builds links from the request
+	signupMode     SignupMode
+	signupDomain   string // lower case; "" admits every domain
+	// passwordGuesses counts current-password checks on /account/password.
+	passwordGuesses *guessLimit
 
 	state atomic.Pointer[courseState]
 
@@ -144,13 +161,25 @@ func New(cfg Config) (*Server, error) {
 	if s.sessionTTL == 0 {
 		s.sessionTTL = 14 * 24 * time.Hour
 	}
-	var err error
+	switch {
+	case cfg.SessionIdle == 0:
+		s.sessionIdle = 2 * 24 * time.Hour
+	case cfg.SessionIdle > 0:
+		s.sessionIdle = cfg.SessionIdle
+	}
+	s.trustedProxies = cfg.TrustedProxies
+	base, err := CheckBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	s.baseURL = base
 	if s.signupMode, err = ParseSignupMode(string(cfg.Signup)); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	if s.signupDomain, err = CheckSignupDomain(cfg.SignupDomain); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
+	s.passwordGuesses = newGuessLimit(5, 15*time.Minute)
 	if s.maxBody == 0 {
 		s.maxBody = 64 << 10
 	}
