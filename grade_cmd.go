@@ -64,6 +64,12 @@ func loadLabs(contentDir string, course *content.Course) ([]*labs.Lab, error) {
 		if all, err = labs.Load(os.DirFS(dir), opts); err != nil {
 			return nil, fmt.Errorf("labs in %s: %w", dir, err)
 		}
+	} else if embedded, err := labs.Load(labs.Embedded(), opts); err == nil {
+		// A folder of lessons only (the repository's own content/course,
+		// say) keeps the built-in labs when they fit its lessons, so its
+		// links to them still lead somewhere; a course they do not fit
+		// gets no labs, and a link to one is an error below.
+		all = embedded
 	}
 	// A link to a lab that is not there would lead a reader to a 404; the
 	// *content.LoadError names each such link's lesson file and line.

@@ -64,27 +64,39 @@ func TestLabLinkToMissingLab(t *testing.T) {
 		t.Errorf("loadCourse error:\n%v\nwant the one problem %s", err, want)
 	}
 
-	// Without a labs folder an author's course has no labs, so even a link
-	// to a real lab fails.
+	// A folder of lessons only (the repository's content/course served
+	// with --content) keeps the built-in labs, so its links still resolve.
 	if err := os.RemoveAll(filepath.Join(dir, "labs")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(dir, "compute", "99-broken-lab-link.md")); err != nil {
 		t.Fatal(err)
 	}
-	course, err := content.Load(os.DirFS(dir))
+	_, all, err := loadCourse(dir)
+	if err != nil {
+		t.Fatalf("loadCourse of the lessons alone: %v", err)
+	}
+	if len(all) != len(mustEmbeddedLabs(t)) {
+		t.Errorf("lessons alone got %d labs, want the %d built-in ones", len(all), len(mustEmbeddedLabs(t)))
+	}
+	// … and a link to a lab that is not built in still fails there.
+	if err := os.WriteFile(filepath.Join(dir, "compute", "99-broken-lab-link.md"), []byte(lesson), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadCourse(dir); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("lessons alone with a link to /labs/nope: %v, want %s", err, want)
+	}
+}
+
+func mustEmbeddedLabs(t *testing.T) []*labs.Lab {
+	t.Helper()
+	course, err := content.Load(content.Embedded())
 	if err != nil {
 		t.Fatal(err)
 	}
-	linked := 0
-	for _, l := range course.Lessons {
-		linked += len(l.LabLinks)
+	all, err := loadLabs("", course)
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, _, err = loadCourse(dir)
-	switch {
-	case linked == 0 && err != nil:
-		t.Errorf("loadCourse of a course without lab links or labs: %v", err)
-	case linked > 0 && (err == nil || !strings.Contains(err.Error(), "which does not exist")):
-		t.Errorf("loadCourse of a course with %d lab links and no labs = %v, want each link reported", linked, err)
-	}
+	return all
 }
