@@ -56,7 +56,7 @@ func TestXRayLayerCommand(t *testing.T) {
 	requireDocker(t)
 	data := filepath.Join(t.TempDir(), "data")
 	seedXRayLayerCache(t, filepath.Join(data, "cache", "xray-layer"))
-	if _, stderr, err := runUserCmd(t, "a password\n", "add", "--email", "ann@example.com", "--password-stdin", "--data", data); err != nil {
+	if _, stderr, err := runUserCmd(t, "a long enough password\n", "add", "--email", "ann@example.com", "--password-stdin", "--data", data); err != nil {
 		t.Fatalf("user add: %v\n%s", err, stderr)
 	}
 
