@@ -52,6 +52,11 @@ const (
 	MaxImageBytes = 10 << 30
 	// MaxConsoleEditor is the largest package the console's editor opens.
 	MaxConsoleEditor = 3 << 20
+	// MaxCodeStorage is what all of an account's function and layer code
+	// may take per Region: 75 GB (a soft limit).
+	MaxCodeStorage = 75 << 30
+	// MaxPolicyBytes is the largest resource-based policy of a function.
+	MaxPolicyBytes = 20 << 10
 
 	// AWSAccountConcurrency is a real account's default concurrency per
 	// Region (lambdalab gives each learner a much smaller one).
@@ -142,6 +147,9 @@ func Table() []Fact {
 		{ID: "package-unzipped", Text: itoa(MaxUnzipped>>20) + " MB"},
 		{ID: "package-image", Text: itoa(MaxImageBytes>>30) + " GB"},
 		{ID: "package-editor", Text: itoa(MaxConsoleEditor>>20) + " MB"},
+		{ID: "code-storage", Text: itoa(MaxCodeStorage>>30) + " GB", AsOf: "February 2026", Source: QuotasURL},
+		{ID: "policy-max", Text: itoa(MaxPolicyBytes>>10) + " KB"},
+		{ID: "provisioned-rounding", Text: minutes(ProvisionedRounding)},
 		{ID: "account-concurrency", Text: group(AWSAccountConcurrency), AsOf: "February 2026", Source: QuotasURL},
 		{ID: "unreserved-minimum", Text: group(UnreservedMinimum)},
 		{ID: "scaling-rate", Text: group(ScalingStep) + " instances every " + seconds(ScalingInterval), AsOf: "November 2023", Source: ScalingURL},

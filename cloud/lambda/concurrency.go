@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"lambdalab/facts"
 	"lambdalab/sandbox"
 	"lambdalab/store"
 )
@@ -256,9 +257,9 @@ type AccountSettings struct {
 // GetAccountSettings reports the account's limits and usage.
 func (s *Service) GetAccountSettings(ctx context.Context, account string) (AccountSettings, error) {
 	var out AccountSettings
-	out.AccountLimit.TotalCodeSize = 80530636800
-	out.AccountLimit.CodeSizeUnzipped = 262144000
-	out.AccountLimit.CodeSizeZipped = 52428800
+	out.AccountLimit.TotalCodeSize = facts.MaxCodeStorage
+	out.AccountLimit.CodeSizeUnzipped = facts.MaxUnzipped
+	out.AccountLimit.CodeSizeZipped = facts.MaxZipped
 	limit := 10
 	if e := s.engine.Load(); e != nil {
 		limit = e.AccountConcurrency()

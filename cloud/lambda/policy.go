@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 
+	"lambdalab/facts"
 	"lambdalab/sandbox"
 	"lambdalab/store"
 )
@@ -79,7 +80,12 @@ func (s *Service) AddPermission(ctx context.Context, account, name, qualifier st
 		cond["ArnLike"] = map[string]string{"AWS:SourceArn": in.SourceArn}
 	}
 	if in.PrincipalOrgID != "" {
-		cond["StringEquals"] = map[string]string{"aws:PrincipalOrgID": in.PrincipalOrgID}
+		// Beside a SourceAccount condition, not instead of it: Lambda
+		// keeps both keys under one StringEquals.
+		if cond["StringEquals"] == nil {
+			cond["StringEquals"] = map[string]string{}
+		}
+		cond["StringEquals"]["aws:PrincipalOrgID"] = in.PrincipalOrgID
 	}
 	if len(cond) > 0 {
 		st.Condition = cond
@@ -93,7 +99,7 @@ func (s *Service) AddPermission(ctx context.Context, account, name, qualifier st
 	for _, e := range existing {
 		size += len(e.Statement)
 	}
-	if size > 20*1024 {
+	if size > facts.MaxPolicyBytes {
 		return "", &Error{Type: "PolicyLengthExceededException", Status: 400, Message: "The final policy size (" + fmt.Sprint(size) + ") is bigger than the limit (20480)."}
 	}
 	err = s.db.AddPolicyStatement(ctx, store.LambdaPolicyStatement{AccountID: account, Function: ref.Name,

@@ -336,3 +336,25 @@ func TestListFunctionsAllVersions(t *testing.T) {
 		t.Errorf("ListFunctions FunctionVersion=ALL = %v, want %s", got, want)
 	}
 }
+
+// TestAddPermissionKeepsBothStringEquals: a statement with a source account
+// and an organization keeps both conditions; the organization once replaced
+// the source account, which widened the grant to any account's resource.
+func TestAddPermissionKeepsBothStringEquals(t *testing.T) {
+	ctx := context.Background()
+	s, acct := newTestService(t)
+	createPy(t, s, acct, "fn", "def handler(e, c): return 1")
+	if _, err := s.AddPermission(ctx, acct, "fn", "", AddPermissionInput{StatementID: "org", Action: "lambda:InvokeFunction",
+		Principal: "s3.amazonaws.com", SourceAccount: acct, PrincipalOrgID: "o-a1b2c3d4e5"}); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := s.GetPolicy(ctx, acct, "fn", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"AWS:SourceAccount":"` + acct + `"`, `"aws:PrincipalOrgID":"o-a1b2c3d4e5"`} {
+		if !strings.Contains(pol.Policy, want) {
+			t.Errorf("policy %s lacks %s", pol.Policy, want)
+		}
+	}
+}
