@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,17 +209,41 @@ func TestLimiterWindow(t *testing.T) {
 	now := time.Unix(1000, 0)
 	l := newLimiter(2, time.Minute)
 	l.now = func() time.Time { return now }
-	l.add("k")
-	l.add("k")
-	if d := l.wait("k"); d != time.Minute {
-		t.Errorf("wait after 2 of 2 = %v, want 1m", d)
+	for i := range 2 {
+		if d := l.take("k"); d != 0 {
+			t.Fatalf("take %d of 2 = %v, want 0", i+1, d)
+		}
+	}
+	if d := l.take("k"); d != time.Minute {
+		t.Errorf("take after 2 of 2 = %v, want 1m", d)
 	}
 	now = now.Add(61 * time.Second)
-	if d := l.wait("k"); d != 0 {
-		t.Errorf("wait after the window = %v, want 0", d)
+	if d := l.take("k"); d != 0 {
+		t.Errorf("take after the window = %v, want 0", d)
 	}
-	if n := l.keys.len(); n != 0 {
-		t.Errorf("expired key kept: %d keys", n)
+	if n := l.keys.len(); n != 1 {
+		t.Errorf("%d keys after one key's window passed, want 1", n)
+	}
+}
+
+// TestLimiterTakeIsAtomic: however many requests arrive at once, no more
+// than max are let through in a window (the workspace's action limits).
+func TestLimiterTakeIsAtomic(t *testing.T) {
+	l := newLimiter(30, time.Minute)
+	var passed atomic.Int32
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if l.take("user:1") == 0 {
+				passed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := passed.Load(); n != 30 {
+		t.Errorf("%d of 200 parallel takes passed, want exactly 30", n)
 	}
 }
 

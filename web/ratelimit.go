@@ -99,28 +99,6 @@ func (l *limiter) take(key string) time.Duration {
 	return 0
 }
 
-// wait returns how long until every key may try again; zero when they may now.
-func (l *limiter) wait(keys ...string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	var longest time.Duration
-	for _, k := range keys {
-		longest = max(longest, l.waitLocked(k, now))
-	}
-	return longest
-}
-
-// add records one event for each key.
-func (l *limiter) add(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	for _, k := range keys {
-		l.addLocked(k, now)
-	}
-}
-
 func (l *limiter) waitLocked(key string, now time.Time) time.Duration {
 	hs := l.recent(key, now)
 	if len(hs) < l.max {

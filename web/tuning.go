@@ -100,11 +100,7 @@ func (s *Server) tune(w http.ResponseWriter, r *http.Request) {
 // reports that it is spent.
 func (s *Server) takeInvoke(u *store.User) bool {
 	key := "user:" + itoa(int(u.ID))
-	if s.actions.invoke.wait(key) > 0 {
-		return false
-	}
-	s.actions.invoke.add(key)
-	return true
+	return s.actions.invoke.take(key) == 0
 }
 
 // powerTune measures the function at every size on a temporary copy.

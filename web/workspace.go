@@ -108,14 +108,15 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, u *store.User, ki
 		l, what = s.actions.change, "changes"
 	}
 	key := "user:" + itoa(int(u.ID))
-	if d := l.wait(key); d > 0 {
+	// take decides and records in one step, so parallel requests cannot
+	// all pass the check before any of them is counted.
+	if d := l.take(key); d > 0 {
 		secs := int(d.Seconds()) + 1
 		w.Header().Set("Retry-After", itoa(secs))
 		s.errorPage(w, r, http.StatusTooManyRequests, "Slow down",
 			fmt.Sprintf("You have made the most %s allowed in a minute (%d). Try again in %d seconds.", what, l.max, secs))
 		return false
 	}
-	l.add(key)
 	return true
 }
 
