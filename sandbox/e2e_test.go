@@ -358,31 +358,130 @@ func TestMemoryBomb(t *testing.T) {
 	stillWorks(t, e)
 }
 
+// TestForkBomb: a handler that forks without end, and keeps trying when a
+// fork is refused, must be contained under either runtime: the host can still
+// start processes, another learner's function answers during the attack, and
+// the bombed function's next invoke is a fresh instance with an empty /tmp.
+// How it ends depends on which limit bites first. Under runc each guest
+// process is a host task, so forks fail at the 1,024-process limit (EAGAIN,
+// as in Lambda) and the function's timeout ends the invocation. Under gVisor
+// guest processes live in its user-space kernel and the host pids limit does
+// not see them, so memory runs out first and the runtime is killed: Lambda's
+// answer to a function that exhausts its memory (Runtime.ExitError, signal:
+// killed, and Runtime.OutOfMemory in the REPORT).
 func TestForkBomb(t *testing.T) {
 	e := newEngine(t, sandbox.Config{})
 	fn := pyFunction(t, `import os, time
 def handler(event, context):
-    n = 0
-    try:
-        while True:
-            if os.fork() == 0:
-                time.sleep(1000)
-                os._exit(0)
-            n += 1
-    except OSError as e:
-        return {"forks": n, "error": f"{type(e).__name__}: {e}"}
+    if event.get("check"):
+        return {"tmp": sorted(os.listdir("/tmp")), "procs": sum(1 for p in os.listdir("/proc") if p.isdigit())}
+    open("/tmp/bombed", "w").close()
+    forks = refused = 0
+    while True:
+        try:
+            pid = os.fork()
+        except OSError as e:
+            if refused == 0:
+                print(f"fork refused after {forks} forks: {type(e).__name__}: {e}", flush=True)
+            refused += 1
+            time.sleep(0.01)
+            continue
+        if pid == 0:
+            time.sleep(1000)
+            os._exit(0)
+        forks += 1
 `)
-	fn.Timeout, fn.MemoryMB = 20*time.Second, 1769
-	res := invoke(t, e, fn, `{}`)
-	v := decode(t, res)
-	// Contained means: forks fail at the pids limit (EAGAIN), or the timeout
-	// ends the invocation — what Lambda does too — and the platform goes on.
-	if v["errorType"] != "Sandbox.Timedout" {
-		if v["forks"] == nil || v["forks"].(float64) >= 1024 || !strings.Contains(fmt.Sprint(v["error"]), "Resource temporarily unavailable") {
-			t.Errorf("fork bomb = %s", res.Payload)
+	fn.MemoryMB = 1769 // a whole vCPU, so the bomb forks as fast as it can
+	// Under runc the timeout is how the attack ends; under gVisor memory
+	// must run out first, and its user-space kernel forks slowly on a
+	// loaded machine, so it gets longer.
+	fn.Timeout = 15 * time.Second
+	if underGVisor() {
+		fn.Timeout = 90 * time.Second
+	}
+	neighbour := pyFunction(t, "def handler(event, context):\n    return {'ok': True}\n")
+	neighbour.AccountID = "444455556666"
+	if res := invoke(t, e, neighbour, `{}`); string(res.Payload) != `{"ok": true}` {
+		t.Fatalf("neighbour before the attack = %s\n%s", res.Payload, res.Log)
+	}
+
+	type outcome struct {
+		res *sandbox.Result
+		err error
+	}
+	bombed := make(chan outcome, 1)
+	go func() {
+		res, err := e.Invoke(context.Background(), sandbox.InvokeInput{Function: fn, Payload: []byte(`{}`)})
+		bombed <- outcome{res, err}
+	}()
+	// While the bomb runs, the neighbour keeps answering and the host can
+	// still start a process. Counting only the invokes that finish before
+	// the bomb does keeps this an ordering, not a timing, assertion.
+	var during int
+	var bomb outcome
+wait:
+	for {
+		select {
+		case bomb = <-bombed:
+			break wait
+		case <-time.After(200 * time.Millisecond):
+		}
+		res, err := e.Invoke(context.Background(), sandbox.InvokeInput{Function: neighbour, Payload: []byte(`{}`)})
+		if err != nil {
+			t.Fatalf("neighbour during the fork bomb: %v", err)
+		}
+		if string(res.Payload) != `{"ok": true}` {
+			t.Fatalf("neighbour during the fork bomb = %s\n%s", res.Payload, res.Log)
+		}
+		if err := exec.Command("true").Run(); err != nil {
+			t.Fatalf("the host cannot start a process during the fork bomb: %v", err)
+		}
+		select {
+		case bomb = <-bombed:
+			break wait
+		default:
+			during++
 		}
 	}
-	t.Logf("fork bomb: %s", res.Payload)
+	if during == 0 {
+		t.Error("no neighbour invoke completed while the fork bomb ran")
+	}
+	if bomb.err != nil {
+		t.Fatalf("invoke the fork bomb: %v", bomb.err)
+	}
+	res := bomb.res
+	v := decode(t, res)
+	logText := string(res.Log)
+	if underGVisor() {
+		if res.FunctionError != "Unhandled" || v["errorType"] != "Runtime.ExitError" ||
+			v["errorMessage"] != "RequestId: "+res.RequestID+" Error: Runtime exited with error: signal: killed" ||
+			!strings.Contains(logText, "Error Type: Runtime.OutOfMemory") {
+			t.Errorf("fork bomb under gVisor = %s, want the runtime killed for running out of memory\n%s", res.Payload, logText)
+		}
+	} else {
+		var forks int
+		if i := strings.Index(logText, "fork refused after "); i >= 0 {
+			fmt.Sscanf(logText[i:], "fork refused after %d forks", &forks)
+		}
+		if v["errorType"] != "Sandbox.Timedout" || forks == 0 || forks >= 1024 ||
+			!strings.Contains(logText, "BlockingIOError: [Errno 11] Resource temporarily unavailable") {
+			t.Errorf("fork bomb under runc = %s, want forks refused (EAGAIN) below 1,024 processes and then the timeout\n%s", res.Payload, logText)
+		}
+	}
+	refusal := "no fork refused"
+	if i := strings.Index(logText, "fork refused after "); i >= 0 {
+		refusal, _, _ = strings.Cut(logText[i:], "\n")
+	}
+	t.Logf("fork bomb: %s; %s; %d neighbour invokes during it", res.Payload, refusal, during)
+
+	next := invoke(t, e, fn, `{"check":true}`)
+	nv := decode(t, next)
+	if !next.Cold || fmt.Sprint(nv["tmp"]) != "[]" {
+		t.Errorf("the bombed function's next invoke: cold %v, /tmp %v; want a fresh instance with an empty /tmp", next.Cold, nv["tmp"])
+	}
+	if n, _ := nv["procs"].(float64); n == 0 || n > 20 {
+		t.Errorf("the bombed function's next invoke sees %v processes, want the runtime's few", nv["procs"])
+	}
 	stillWorks(t, e)
 }
 
