@@ -499,7 +499,8 @@ func errorDoc(errType, msg string) []byte {
 	return b
 }
 
-// errorTypeOf reads errorType from a runtime's error document.
+// errorTypeOf reads errorType from a runtime's error document, made safe
+// for the log and the record (errorTypeName).
 func errorTypeOf(doc []byte) string {
 	var v struct {
 		ErrorType string `json:"errorType"`
@@ -507,7 +508,7 @@ func errorTypeOf(doc []byte) string {
 	if json.Unmarshal(doc, &v) != nil {
 		return ""
 	}
-	return v.ErrorType
+	return errorTypeName(v.ErrorType)
 }
 
 // acquire takes a concurrency slot for fn or says why Lambda would throttle.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The platform lines Lambda writes around a function's own output
@@ -19,6 +21,48 @@ func startLine(reqID, version string) string {
 
 func endLine(reqID string) string {
 	return fmt.Sprintf("END RequestId: %s\n", reqID)
+}
+
+// maxErrorType is the longest error type kept, in bytes (as in
+// sandbox/runtimeapi, which applies the same rule to the error-type header).
+const maxErrorType = 128
+
+// errorTypeName makes an error type from a runtime's error document (or
+// header) safe for a REPORT or INIT_REPORT line and the invocation record:
+// one line, of bounded length. Lambda's error types are identifiers
+// (Runtime.ExitError, ValueError, java.lang.RuntimeException, Outer$Inner,
+// Function<NameError>; reference/lambda-behaviour.md §1.4 and §2.3), so a
+// name of letters, digits and _ . $ : < > + - is kept, cut to maxErrorType
+// bytes when longer; any other character (tab, newline, space, a control or
+// format character) makes the whole name "Unhandled", Lambda's word for a
+// failure the function did not describe, since cutting at it would leave
+// the function choosing what the platform prints. The document itself goes
+// to the caller untouched, as on Lambda.
+func errorTypeName(t string) string {
+	t = strings.TrimSpace(t)
+	for _, r := range t {
+		if !errorTypeRune(r) {
+			return "Unhandled"
+		}
+	}
+	if len(t) > maxErrorType {
+		t = t[:maxErrorType]
+		for !utf8.ValidString(t) {
+			t = t[:len(t)-1]
+		}
+	}
+	return t
+}
+
+func errorTypeRune(r rune) bool {
+	switch {
+	case r < utf8.RuneSelf:
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_.$:<>+-", r)
+	case r == utf8.RuneError:
+		return false
+	}
+	// Python 3 and Java allow letters of any script in class names.
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // reportLine is the REPORT line in the current text format: tab-separated
@@ -37,7 +81,7 @@ func reportLine(reqID string, d time.Duration, billed int64, memMB, maxMB int, i
 		b.WriteString("Status: timeout\t")
 	default:
 		b.WriteString("Status: error\t")
-		if errType != "" {
+		if errType = errorTypeName(errType); errType != "" {
 			fmt.Fprintf(&b, "Error Type: %s\t", errType)
 		}
 	}
@@ -63,7 +107,7 @@ func initReportLine(init time.Duration, status Status, errType string) string {
 	if status == StatusTimeout {
 		return s + "Status: timeout\n"
 	}
-	if errType != "" {
+	if errType = errorTypeName(errType); errType != "" {
 		return s + fmt.Sprintf("Status: error\tError Type: %s\n", errType)
 	}
 	return s + "Status: error\n"
@@ -89,4 +133,75 @@ func LogTail(log []byte) string {
 		log = log[len(log)-tail:]
 	}
 	return base64.StdEncoding.EncodeToString(log)
+}
+
+// ReadableLog returns log text made safe to show a person: in a page, a
+// terminal, a grading report. The stored log keeps the function's bytes as
+// they were; this is only for the eye. A function's output must not be able
+// to move the cursor, recolour or clear a terminal, retitle a window, or
+// rewrite a line so that it reads as one of the platform's, so:
+//
+//   - ESC, the other C0 controls and DEL become their Unicode control
+//     pictures (ESC is ␛, NUL is ␀); tab and newline stay.
+//   - CR LF is a line end and becomes LF. A bare CR, which a terminal
+//     would use to overwrite the line, becomes a line break with ␍ at the
+//     start of what follows. The runtimes themselves join a multi-line
+//     record (a Python traceback) with bare CRs (reference/lambda-
+//     behaviour.md §2.3), so this keeps those readable while nothing
+//     printed after a CR can start a line.
+//   - C1 controls (a terminal may take U+009B as CSI), the line and
+//     paragraph separators and the bidirectional overrides, which reorder
+//     what is shown, become \u escapes; bytes that are not UTF-8 become
+//     U+FFFD.
+//
+// ReadableLog of its own result is the same text.
+func ReadableLog(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || r != '\t' && r != '\n' && unreadable(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\r' && i+1 < len(s) && s[i+1] == '\n':
+			// CR LF: the LF is written next.
+		case r == '\r':
+			b.WriteString("\n␍")
+		case r == '\t' || r == '\n':
+			b.WriteRune(r)
+		case r == utf8.RuneError && n <= 1:
+			b.WriteRune(utf8.RuneError)
+		case r < 0x20:
+			b.WriteRune(0x2400 + r)
+		case r == 0x7f:
+			b.WriteRune('␡')
+		case unreadable(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// unreadable is a rune ReadableLog does not show as it is.
+func unreadable(r rune) bool {
+	switch {
+	case r < 0x20, r == 0x7f, 0x80 <= r && r <= 0x9f:
+		return true
+	case r == '\u2028', r == '\u2029', r == '\u061c', r == '\u200e', r == '\u200f':
+		return true
+	case '\u202a' <= r && r <= '\u202e', '\u2066' <= r && r <= '\u2069':
+		return true
+	}
+	return false
 }
