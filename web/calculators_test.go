@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -194,5 +195,28 @@ func TestEmbeddedCourseCalculators(t *testing.T) {
 	}
 	if found == 0 {
 		t.Fatal("the embedded course places no calculator; the billing and scaling lessons should")
+	}
+}
+
+// TestEveryEmbeddedLessonRenders opens each lesson of the real course, as a
+// reader and as a signed-in learner (who gets the quiz forms): every page
+// answers 200 with its title, and no fact placeholder or calculator block
+// is left raw.
+func TestEveryEmbeddedLessonRenders(t *testing.T) {
+	course, all := embeddedCourse(t)
+	site := newTestSite(t, func(c *Config) { c.Course, c.Labs = course, all })
+	reader := site.client()
+	learner := site.client()
+	learner.signup("learner@example.com", "a long enough password")
+	for _, l := range course.Lessons {
+		for who, c := range map[string]*client{"reader": reader, "learner": learner} {
+			r := c.get("/lessons/" + l.Slug)
+			wantStatus(t, who+" "+l.Slug, r, http.StatusOK)
+			wantContains(t, who+" "+l.Slug, r.body, html.EscapeString(l.Title))
+			wantNotContains(t, who+" "+l.Slug, r.body, "{{fact", "language-calculator")
+			if who == "learner" && len(l.Quizzes) > 0 {
+				wantContains(t, who+" "+l.Slug, r.body, `data-testid="quiz-form"`)
+			}
+		}
 	}
 }
