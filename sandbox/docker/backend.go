@@ -99,6 +99,10 @@ type Backend struct {
 	// forceUpdateCPU applies the CPU quota through the engine even where the
 	// cgroup files are writable (benchmarks compare the two).
 	forceUpdateCPU bool
+
+	// sock is how instance sockets are kept from other host users
+	// (sockets.go).
+	sock sockAccess
 }
 
 var _ sandbox.Backend = (*Backend)(nil)
@@ -174,12 +178,21 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if info.CgroupDriver == "cgroupfs" && info.CgroupVersion == "1" {
 		b.cgroupRoot = "/sys/fs/cgroup"
 	}
+	if b.sock, err = chooseSockAccess(info, opts.Runtime, filepath.Join(dataDir, "instances")); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("docker backend: %w", err)
+	}
+	if name := b.sock.hostAccount(); name != "" {
+		b.log.WarnContext(ctx, "a host account has the sandbox user's uid and can reach every instance's sockets: give it another uid",
+			"account", name, "uid", b.sock.uid)
+	}
 	isolation := "runc: Linux namespaces, cgroups, seccomp; the host kernel is shared"
 	if opts.Runtime == "runsc" {
 		isolation = "gVisor: a user-space kernel between learner code and the host kernel"
 	}
 	b.log.InfoContext(ctx, "docker backend ready", "engine", info.ServerVersion, "runtime", opts.Runtime,
-		"isolation", isolation, "image", opts.Image, "cgroup_driver", info.CgroupDriver, "cgroup_version", info.CgroupVersion)
+		"isolation", isolation, "image", opts.Image, "cgroup_driver", info.CgroupDriver, "cgroup_version", info.CgroupVersion,
+		"socket_access", b.sock.mode.String())
 	return b, nil
 }
 
@@ -266,6 +279,10 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 			return nil, fmt.Errorf("start instance: %w", err)
 		}
 	}
+	// Closed before any socket is bound in it.
+	if err := b.sock.protectDir(filepath.Join(in.dir, "sock")); err != nil {
+		return nil, fmt.Errorf("start instance %s: %w", id, err)
+	}
 
 	if err := in.serve(spec.AWS); err != nil {
 		return nil, fmt.Errorf("start instance %s: %w", id, err)
@@ -319,6 +336,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges:true"},
 		IpcMode:        "none",
+		GroupAdd:       b.sock.groupAdd(),
 		CgroupnsMode:   "private",
 		Init:           ptr(false), // our init is PID 1
 		AutoRemove:     false,      // OOMKilled and the exit code are read before removal
@@ -375,11 +393,10 @@ func (in *Instance) serve(aws http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", sock, err)
 	}
-	// The sandbox user must connect; the directory is mounted read-only and
-	// holds nothing else, and only this instance sees it.
-	if err := os.Chmod(sock, 0o666); err != nil {
+	// The sandbox user must connect, and no other host user may.
+	if err := in.b.sock.protectSocket(sock); err != nil {
 		ln.Close()
-		return fmt.Errorf("chmod %s: %w", sock, err)
+		return err
 	}
 	in.ln = ln
 	in.api = runtimeapi.New(runtimeapi.Config{AWS: aws, Logger: in.b.log.With("instance", in.id), MaxLogBytes: sandbox.MaxLogBytes})

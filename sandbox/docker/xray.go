@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -53,11 +52,10 @@ func (in *Instance) listenXRay(sink func([]byte)) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", path, err)
 	}
-	// The sandbox user sends to it (like aws.sock: only this instance sees
-	// the directory).
-	if err := os.Chmod(path, 0o666); err != nil {
+	// The sandbox user sends to it; no other host user may (sockets.go).
+	if err := in.b.sock.protectSocket(path); err != nil {
 		conn.Close()
-		return fmt.Errorf("chmod %s: %w", path, err)
+		return err
 	}
 	r := &xrayRelay{conn: conn, sink: sink, done: make(chan struct{})}
 	r.bucket.init(XRayRate, XRayBurst, time.Now())
