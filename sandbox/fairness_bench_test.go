@@ -4,8 +4,8 @@ package sandbox_test
 // machine, one of them abusive, on the real Docker backend with Python
 // handlers. BenchmarkFairness measures how the machine's instances are
 // shared; TestFairnessShort (fairness_test.go) runs a few seconds of the
-// same in `make test`
-// and checks only the structural outcome, never a number.
+// same in `make test` and checks only the structural outcome, never a
+// number.
 
 import (
 	"context"
@@ -47,9 +47,11 @@ type loadAccount struct {
 
 // loadStats is what one account's callers saw.
 type loadStats struct {
+	mu        sync.Mutex
 	ok, cold  int
 	capacity  int // honest refusals: sandbox.ErrCapacity
 	throttled int // TooManyRequestsException, Lambda's own answer at the account's limit
+	timedOut  int // the hog's own Sandbox.Timedout, where its timeout is shorter than its sleep
 	platform  int // anything else: the number that must be zero
 	examples  []string
 	// held is the account's instance-seconds: for every invoke that ran,
@@ -75,20 +77,80 @@ func (s *loadStats) platformError(format string, args ...any) {
 	}
 }
 
+// okSince counts the invokes that ran whose handler started after t.
+func (s *loadStats) okSince(t time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, at := range s.okAt {
+		if at.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
 const retryPause = 100 * time.Millisecond
 
-// runLoad drives accounts against e for window and returns each account's
-// stats, in the order of accounts, and the run's start. Callers stop
-// starting invokes when the window ends; runLoad returns once the last
-// answer is in.
-func runLoad(e *sandbox.Engine, accounts []loadAccount, window time.Duration) ([]*loadStats, time.Time) {
-	stats := make([]*loadStats, len(accounts))
+// call makes caller c's n-th invoke of a's function, books its outcome,
+// and says how long the caller pauses before the next.
+func (s *loadStats) call(e *sandbox.Engine, a loadAccount, c, n int, payload string) time.Duration {
+	t0 := time.Now()
+	res, err := e.Invoke(context.Background(), sandbox.InvokeInput{Function: a.fn, Payload: []byte(payload)})
+	back := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.attempts = append(s.attempts, back.Sub(t0))
+	}
+	switch {
+	case errors.Is(err, sandbox.ErrCapacity):
+		s.capacity++
+		return retryPause
+	case errors.Is(err, sandbox.ErrThrottled) && a.kind == "hog":
+		s.throttled++
+		return retryPause
+	case err != nil:
+		// A throttle of an account far below its limit is the
+		// platform's fault too.
+		s.platformError("caller %d invoke %d: %v", c, n, err)
+		return retryPause
+	case a.kind == "hog" && res.Record.ErrorType == "Sandbox.Timedout":
+		s.timedOut++
+	case res.FunctionError != "" || string(res.Payload) != "1":
+		s.platformError("caller %d invoke %d: %s %s", c, n, res.FunctionError, res.Payload)
+		return a.think
+	default:
+		s.ok++
+		s.okAt = append(s.okAt, res.Record.Start)
+	}
+	if res.Cold {
+		s.cold++
+	}
+	hs := res.Record.Start
+	s.held += back.Sub(hs) + time.Duration(res.Record.InitMS*float64(time.Millisecond))
+	s.waits = append(s.waits, hs.Sub(t0))
+	s.attempts = append(s.attempts, hs.Sub(t0))
+	return a.think
+}
+
+// newStats makes the stats of n accounts.
+func newStats(n int) []*loadStats {
+	stats := make([]*loadStats, n)
+	for i := range stats {
+		stats[i] = &loadStats{}
+	}
+	return stats
+}
+
+// runLoad drives accounts against e until over says so, booking account
+// i's invokes in stats[i] (which the caller may read meanwhile). payload
+// gives each invoke's event. Callers stop starting invokes once over is
+// true; runLoad returns when the last answer is in.
+func runLoad(e *sandbox.Engine, accounts []loadAccount, stats []*loadStats, over func() bool, payload func(loadAccount) string) {
 	start := time.Now()
-	end := start.Add(window)
 	var wg sync.WaitGroup
 	for i, a := range accounts {
-		stats[i] = &loadStats{}
-		var mu sync.Mutex
 		for c := range a.callers {
 			wg.Add(1)
 			go func() {
@@ -101,54 +163,13 @@ func runLoad(e *sandbox.Engine, accounts []loadAccount, window time.Duration) ([
 					jitter = time.Duration(rand.Int64N(int64(500 * time.Millisecond)))
 				}
 				time.Sleep(time.Until(start.Add(a.delay + jitter)))
-				for n := 0; time.Now().Before(end); n++ {
-					payload := `{}`
-					if a.kind == "hog" {
-						payload = fmt.Sprintf(`{"left": %.3f}`, time.Until(end).Seconds())
-					}
-					t0 := time.Now()
-					res, err := e.Invoke(context.Background(), sandbox.InvokeInput{Function: a.fn, Payload: []byte(payload)})
-					back := time.Now()
-					mu.Lock()
-					s := stats[i]
-					pause := a.think
-					if err != nil {
-						s.attempts = append(s.attempts, back.Sub(t0))
-					}
-					switch {
-					case errors.Is(err, sandbox.ErrCapacity):
-						s.capacity++
-						pause = retryPause
-					case errors.Is(err, sandbox.ErrThrottled) && a.kind == "hog":
-						s.throttled++
-						pause = retryPause
-					case err != nil:
-						// A throttle of an account far below its limit
-						// is the platform's fault too.
-						s.platformError("caller %d invoke %d: %v", c, n, err)
-						pause = retryPause
-					case res.FunctionError != "" || string(res.Payload) != "1":
-						s.platformError("caller %d invoke %d: %s %s", c, n, res.FunctionError, res.Payload)
-					default:
-						s.ok++
-						if res.Cold {
-							s.cold++
-						}
-						hs := res.Record.Start
-						init := time.Duration(res.Record.InitMS * float64(time.Millisecond))
-						s.held += back.Sub(hs) + init
-						s.waits = append(s.waits, hs.Sub(t0))
-						s.attempts = append(s.attempts, hs.Sub(t0))
-						s.okAt = append(s.okAt, hs)
-					}
-					mu.Unlock()
-					time.Sleep(pause)
+				for n := 0; !over(); n++ {
+					time.Sleep(stats[i].call(e, a, c, n, payload(a)))
 				}
 			}()
 		}
 	}
 	wg.Wait()
-	return stats, start
 }
 
 // jain is Jain's fairness index of xs: (Σx)² / (n·Σx²). It is 1 when every
@@ -236,7 +257,14 @@ func BenchmarkFairness(b *testing.B) {
 		accounts = append(accounts, a)
 	}
 	b.ResetTimer()
-	stats, _ := runLoad(e, accounts, window)
+	end := time.Now().Add(window)
+	stats := newStats(len(accounts))
+	runLoad(e, accounts, stats, func() bool { return !time.Now().Before(end) }, func(a loadAccount) string {
+		if a.kind == "hog" {
+			return fmt.Sprintf(`{"left": %.3f}`, time.Until(end).Seconds())
+		}
+		return `{}`
+	})
 	b.StopTimer()
 
 	var xs []float64
@@ -278,7 +306,7 @@ func BenchmarkFairness(b *testing.B) {
 	b.Logf("Jain's index (well-behaved, x = instance-s / (callers × window)): %.3f\n"+
 		"start wait of the well-behaved: p50 %v, p99 %v over %d invokes (p99 %v over every attempt, refusals included); %d of %d well-behaved accounts served; %d capacity refusals; %d platform errors",
 		j,
-		percentile(waits, 0.5).Round(time.Millisecond/10), percentile(waits, 0.99).Round(time.Millisecond/10), ok,
+		percentile(waits, 0.5).Round(time.Microsecond), percentile(waits, 0.99).Round(time.Microsecond), ok,
 		percentile(attempts, 0.99).Round(time.Millisecond), served, len(xs), refused, platform)
 	b.ReportMetric(j, "jain")
 	b.ReportMetric(msOf(percentile(waits, 0.99)), "p99-wait-ms")
