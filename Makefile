@@ -3,11 +3,11 @@ GO      ?= go
 BIN     := bin/lambdalab
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps generate editor build run test bench image lint clean
+.PHONY: help deps generate editor build run test test-gvisor bench image lint clean
 
 ## help: list the targets
 help:
-	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{ i = index($$0, ": "); printf "  %-9s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }'
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{ i = index($$0, ": "); printf "  %-11s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }'
 
 ## deps: ensure a running Docker engine, the runtime image and (for the tests) Debian's chromium and AWS CLI v2; installs Debian packages when root
 deps:
@@ -43,6 +43,13 @@ run: deps build
 ## test: every test, race detector on, Docker and Chromium required
 test: deps lint
 	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 40m ./...
+
+## test-gvisor: the tests of every package that starts sandboxes, with the instances under gVisor (runsc; scripts/deps.sh gvisor registers it); the root package's tests start serve with their own settings and stay on runc
+SANDBOX_PKGS := ./sandbox/... ./cloud/... ./grader/... ./web/...
+test-gvisor:
+	@scripts/deps.sh gvisor
+	@$(GO) run . image
+	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_TEST_OCI_RUNTIME=runsc $(GO) test -count=1 -timeout 40m $(SANDBOX_PKGS)
 
 ## bench: the benchmarks (numbers for the closing notes), BenchmarkFairness's 30-account load included (60 s; FAIRNESS_SECONDS=300 runs it longer)
 bench: deps
