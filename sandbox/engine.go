@@ -34,8 +34,19 @@ type Config struct {
 	// HostMemoryMB caps the memory limits of all instances together. Zero
 	// means no cap beyond MaxInstances.
 	HostMemoryMB int
+	// HostCPUs caps the CPU quotas of all instances together, in vCPUs (an
+	// instance's quota is its memory over MBPerVCPU). Zero means no cap.
+	HostCPUs float64
+	// DiskBudgetMB caps the /tmp sizes of all instances together, in MB.
+	// Zero means no cap.
+	DiskBudgetMB int
+	// MaxProvisioned caps the provisioned concurrency of all accounts
+	// together, so that instances nobody can evict never fill the machine.
+	// Zero means half of MaxInstances; negative means none is allowed.
+	MaxProvisioned int
 	// CapacityWait is how long a cold start waits for room on a full machine
-	// before failing with ErrCapacity. Zero means 2 seconds.
+	// before failing with ErrCapacity. Zero means 2 seconds. See doc.go for
+	// who gets room first when several wait.
 	CapacityWait time.Duration
 	// Runtime gives the command that starts a runtime's client inside the
 	// environment and the variables that runtime adds (sandbox/runtimes).
@@ -65,6 +76,10 @@ func (c Config) withDefaults() Config {
 	if c.MaxInstances == 0 {
 		c.MaxInstances = 64
 	}
+	if c.MaxProvisioned == 0 {
+		c.MaxProvisioned = c.MaxInstances / 2
+	}
+	c.MaxProvisioned = max(c.MaxProvisioned, 0)
 	if c.CapacityWait == 0 {
 		c.CapacityWait = 2 * time.Second
 	}
@@ -92,8 +107,10 @@ type Engine struct {
 	pools      map[string]*pool // by Function.digest
 	prestarted []*instance      // started, unbound, default /tmp size
 	alive      int              // instances alive or starting
-	aliveMemMB int
-	roomFreed  chan struct{} // closed and replaced whenever capacity frees
+	used       room             // what they take from the budgets
+	holds      map[string]*holding
+	waiters    []*waiter // cold starts waiting for room (budget.go)
+	waitSeq    uint64
 	closed     bool
 	starting   int            // prestarted instances being started
 	provAlive  map[string]int // pool key → provisioned instances alive
@@ -127,7 +144,9 @@ type pool struct {
 type instance struct {
 	inst        Instance
 	who         *callerID // whom the instance's AWS requests act for, once bound
-	memMB       int
+	took        room      // its place on the machine's books
+	acct        string    // the account it is booked to; "" while prestarted
+	released    bool      // taken off the books (budget.go)
 	fn          Function
 	key         string // fn.digest(), once bound
 	provisioned bool
@@ -148,7 +167,7 @@ func New(db *store.DB, backend Backend, cfg Config) *Engine {
 		logger:    cfg.Logger,
 		accounts:  map[string]*account{},
 		pools:     map[string]*pool{},
-		roomFreed: make(chan struct{}),
+		holds:     map[string]*holding{},
 		provAlive: map[string]int{},
 		kick:      make(chan struct{}, 1),
 		dropped:   map[string]bool{},
@@ -172,6 +191,10 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	for _, w := range e.waiters {
+		close(w.ready) // not granted: the waiter sees the engine closed
+	}
+	e.waiters = nil
 	var all []*instance
 	all = append(all, e.prestarted...)
 	e.prestarted = nil
@@ -575,6 +598,13 @@ func (e *Engine) SetReservedConcurrency(accountID, function string, n *int) erro
 		return &APIError{Type: "InvalidParameterValueException", Status: 400, Message: "ReservedConcurrentExecutions must be 0 or more"}
 	}
 	others := sumReserved(a) - a.reserved[function]
+	// Provisioned concurrency of functions without a reservation comes out
+	// of the unreserved pool too (reference/lambda-behaviour.md §8.1).
+	for _, p := range e.pools {
+		if _, ok := a.reserved[p.fn.Name]; !ok && p.fn.AccountID == accountID && p.fn.Name != function {
+			others += p.provisioned
+		}
+	}
 	if others+*n > e.cfg.AccountConcurrency-e.cfg.UnreservedFloor {
 		return &APIError{Type: "InvalidParameterValueException", Status: 400, Message: fmt.Sprintf(
 			"Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", e.cfg.UnreservedFloor)}
@@ -708,86 +738,97 @@ func (e *Engine) runtimeCommand(runtime string) ([]string, []string, error) {
 }
 
 // unboundInstance hands out a prestarted instance with the right /tmp size,
-// or starts a new one when there is room on the machine.
+// or starts a new one when there is room on the machine. On a full machine
+// it waits its turn, as budget.go and doc.go describe.
 func (e *Engine) unboundInstance(ctx context.Context, fn Function) (*instance, error) {
+	need := e.roomFor(fn.MemoryMB, fn.EphemeralMB)
+	if err := e.tooBig(need); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errors.New("sandbox engine is closed")
+	}
+	if len(e.waiters) == 0 {
+		if in := e.prestartedForLocked(fn.AccountID, need); in != nil {
+			e.mu.Unlock()
+			e.signalPrestart()
+			return in, nil
+		}
+		if e.hasRoomLocked(need) {
+			e.takeRoomLocked(fn.AccountID, need)
+			e.mu.Unlock()
+			return e.startInstance(ctx, fn, need)
+		}
+	}
+	// Full, or others wait already: queue, and let dispatch evict idle
+	// instances or hand over room in order of need.
+	e.waitSeq++
+	w := &waiter{account: fn.AccountID, need: need, seq: e.waitSeq, ready: make(chan struct{})}
+	e.waiters = append(e.waiters, w)
+	victims := e.dispatchLocked()
+	if !w.granted && e.outrankedLocked(e.usageLocked(), w) {
+		e.removeWaiterLocked(w)
+		alive := e.alive
+		e.mu.Unlock()
+		e.destroyAll(ctx, victims)
+		e.logger.InfoContext(ctx, "cold start refused: account has its fair share while others wait", "account", fn.AccountID,
+			"function", fn.Name, "alive", alive, "max_instances", e.cfg.MaxInstances)
+		return nil, fmt.Errorf("%w (other learners are waiting for room and this account already has its fair share of the machine)", ErrCapacity)
+	}
+	e.mu.Unlock()
+	e.destroyAll(ctx, victims)
+
 	deadline := time.NewTimer(e.cfg.CapacityWait)
 	defer deadline.Stop()
-	for {
-		e.mu.Lock()
-		for i, in := range e.prestarted {
-			if in.fn.EphemeralMB == fn.EphemeralMB {
-				e.prestarted = append(e.prestarted[:i], e.prestarted[i+1:]...)
-				e.aliveMemMB += fn.MemoryMB - in.memMB
-				in.memMB = fn.MemoryMB
-				e.mu.Unlock()
-				e.signalPrestart()
-				return in, nil
-			}
-		}
-		victim := e.makeRoomLocked(fn.MemoryMB)
-		if victim == nil && e.hasRoomLocked(fn.MemoryMB) {
-			e.alive++
-			e.aliveMemMB += fn.MemoryMB
-			e.mu.Unlock()
-			who := &callerID{}
-			inst, err := e.backend.Start(ctx, InstanceSpec{EphemeralMB: fn.EphemeralMB, AWS: e.awsFor(who), XRay: e.xrayFor(who)})
-			if err != nil {
-				e.forget(fn.MemoryMB)
-				return nil, fmt.Errorf("start instance: %w", err)
-			}
-			who.instanceID = inst.ID()
-			return &instance{inst: inst, who: who, memMB: fn.MemoryMB, fn: Function{EphemeralMB: fn.EphemeralMB}, since: e.cfg.Now()}, nil
-		}
-		freed := e.roomFreed
+	select {
+	case <-w.ready:
+	case <-deadline.C:
+	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	if w.granted {
 		e.mu.Unlock()
-		if victim != nil {
-			e.destroy(ctx, victim)
-			continue
+		if w.got != nil {
+			e.signalPrestart()
+			return w.got, nil
 		}
-		select {
-		case <-freed:
-		case <-deadline.C:
-			e.logger.WarnContext(ctx, "machine at capacity", "alive", e.alive, "max_instances", e.cfg.MaxInstances)
-			return nil, ErrCapacity
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+		return e.startInstance(ctx, fn, need)
 	}
+	e.removeWaiterLocked(w)
+	closed, alive := e.closed, e.alive
+	victims = e.dispatchLocked() // w may have been holding up smaller waiters
+	e.mu.Unlock()
+	e.destroyAll(ctx, victims)
+	switch {
+	case closed:
+		return nil, errors.New("sandbox engine is closed")
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	}
+	e.logger.WarnContext(ctx, "machine at capacity", "account", fn.AccountID, "alive", alive, "max_instances", e.cfg.MaxInstances)
+	return nil, ErrCapacity
 }
 
-func (e *Engine) hasRoomLocked(memMB int) bool {
-	if e.alive >= e.cfg.MaxInstances {
-		return false
+// startInstance starts an instance for fn on room already booked to it.
+func (e *Engine) startInstance(ctx context.Context, fn Function, need room) (*instance, error) {
+	who := &callerID{}
+	in := &instance{who: who, took: need, acct: fn.AccountID, fn: Function{EphemeralMB: fn.EphemeralMB}, since: e.cfg.Now()}
+	inst, err := e.backend.Start(ctx, InstanceSpec{EphemeralMB: fn.EphemeralMB, AWS: e.awsFor(who), XRay: e.xrayFor(who)})
+	if err != nil {
+		e.forget(ctx, in)
+		return nil, fmt.Errorf("start instance: %w", err)
 	}
-	return e.cfg.HostMemoryMB == 0 || e.aliveMemMB+memMB <= e.cfg.HostMemoryMB
+	who.instanceID = inst.ID()
+	in.inst = inst
+	return in, nil
 }
 
-// makeRoomLocked picks an instance to reclaim when the machine is full: a
-// prestarted one first, then the least recently used idle on-demand
-// instance of anyone. It removes the victim from the books' lists; the
-// caller destroys it after unlocking.
-func (e *Engine) makeRoomLocked(memMB int) *instance {
-	if e.hasRoomLocked(memMB) {
-		return nil
+func (e *Engine) destroyAll(ctx context.Context, ins []*instance) {
+	for _, in := range ins {
+		e.destroy(ctx, in)
 	}
-	if n := len(e.prestarted); n > 0 {
-		v := e.prestarted[n-1]
-		e.prestarted = e.prestarted[:n-1]
-		return v
-	}
-	var victim *instance
-	var victimPool *pool
-	for _, p := range e.pools {
-		for _, in := range p.idle {
-			if !in.provisioned && (victim == nil || in.lastUsed.Before(victim.lastUsed)) {
-				victim, victimPool = in, p
-			}
-		}
-	}
-	if victim != nil {
-		victimPool.remove(victim)
-	}
-	return victim
 }
 
 func (p *pool) remove(in *instance) {
@@ -816,7 +857,13 @@ func (e *Engine) park(ctx context.Context, in *instance) {
 		e.pools[in.key] = p
 	}
 	p.idle = append(p.idle, in)
+	// An idle instance is room a waiting cold start may be owed.
+	var victims []*instance
+	if len(e.waiters) > 0 {
+		victims = e.dispatchLocked()
+	}
 	e.mu.Unlock()
+	e.destroyAll(ctx, victims)
 }
 
 // destroy kills an instance and frees its place on the machine.
@@ -827,7 +874,7 @@ func (e *Engine) destroy(ctx context.Context, in *instance) CloseInfo {
 	if err != nil {
 		e.logger.WarnContext(ctx, "close instance", "instance", in.inst.ID(), "err", err)
 	}
-	e.forget(in.memMB)
+	e.forget(ctx, in)
 	if in.provisioned {
 		// Lambda replaces a provisioned environment that dies.
 		key := in.key
@@ -843,13 +890,13 @@ func (e *Engine) destroy(ctx context.Context, in *instance) CloseInfo {
 	return info
 }
 
-func (e *Engine) forget(memMB int) {
+// forget takes a dead instance off the books and passes its room on.
+func (e *Engine) forget(ctx context.Context, in *instance) {
 	e.mu.Lock()
-	e.alive--
-	e.aliveMemMB -= memMB
-	close(e.roomFreed)
-	e.roomFreed = make(chan struct{})
+	e.releaseLocked(in)
+	victims := e.dispatchLocked()
 	e.mu.Unlock()
+	e.destroyAll(ctx, victims)
 	e.signalPrestart()
 }
 

@@ -10,7 +10,8 @@ var ErrThrottled = errors.New("throttled")
 
 // ErrCapacity is returned when this machine cannot start another instance:
 // a limit of lambdalab's host, not a Lambda throttle, and said so plainly.
-var ErrCapacity = errors.New("this lambdalab machine is running as many function instances as it can hold; try again in a moment")
+// Errors that wrap it add which budget or share refused the instance.
+var ErrCapacity = errors.New("this lambdalab machine is busy: it is running as many function instances as it can hold for the learners using it; try again in a moment")
 
 // Throttle reasons Lambda sends with a 429 (reference/lambda-behaviour.md §6.3).
 const (

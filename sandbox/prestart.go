@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -29,12 +28,13 @@ func (e *Engine) keepPrestarted(ctx context.Context) {
 	}
 	backoff := time.Duration(0)
 	for {
+		need := e.roomFor(prestartMemMB, DefaultEphemeralMB)
 		e.mu.Lock()
-		want := !e.closed && len(e.prestarted)+e.starting < e.cfg.Prestart && e.hasRoomLocked(prestartMemMB)
+		// Room a cold start waits for is never spent on a spare.
+		want := !e.closed && len(e.waiters) == 0 && len(e.prestarted)+e.starting < e.cfg.Prestart && e.hasRoomLocked(need)
 		if want {
 			e.starting++
-			e.alive++
-			e.aliveMemMB += prestartMemMB
+			e.takeRoomLocked("", need)
 		}
 		e.mu.Unlock()
 		if want {
@@ -42,13 +42,14 @@ func (e *Engine) keepPrestarted(ctx context.Context) {
 			// container the backend never learnt the id of.
 			startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			who := &callerID{}
+			in := &instance{who: who, took: need, fn: Function{EphemeralMB: DefaultEphemeralMB}, since: e.cfg.Now()}
 			inst, err := e.backend.Start(startCtx, InstanceSpec{EphemeralMB: DefaultEphemeralMB, AWS: e.awsFor(who), XRay: e.xrayFor(who)})
 			cancel()
 			e.mu.Lock()
 			e.starting--
 			e.mu.Unlock()
 			if err != nil {
-				e.forget(prestartMemMB)
+				e.forget(ctx, in)
 				if ctx.Err() != nil {
 					return
 				}
@@ -63,7 +64,7 @@ func (e *Engine) keepPrestarted(ctx context.Context) {
 			}
 			backoff = 0
 			who.instanceID = inst.ID()
-			in := &instance{inst: inst, who: who, memMB: prestartMemMB, fn: Function{EphemeralMB: DefaultEphemeralMB}, since: e.cfg.Now()}
+			in.inst = inst
 			e.mu.Lock()
 			if e.closed {
 				e.mu.Unlock()
@@ -97,18 +98,15 @@ func (e *Engine) SetProvisionedConcurrency(ctx context.Context, fn Function, n i
 	if n < 0 {
 		return &APIError{Type: "InvalidParameterValueException", Status: 400, Message: "ProvisionedConcurrentExecutions must be 0 or more"}
 	}
-	e.mu.Lock()
-	a := e.account(fn.AccountID)
-	limit := e.cfg.AccountConcurrency - e.cfg.UnreservedFloor
-	if r, ok := a.reserved[fn.Name]; ok {
-		limit = r
-	}
-	if n > limit {
-		e.mu.Unlock()
-		return &APIError{Type: "InvalidParameterValueException", Status: 400, Message: fmt.Sprintf(
-			"Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function (%d).", limit)}
-	}
 	key := fn.digest()
+	e.mu.Lock()
+	if p := e.pools[key]; p == nil || n > p.provisioned {
+		// Lowering is always allowed: it only gives back.
+		if err := e.provisionedAllowedLocked(fn, key, n); err != nil {
+			e.mu.Unlock()
+			return err
+		}
+	}
 	p := e.pools[key]
 	if p == nil {
 		p = &pool{fn: fn}
@@ -127,7 +125,9 @@ func (e *Engine) SetProvisionedConcurrency(ctx context.Context, fn Function, n i
 			surplus--
 		}
 	}
+	victims := e.dispatchLocked() // the surplus may be owed to a waiter
 	e.mu.Unlock()
+	e.destroyAll(ctx, victims)
 	e.wg.Add(1)
 	go e.provision(context.WithoutCancel(ctx), key)
 	return nil

@@ -297,6 +297,9 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 		{Type: mount.TypeBind, Source: filepath.Join(in.dir, "task"), Target: "/var/task", ReadOnly: true},
 		{Type: mount.TypeBind, Source: filepath.Join(in.dir, "opt"), Target: "/opt", ReadOnly: true},
 	}
+	if err := tmpRoom(in.dir, spec.EphemeralMB); err != nil {
+		return nil, fmt.Errorf("start instance %s: %w", id, err)
+	}
 	var tmpfs map[string]string
 	tTmp := time.Now()
 	if b.makeTmp(ctx, in, spec.EphemeralMB) {
