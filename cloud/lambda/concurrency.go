@@ -108,7 +108,7 @@ func (s *Service) applyProvisioned(ctx context.Context, e *sandbox.Engine, accou
 	if err != nil {
 		return err
 	}
-	return fromSandbox(e.SetProvisionedConcurrency(ctx, fn, n))
+	return invokeErr(e.SetProvisionedConcurrency(ctx, fn, n))
 }
 
 // PutProvisionedConcurrencyConfig keeps n instances of a version (or an
@@ -130,7 +130,8 @@ func (s *Service) PutProvisionedConcurrencyConfig(ctx context.Context, account, 
 		return ProvisionedConcurrencyConfig{}, err
 	}
 	if err := e.SetProvisionedConcurrency(ctx, fn, n); err != nil {
-		return ProvisionedConcurrencyConfig{}, fromSandbox(err)
+		// Past the machine's provisioned budget: the 503 that says so.
+		return ProvisionedConcurrencyConfig{}, invokeErr(err)
 	}
 	p := store.LambdaProvisioned{AccountID: account, Function: ref.Name, Qualifier: ref.Qualifier, Requested: n, LastModified: now()}
 	if err := s.db.PutProvisionedConcurrency(ctx, p); err != nil {
