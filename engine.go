@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -28,25 +29,107 @@ type sandboxSettings struct {
 	Prestart           int           // LAMBDALAB_PRESTART, default 2
 	IdleTimeout        time.Duration // LAMBDALAB_IDLE_TIMEOUT, default 10m
 	MaxInstances       int           // LAMBDALAB_MAX_INSTANCES, default 8 per CPU core
+	HostMemoryMB       int           // the machine's memory less headroom (hostMemoryBudgetMB)
+	HostCPUs           float64       // LAMBDALAB_HOST_CPUS, default cpuOvercommit per CPU core
+	DiskBudgetMB       int           // LAMBDALAB_DISK_BUDGET_MB, default half the data folder's free disk beyond the reserve
+	MaxProvisioned     int           // LAMBDALAB_MAX_PROVISIONED, default half of MaxInstances
 	OCIRuntime         string        // LAMBDALAB_OCI_RUNTIME: runc (default) or runsc (gVisor)
 }
 
-func readSandboxSettings(getenv func(string) string) (sandboxSettings, error) {
-	s := sandboxSettings{AccountConcurrency: 10, Prestart: 2, IdleTimeout: 10 * time.Minute,
-		MaxInstances: 8 * runtime.NumCPU(), OCIRuntime: getenv("LAMBDALAB_OCI_RUNTIME")}
-	ints := map[string]*int{
-		"LAMBDALAB_ACCOUNT_CONCURRENCY": &s.AccountConcurrency,
-		"LAMBDALAB_PRESTART":            &s.Prestart,
-		"LAMBDALAB_MAX_INSTANCES":       &s.MaxInstances,
+// cpuOvercommit is how many vCPUs of quota each core of the machine backs.
+// A quota is a ceiling, not a reservation, and lab handlers mostly wait
+// (on the emulated S3 and DynamoDB, on sleeps, or idle and warm), so
+// booking every quota against a core would turn learners away from an idle
+// machine. At 2 the worst case, every instance computing at once, runs each
+// at half the speed Lambda would: slow, but a handler's Lambda-sized
+// timeout still has room.
+const cpuOvercommit = 2
+
+// hostFacts are what the settings' defaults and bounds derive from.
+type hostFacts struct {
+	CPUs       int
+	MemoryMB   int   // memory all instances may use together; 0 means unknown
+	FreeDiskMB int64 // free disk under the data folder
+}
+
+// probeHost reads the machine's cores, memory and the free disk where
+// dataDir is (or will be: the nearest folder above it that exists).
+func probeHost(dataDir string) (hostFacts, error) {
+	h := hostFacts{CPUs: runtime.NumCPU(), MemoryMB: hostMemoryBudgetMB()}
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return h, err
 	}
-	for name, p := range ints {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return s, fmt.Errorf("%s=%q: want a whole number of 0 or more", name, v)
-			}
-			*p = n
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
 		}
+		dir = filepath.Dir(dir)
+	}
+	h.FreeDiskMB, err = sandbox.FreeDiskMB(dir)
+	return h, err
+}
+
+// maxInstancesBound is the most instances the machine's memory budget can
+// hold at Lambda's smallest size: a larger cap is never reached.
+func (h hostFacts) maxInstancesBound() int {
+	if h.MemoryMB <= 0 {
+		return 10000
+	}
+	return max(1, h.MemoryMB/sandbox.MinMemoryMB)
+}
+
+// readSandboxSettings reads the knobs and refuses nonsense with the
+// variable's name and what it accepts: a zero or negative instance cap
+// used to become the sandbox's default, 64, without a word.
+func readSandboxSettings(getenv func(string) string, host hostFacts) (sandboxSettings, error) {
+	s := sandboxSettings{AccountConcurrency: 10, Prestart: 2, IdleTimeout: 10 * time.Minute,
+		MaxInstances: min(8*host.CPUs, host.maxInstancesBound()), HostMemoryMB: host.MemoryMB,
+		HostCPUs: float64(cpuOvercommit * host.CPUs), OCIRuntime: getenv("LAMBDALAB_OCI_RUNTIME")}
+	whole := func(name string, p *int, lo, hi int, unit string) error {
+		v := getenv(name)
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("%s=%q: want a whole number of %s from %d to %d", name, v, unit, lo, hi)
+		}
+		*p = n
+		return nil
+	}
+	if err := whole("LAMBDALAB_ACCOUNT_CONCURRENCY", &s.AccountConcurrency, 1, 10000, "concurrent invocations"); err != nil {
+		return s, err
+	}
+	if err := whole("LAMBDALAB_MAX_INSTANCES", &s.MaxInstances, 1, host.maxInstancesBound(),
+		"instances (the upper end is what this machine's memory holds at 128 MB each)"); err != nil {
+		return s, err
+	}
+	if err := whole("LAMBDALAB_PRESTART", &s.Prestart, 0, s.MaxInstances, "instances (at most LAMBDALAB_MAX_INSTANCES)"); err != nil {
+		return s, err
+	}
+	s.MaxProvisioned = s.MaxInstances / 2
+	if err := whole("LAMBDALAB_MAX_PROVISIONED", &s.MaxProvisioned, 0, s.MaxInstances, "instances (at most LAMBDALAB_MAX_INSTANCES; 0 turns provisioned concurrency off)"); err != nil {
+		return s, err
+	}
+	if v := getenv("LAMBDALAB_HOST_CPUS"); v != "" {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if hi := float64(64 * host.CPUs); err != nil || !(f > 0 && f <= hi) {
+			return s, fmt.Errorf("LAMBDALAB_HOST_CPUS=%q: want the vCPUs all instances may use together, more than 0 and at most %g (64 per core)", v, hi)
+		}
+		s.HostCPUs = f
+	}
+	usable := host.FreeDiskMB - sandbox.DiskReserveMB
+	if usable < sandbox.DefaultEphemeralMB {
+		return s, fmt.Errorf("the data folder has %d MB of disk free; the sandbox needs %d MB: %d for one instance's /tmp and %d kept for the database",
+			host.FreeDiskMB, sandbox.DefaultEphemeralMB+sandbox.DiskReserveMB, sandbox.DefaultEphemeralMB, sandbox.DiskReserveMB)
+	}
+	// Half: Docker's images and containers, uploaded code and the logs
+	// often share this disk, and nothing else here accounts for them.
+	s.DiskBudgetMB = int(max(usable/2, sandbox.DefaultEphemeralMB))
+	if err := whole("LAMBDALAB_DISK_BUDGET_MB", &s.DiskBudgetMB, sandbox.DefaultEphemeralMB, int(usable),
+		fmt.Sprintf("MB for all instances' /tmp together (the upper end is the data folder's free disk less %d MB for the database)", sandbox.DiskReserveMB)); err != nil {
+		return s, err
 	}
 	if v := getenv("LAMBDALAB_IDLE_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -61,6 +144,18 @@ func readSandboxSettings(getenv func(string) string) (sandboxSettings, error) {
 	return s, nil
 }
 
+// checkSandboxSettings reads the settings for dataDir only to refuse bad
+// ones before anything starts (serve starts the sandbox in the background,
+// where an error would read like a missing Docker engine).
+func checkSandboxSettings(getenv func(string) string, dataDir string) error {
+	host, err := probeHost(dataDir)
+	if err != nil {
+		return err
+	}
+	_, err = readSandboxSettings(getenv, host)
+	return err
+}
+
 // startSandbox connects to Docker, makes sure the runtime image exists and
 // starts the execution engine. Labs need it; lessons do not, so serve keeps
 // going without it and says why.
@@ -72,7 +167,11 @@ type sandboxServices struct {
 }
 
 func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, progress io.Writer, logger *slog.Logger) (*sandbox.Engine, error) {
-	settings, err := readSandboxSettings(getenv)
+	host, err := probeHost(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := readSandboxSettings(getenv, host)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +201,10 @@ func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func
 		Prestart:           settings.Prestart,
 		IdleTimeout:        settings.IdleTimeout,
 		MaxInstances:       settings.MaxInstances,
-		HostMemoryMB:       hostMemoryBudgetMB(),
+		HostMemoryMB:       settings.HostMemoryMB,
+		HostCPUs:           settings.HostCPUs,
+		DiskBudgetMB:       settings.DiskBudgetMB,
+		MaxProvisioned:     cmp.Or(settings.MaxProvisioned, -1), // 0 here means none
 		Runtime: func(rt string) ([]string, []string, error) {
 			cmd, err := runtimes.Command(rt)
 			return cmd, runtimes.Env(rt), err
@@ -111,6 +213,11 @@ func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func
 		XRay:   svcs.xray,
 		Logger: logger,
 	})
+	b := engine.Budgets()
+	logger.InfoContext(ctx, "sandbox budgets", "max_instances", b.MaxInstances, "host_memory_mb", b.HostMemoryMB,
+		"host_cpus", b.HostCPUs, "disk_budget_mb", b.DiskBudgetMB, "max_provisioned", b.MaxProvisioned,
+		"account_concurrency", engine.AccountConcurrency(), "prestart", settings.Prestart, "cpu_cores", host.CPUs,
+		"free_disk_mb", host.FreeDiskMB)
 	return engine, nil
 }
 

@@ -66,6 +66,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if getenv("LAMBDALAB_SANDBOX") != "off" {
+		if err := checkSandboxSettings(getenv, *dataDir); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
 	dbPath := filepath.Join(*dataDir, "lambdalab.db")
