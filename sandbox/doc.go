@@ -5,8 +5,8 @@
 // # Security
 //
 // What a function learns about the host from /proc and /sys is accepted
-// under runc (TestAttackRecon records it): the host's memory and CPU count,
-// its kernel release, its block devices, Docker's overlay paths, and the
+// under runc (TestAttacks/Recon records it): the host's memory and CPU
+// count, its kernel release, its block devices, Docker's overlay paths, and the
 // paths (not the contents) of the instance's own bind mounts under the data
 // folder. It does not see other processes, network interfaces other than
 // lo, the host's cgroup paths (the cgroup namespace is private) or the
