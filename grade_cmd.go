@@ -20,6 +20,7 @@ import (
 	"lambdalab/content"
 	"lambdalab/grader"
 	"lambdalab/labs"
+	"lambdalab/sandbox"
 	"lambdalab/sandbox/docker"
 	"lambdalab/store"
 )
@@ -287,7 +288,9 @@ func printCheck(w io.Writer, c grader.CheckResult) {
 	if c.Status == grader.Pass {
 		return
 	}
-	for _, line := range strings.Split(strings.TrimRight(c.Message, "\n"), "\n") {
+	// A message may quote the function's output; neither it nor the log
+	// may drive the terminal.
+	for _, line := range strings.Split(strings.TrimRight(sandbox.ReadableLog(c.Message), "\n"), "\n") {
 		fmt.Fprintf(w, "      %s\n", line)
 	}
 	for _, h := range c.Hints {
@@ -295,7 +298,7 @@ func printCheck(w io.Writer, c grader.CheckResult) {
 	}
 	if c.Log != "" && c.Status != grader.Skipped {
 		fmt.Fprintf(w, "      Log:\n")
-		for _, line := range strings.Split(strings.TrimRight(c.Log, "\n"), "\n") {
+		for _, line := range strings.Split(strings.TrimRight(sandbox.ReadableLog(c.Log), "\n"), "\n") {
 			fmt.Fprintf(w, "        %s\n", line)
 		}
 	}

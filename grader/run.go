@@ -430,7 +430,9 @@ func excerpt(invokes []lambda.InvocationLog) string {
 	keep := map[int]string{}
 	total := 0
 	for _, i := range order {
-		text := cutMiddle(string(ran[i].Log), maxLogPerInvoke)
+		// Made readable here: a report's excerpt is shown in a page and
+		// printed by lambdalab grade, where an escape sequence would act.
+		text := sandbox.ReadableLog(cutMiddle(string(ran[i].Log), maxLogPerInvoke))
 		if total+len(text) > maxLogPerCheck {
 			break
 		}

@@ -44,10 +44,15 @@
     return t.content.firstElementChild;
   }
 
-  function lineClass(line) {
-    if (line.startsWith("START RequestId: ")) return "start";
-    if (line.startsWith("END RequestId: ")) return "end";
-    if (line.startsWith("REPORT RequestId: ")) return "report";
+  // lineClass marks a streamed line that looks like one of Lambda's own.
+  // It is provisional: the function may print such lines itself, so START
+  // counts only once and START, END and REPORT only with the block's
+  // request id, and the finished block, which the server marks by position
+  // and the invocation's record, replaces these lines.
+  function lineClass(line, started, id) {
+    if (id && !started && line.startsWith("START RequestId: " + id + " ")) return "start";
+    if (id && line === "END RequestId: " + id) return "end";
+    if (id && line.startsWith("REPORT RequestId: " + id + "\t")) return "report";
     if (
       line.startsWith("INIT_REPORT ") ||
       line.startsWith("XRAY TraceId: ") ||
@@ -157,7 +162,8 @@
     let report = false;
     for (const text of parts) {
       const div = document.createElement("div");
-      const cls = lineClass(text);
+      const cls = lineClass(text, el._started, d.requestId);
+      if (cls === "start") el._started = true;
       div.className = cls ? "log-line " + cls : "log-line";
       div.textContent = text;
       if (cls === "report") {

@@ -23,6 +23,7 @@ import (
 	"lambdalab/grader"
 	"lambdalab/grader/queue"
 	"lambdalab/labs"
+	"lambdalab/sandbox"
 	"lambdalab/store"
 	"lambdalab/web/ui"
 )
@@ -458,7 +459,8 @@ func (s *Server) checkEvent(ctx context.Context, lc *labCtx, ev queue.Event, tas
 
 // checkRow is a check's result as the panel shows it.
 func checkRow(c grader.CheckResult, tasks map[string]string) ui.CheckRow {
-	row := ui.CheckRow{ID: c.ID, Title: c.Title, Task: tasks[c.Task], Status: string(c.Status), Message: c.Message, Hints: c.Hints, Log: c.Log}
+	row := ui.CheckRow{ID: c.ID, Title: c.Title, Task: tasks[c.Task], Status: string(c.Status),
+		Message: sandbox.ReadableLog(c.Message), Hints: c.Hints, Log: sandbox.ReadableLog(c.Log)}
 	if c.Status != grader.Skipped {
 		row.Duration = duration(c.DurationMS)
 	}

@@ -29,10 +29,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 
 	"lambdalab/cloud/lambda"
+	"lambdalab/sandbox"
 	"lambdalab/store"
 	"lambdalab/web/ui"
 )
@@ -274,6 +276,7 @@ var startLineRE = regexp.MustCompile(`(?m)^START RequestId: ([0-9a-f-]+) `)
 func (h *consoleHub) output(account, function, token string) func([]byte) {
 	var reqID string
 	var head []byte // the log up to its START line, to read the request id from
+	var pend []byte // held back by readableChunk
 	return func(chunk []byte) {
 		h.mu.Lock()
 		f := h.feeds[account]
@@ -305,9 +308,36 @@ func (h *consoleHub) output(account, function, token string) func([]byte) {
 				head = nil
 			}
 		}
-		data, _ := json.Marshal(consoleOutput{Token: token, RequestID: reqID, Function: function, Text: string(chunk)})
+		var text string
+		text, pend = readableChunk(pend, chunk)
+		data, _ := json.Marshal(consoleOutput{Token: token, RequestID: reqID, Function: function, Text: text})
 		f.broadcast(sseMessage{event: "output", function: function, data: data})
 	}
+}
+
+// readableChunk is the next piece of a streamed log for the console, made
+// readable (sandbox.ReadableLog) and with what may belong to the next chunk
+// held back: a CR whose LF may follow, an unfinished UTF-8 sequence. The
+// log's last chunk ends with REPORT's newline, so nothing is held at the end.
+func readableChunk(pend, chunk []byte) (text string, rest []byte) {
+	b := append(pend, chunk...)
+	n := len(b)
+	for i := 1; i <= utf8.UTFMax-1 && i <= n; i++ {
+		c := b[n-i]
+		if c < utf8.RuneSelf {
+			break
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRune(b[n-i:]) {
+				n -= i
+			}
+			break
+		}
+	}
+	if n > 0 && b[n-1] == '\r' {
+		n--
+	}
+	return sandbox.ReadableLog(string(b[:n])), append([]byte(nil), b[n:]...)
 }
 
 // consoleInvoke is an invoke event's data: the block to show, and what
@@ -338,7 +368,11 @@ func (s *Server) invokeEvent(ctx context.Context, f *consoleFeed, l lambda.Invoc
 	}
 	d := consoleInvoke{RequestID: l.RequestID, Token: f.tokenOf(l.RequestID), Function: l.Record.Function,
 		Version: l.Record.Version, Async: l.Async, Attempt: l.Attempt, Try: b.Try, Kind: b.Kind, Cold: l.Record.Cold,
-		Report: reportOf(b.Log), Cost: b.Cost, CostUSD: l.Record.CostUSD, Outcome: b.Outcome}
+		Cost: b.Cost, CostUSD: l.Record.CostUSD, Outcome: b.Outcome}
+	if reportOf(b.Log) != "" || b.Report != "" {
+		// From the record: the log's text is the function's to fake.
+		d.Report = reportLine(l.Record)
+	}
 	var err error
 	if d.HTML, err = renderString(ctx, ui.ConsoleEntry(b)); err != nil {
 		s.logger.ErrorContext(ctx, "render console block", "request_id", l.RequestID, "err", err)
@@ -457,7 +491,7 @@ func consoleBlock(rec store.Invocation, log, payload []byte) ui.ConsoleBlock {
 		b.Cost = formatUSD(rec.CostUSD)
 	}
 	if len(log) > 0 {
-		b.Log = logLines(capLog(log, consoleLogMax))
+		b.Log = logLines(capLog(log, consoleLogMax), rec)
 	} else if b.Cost != "" {
 		b.Report = reportLine(rec)
 	}
@@ -540,34 +574,89 @@ func functionError(payload []byte) *ui.FunctionError {
 	return fe
 }
 
-// logLines splits a log into lines, marking Lambda's own.
-func logLines(log []byte) []ui.LogLine {
+// logLines splits a log into lines for a person to read, marking Lambda's
+// own. The platform's lines are found by where the sandbox writes them, for
+// the invocation in rec, not by what they look like: a function may print
+// "REPORT RequestId: …" itself, and that line stays its output. The
+// platform's START is the first one with the invocation's request id
+// (nothing the function prints comes before it but init output, written
+// before the id existed), with a truncation line just above it, and
+// INIT_REPORT too when init failed (then nothing is between START and
+// END); its END, REPORT and XRAY lines are the last ones, with the
+// timeout or exit lines just above END only when the record says the
+// invocation ended that way. Each line's text goes through
+// sandbox.ReadableLog.
+func logLines(log []byte, rec store.Invocation) []ui.LogLine {
 	text := strings.TrimRight(string(log), "\n")
 	if text == "" {
 		return nil
 	}
-	var out []ui.LogLine
-	for line := range strings.SplitSeq(text, "\n") {
-		out = append(out, ui.LogLine{Text: line, Class: lineClass(line)})
+	raw := strings.Split(text, "\n")
+	class := make([]string, len(raw))
+	id := rec.RequestID
+
+	start := -1
+	for i, l := range raw {
+		if strings.HasPrefix(l, "START RequestId: "+id+" ") {
+			start = i
+			break
+		}
+	}
+	if start >= 0 {
+		class[start] = "start"
+	}
+
+	end := len(raw)
+	if end-1 > start && strings.HasPrefix(raw[end-1], "XRAY TraceId: ") {
+		end--
+	}
+	if end-1 > start && strings.HasPrefix(raw[end-1], "REPORT RequestId: "+id+"\t") &&
+		end-2 > start && raw[end-2] == "END RequestId: "+id {
+		for i := end; i < len(raw); i++ {
+			class[i] = "platform"
+		}
+		class[end-1], class[end-2] = "report", "end"
+		i := end - 3
+		switch {
+		case rec.Outcome == string(sandbox.StatusTimeout) && i > start && strings.Contains(raw[i], " "+id+" Task timed out after "):
+			class[i] = "platform"
+			i--
+		case rec.Outcome != "success" && (rec.ErrorType == "Runtime.ExitError" || rec.ErrorType == "Runtime.OutOfMemory") &&
+			i-1 > start && raw[i] == "Runtime.ExitError" && strings.HasPrefix(raw[i-1], "RequestId: "+id+" Error: "):
+			class[i], class[i-1] = "platform", "platform"
+			i -= 2
+		}
+		if i > start && strings.HasPrefix(raw[i], "[lambdalab] Output truncated after ") {
+			class[i] = "platform"
+		}
+	}
+
+	if start >= 0 {
+		i := start - 1
+		// A failed init is reported with nothing between START and END.
+		if i >= 0 && rec.Outcome != "success" && start+1 < len(raw) && class[start+1] == "end" &&
+			strings.HasPrefix(raw[i], "INIT_REPORT Init Duration: ") {
+			class[i] = "platform"
+			i--
+		}
+		if i >= 0 && strings.HasPrefix(raw[i], "[lambdalab] Output truncated after ") {
+			class[i] = "platform"
+		}
+	}
+
+	out := make([]ui.LogLine, len(raw))
+	for i, l := range raw {
+		if cls := class[i]; cls == "" && strings.HasPrefix(l, "[lambdalab] ") && strings.HasSuffix(l, consoleCutNote) {
+			// capLog's note.
+			class[i] = "platform"
+		}
+		out[i] = ui.LogLine{Text: sandbox.ReadableLog(strings.TrimSuffix(l, "\r")), Class: class[i]}
 	}
 	return out
 }
 
-func lineClass(line string) string {
-	switch {
-	case strings.HasPrefix(line, "START RequestId: "):
-		return "start"
-	case strings.HasPrefix(line, "END RequestId: "):
-		return "end"
-	case strings.HasPrefix(line, "REPORT RequestId: "):
-		return "report"
-	case strings.HasPrefix(line, "INIT_REPORT "), strings.HasPrefix(line, "XRAY TraceId: "),
-		strings.HasPrefix(line, "[lambdalab]"), strings.Contains(line, " Task timed out after "),
-		strings.HasPrefix(line, "RequestId: ") && strings.Contains(line, " Error: "):
-		return "platform"
-	}
-	return ""
-}
+// consoleCutNote ends the line capLog writes where it cut.
+const consoleCutNote = " of output are not shown in the console; the Test panel's result has the whole log"
 
 // capLog keeps the start and, above all, the end of a long log (the END
 // and REPORT lines are last), marking what it left out.
@@ -579,7 +668,7 @@ func capLog(log []byte, max int) []byte {
 	cut := len(log) - head - tail
 	var b bytes.Buffer
 	b.Write(log[:head])
-	fmt.Fprintf(&b, "\n[lambdalab] %d bytes of output are not shown in the console; the Test panel's result has the whole log\n", cut)
+	fmt.Fprintf(&b, "\n[lambdalab] %d bytes%s\n", cut, consoleCutNote)
 	b.Write(log[len(log)-tail:])
 	return b.Bytes()
 }
@@ -825,9 +914,13 @@ func invokeResult(out *lambda.InvokeOutput) *ui.InvokeResult {
 	o := outcomeOf(out.Record, out.Payload)
 	res := &ui.InvokeResult{Kind: o.kind, Headline: o.headline, Detail: o.detail, Error: o.err,
 		StatusCode: out.StatusCode, RequestID: out.RequestID, ExecutedVersion: out.ExecutedVersion,
-		FunctionError: out.FunctionError, Payload: prettyJSON(out.Payload), Log: logLines(out.Log),
+		FunctionError: out.FunctionError, Payload: prettyJSON(out.Payload), Log: logLines(out.Log, out.Record),
 		Cost: formatUSD(out.Record.CostUSD), Cold: out.Record.Cold}
-	res.Report = reportFields(reportOf(res.Log))
+	// The numbers come from the record, never from the log's text, where
+	// the function may have printed a REPORT line of its own.
+	if out.Record.RequestID != "" {
+		res.Report = reportFields(reportLine(out.Record))
+	}
 	if o.kind == ui.KindOK {
 		res.Detail = ""
 	}
