@@ -491,3 +491,58 @@ func TestRelayHTTP(t *testing.T) {
 		t.Errorf("after the endless header: %q", out.Status)
 	}
 }
+
+// TestRelaySlowlorisAndConnectionCap: a connection that starts a header and
+// stalls is dropped after the header timeout, connections past the cap are
+// closed at once, and the runtime's own invokes carry on through both.
+func TestRelaySlowlorisAndConnectionCap(t *testing.T) {
+	in := startInstance(t, runtimeapi.Config{AWS: echoAWS}, nil)
+	in.waitInit(t)
+
+	slow, err := net.Dial("tcp", in.runtimeAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "GET /slow HTTP/1.1\r\nHost: x\r\n") // and never the blank line
+	slow.SetReadDeadline(time.Now().Add(4 * headerTimeout))
+	start := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(slow), nil)
+	if err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("stalled header: %v %v, want 400 once the header timeout passes", resp, err)
+	} else if waited := time.Since(start); waited < headerTimeout/2 {
+		t.Errorf("stalled header answered after %v, before the header timeout %v", waited, headerTimeout)
+	}
+
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range maxRelayConns {
+		c, err := net.Dial("tcp", in.runtimeAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	// With the runtime's own connection the cap is reached: one more is
+	// closed unanswered.
+	over, err := net.Dial("tcp", in.runtimeAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := over.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("connection past the cap: read %d bytes, %v; want it closed (EOF)", n, err)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	held = nil
+	if out := in.invoke(t, "after", `{"n":1}`); out.Status != runtimeapi.StatusSuccess {
+		t.Errorf("invoke after the attack: %q", out.Status)
+	}
+}

@@ -30,6 +30,17 @@ const (
 	// so that the host never closes a connection a request is about to be
 	// written to: a consumed request body could not be sent again.
 	maxHostIdle = 30 * time.Second
+	// headerTimeout bounds the time from a request's first byte to the end
+	// of its header, as the host's ReadHeaderTimeout does: a slowloris
+	// connection is dropped instead of holding its buffers for ever. Idle
+	// time before the first byte is not bounded, since a frozen instance's
+	// runtime keeps its connection for minutes between requests.
+	headerTimeout = 5 * time.Second
+	// maxRelayConns caps the runtime connections served at once (64 KB of
+	// buffers each); past it a new connection is closed at once. The
+	// runtime and an SDK's pool need a handful, so only code that opens
+	// hundreds is refused, and only in its own instance.
+	maxRelayConns = 128
 )
 
 type relay struct {
@@ -40,17 +51,28 @@ type relay struct {
 
 func serveRelay(ln net.Listener, sock string, p *pump) {
 	r := &relay{sock: sock, p: p}
+	slots := make(chan struct{}, maxRelayConns)
 	for {
 		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
+		if errors.Is(err, net.ErrClosed) {
 			return
 		}
-		go r.serve(c)
+		if err != nil {
+			// Out of descriptors (EMFILE) and the like pass once the code
+			// that caused them lets go; the relay must not stop for good.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			c.Close()
+			continue
+		}
+		go func() {
+			defer func() { <-slots }()
+			r.serve(c)
+		}()
 	}
 }
 
@@ -98,7 +120,12 @@ func (r *relay) serve(client net.Conn) {
 	}()
 	for {
 		lr.N = maxHeaderBytes
+		if _, err := b.cr.Peek(1); err != nil {
+			return
+		}
+		client.SetReadDeadline(time.Now().Add(headerTimeout))
 		req, err := http.ReadRequest(b.cr)
+		client.SetReadDeadline(time.Time{})
 		lr.N = math.MaxInt64
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
