@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // This file holds the machine's books: what every instance takes from the
@@ -170,30 +171,44 @@ func (e *Engine) prestartedForLocked(account string, need room) *instance {
 	return nil
 }
 
+// recentIdle is how long an idle instance still counts as its account's
+// demand: a learner between two invokes, editing or reading the last
+// result, will want it again. Accounts below their share may still evict
+// it; an account that already has its share may not, so a burst does not
+// strip its neighbours of their warm instances. Older idle instances are
+// anyone's to evict. Bounded by Config.IdleTimeout.
+const recentIdle = 30 * time.Second
+
 // usage is what one account holds and asks for at one moment, and the
 // max-min share of instances and of memory it is entitled to.
 type usage struct {
-	busy, busyMB   int // instances held, less the evictable idle ones
+	held, heldMB   int // busy, provisioned and recently idle instances
 	want, wantMB   int // waiting cold starts
 	share, shareMB float64
+}
+
+// usages are every account's usage at one moment.
+type usages struct {
+	of     map[string]*usage
+	memory bool      // memory is budgeted, so it is shared too
+	stale  time.Time // idle instances last used before it are not demand
+}
+
+// stale says whether an idle instance is room rather than its account's
+// demand: evictable and unused for recentIdle.
+func (us usages) staleIdle(in *instance) bool {
+	return evictable(in) && in.lastUsed.Before(us.stale)
 }
 
 // evictable says whether an idle instance may be destroyed to make room:
 // provisioned instances are what their account pays to keep.
 func evictable(in *instance) bool { return !in.provisioned }
 
-// usages are every account's usage at one moment, and the equal share of
-// the machine: its budgets over the number of accounts with demand.
-type usages struct {
-	of             map[string]*usage
-	equal, equalMB float64
-}
-
-// usageLocked works out every account's usage and shares. An idle
-// instance is not demand, since it can be evicted; a busy or provisioned
-// one is, and so is a waiting cold start.
+// usageLocked works out every account's usage and max-min shares.
 func (e *Engine) usageLocked() usages {
-	u := map[string]*usage{}
+	us := usages{of: map[string]*usage{}, memory: e.cfg.HostMemoryMB > 0,
+		stale: e.cfg.Now().Add(-min(recentIdle, e.cfg.IdleTimeout))}
+	u := us.of
 	get := func(a string) *usage {
 		x := u[a]
 		if x == nil {
@@ -204,14 +219,14 @@ func (e *Engine) usageLocked() usages {
 	}
 	for a, h := range e.holds {
 		x := get(a)
-		x.busy, x.busyMB = h.instances, h.memMB
+		x.held, x.heldMB = h.instances, h.memMB
 	}
 	for _, p := range e.pools {
 		for _, in := range p.idle {
-			if evictable(in) && in.acct != "" {
+			if us.staleIdle(in) && in.acct != "" {
 				x := get(in.acct)
-				x.busy--
-				x.busyMB -= in.took.memMB
+				x.held--
+				x.heldMB -= in.took.memMB
 			}
 		}
 	}
@@ -220,24 +235,11 @@ func (e *Engine) usageLocked() usages {
 		x.want++
 		x.wantMB += w.need.memMB
 	}
-	waterFill(u, float64(e.cfg.MaxInstances), func(x *usage) float64 { return float64(x.busy + x.want) },
+	waterFill(u, float64(e.cfg.MaxInstances), func(x *usage) float64 { return float64(x.held + x.want) },
 		func(x *usage, s float64) { x.share = s })
-	if e.cfg.HostMemoryMB > 0 {
-		waterFill(u, float64(e.cfg.HostMemoryMB), func(x *usage) float64 { return float64(x.busyMB + x.wantMB) },
+	if us.memory {
+		waterFill(u, float64(e.cfg.HostMemoryMB), func(x *usage) float64 { return float64(x.heldMB + x.wantMB) },
 			func(x *usage, s float64) { x.shareMB = s })
-	}
-	n := 0
-	for _, x := range u {
-		if x.busy+x.want > 0 {
-			n++
-		}
-	}
-	us := usages{of: u, equal: math.Inf(1), equalMB: math.Inf(1)}
-	if n > 0 {
-		us.equal = float64(e.cfg.MaxInstances) / float64(n)
-		if e.cfg.HostMemoryMB > 0 {
-			us.equalMB = float64(e.cfg.HostMemoryMB) / float64(n)
-		}
 	}
 	return us
 }
@@ -260,13 +262,18 @@ func waterFill(u map[string]*usage, capacity float64, demand func(*usage) float6
 	}
 }
 
-// ratio is how much of its share an account is using: below 1 it is owed
-// room, at 1 or more it has its share. The larger of the instance and
-// memory ratios counts, so neither can be hogged.
-func (x *usage) ratio(memory bool) float64 {
-	r := part(float64(x.busy), x.share)
-	if memory {
-		r = max(r, part(float64(x.busyMB), x.shareMB))
+// ratio is how much of its share an account holds, with n more instances
+// of memMB: below 1 it is owed room, at 1 or more it has its share. The
+// larger of the instance and memory ratios counts, so neither can be
+// hogged.
+func (us usages) ratio(account string, n, memMB int) float64 {
+	x := us.of[account]
+	if x == nil {
+		x = &usage{}
+	}
+	r := part(float64(x.held+n), x.share)
+	if us.memory {
+		r = max(r, part(float64(x.heldMB+memMB), x.shareMB))
 	}
 	return r
 }
@@ -281,24 +288,13 @@ func part(used, share float64) float64 {
 	return used / share
 }
 
-// aboveEqual says whether an account with idle instances has no demand,
-// or keeps busy at least an equal share of the machine: its idle instances
-// are evicted first. (Against its max-min share every account with an idle
-// instance would look satisfied, since idle room means all demand fits.)
-func (us usages) aboveEqual(account string) bool {
-	x := us.of[account]
-	return x == nil || x.busy+x.want == 0 || float64(x.busy) >= us.equal || float64(x.busyMB) >= us.equalMB
-}
-
 // neediestLocked is the waiter whose account is furthest below its share;
 // the earliest among equals.
 func (e *Engine) neediestLocked(us usages) *waiter {
-	u := us.of
-	mem := e.cfg.HostMemoryMB > 0
 	var best *waiter
 	var bestR float64
 	for _, w := range e.waiters {
-		r := u[w.account].ratio(mem)
+		r := us.ratio(w.account, 0, 0)
 		if best == nil || r < bestR || r == bestR && w.seq < best.seq {
 			best, bestR = w, r
 		}
@@ -310,13 +306,11 @@ func (e *Engine) neediestLocked(us usages) *waiter {
 // another account's cold start, below its share, waits: w is then refused
 // at once instead of queueing for room it would not get.
 func (e *Engine) outrankedLocked(us usages, w *waiter) bool {
-	u := us.of
-	mem := e.cfg.HostMemoryMB > 0
-	if u[w.account].ratio(mem) < 1 {
+	if us.ratio(w.account, 0, 0) < 1 {
 		return false
 	}
 	for _, o := range e.waiters {
-		if o.account != w.account && u[o.account].ratio(mem) < 1 {
+		if o.account != w.account && us.ratio(o.account, 0, 0) < 1 {
 			return true
 		}
 	}
@@ -340,27 +334,42 @@ func (e *Engine) couldFitLocked(need room) bool {
 	return e.fitsLocked(used.plus(need), alive+1)
 }
 
-// victimLocked picks the instance to evict for room: a prestarted one
-// first (it belongs to nobody), then the least recently used idle instance
-// of an account above an equal share or without demand, then of anyone. It takes the
-// victim off the lists; the caller releases and destroys it.
-func (e *Engine) victimLocked(us usages) *instance {
+// victimLocked picks the instance to evict for w: a prestarted one first
+// (it belongs to nobody), then the least recently used idle instance that
+// is nobody's demand (unused for recentIdle), then one of an account above
+// its share, then any other it may take. An idle instance that is still
+// its account's demand may be taken for w's own account, or when its
+// account holds at least as much of its share as w's would with it: room
+// moves from the richer to the poorer, never back. It takes the victim off
+// the lists; the caller releases and destroys it.
+func (e *Engine) victimLocked(us usages, w *waiter) *instance {
 	if n := len(e.prestarted); n > 0 {
 		v := e.prestarted[n-1]
 		e.prestarted = e.prestarted[:n-1]
 		return v
 	}
+	after := us.ratio(w.account, 1, w.need.memMB)
 	var victim *instance
 	var victimPool *pool
-	victimOver := false
+	victimTier := 0
 	for _, p := range e.pools {
 		for _, in := range p.idle {
 			if !evictable(in) {
 				continue
 			}
-			over := us.aboveEqual(in.acct)
-			if victim == nil || over && !victimOver || over == victimOver && in.lastUsed.Before(victim.lastUsed) {
-				victim, victimPool, victimOver = in, p, over
+			tier := 0
+			switch r := us.ratio(in.acct, 0, 0); {
+			case us.staleIdle(in):
+				tier = 3
+			case in.acct != w.account && r < after:
+				continue
+			case r > 1:
+				tier = 2
+			default:
+				tier = 1
+			}
+			if victim == nil || tier > victimTier || tier == victimTier && in.lastUsed.Before(victim.lastUsed) {
+				victim, victimPool, victimTier = in, p, tier
 			}
 		}
 	}
@@ -391,7 +400,7 @@ func (e *Engine) dispatchLocked() (victims []*instance) {
 		if !e.couldFitLocked(w.need) {
 			return victims
 		}
-		v := e.victimLocked(u)
+		v := e.victimLocked(u, w)
 		if v == nil {
 			return victims
 		}

@@ -195,8 +195,8 @@ func TestFairShareRoomGoesToAccountBelowShare(t *testing.T) {
 }
 
 // Before anyone waits, idle instances are evicted; those of an account
-// keeping more than an equal share busy go before a lighter account's,
-// even when the lighter account's is the least recently used.
+// above its share go before a lighter account's, even when the lighter
+// account's is the least recently used.
 func TestEvictionPrefersAccountsAboveShare(t *testing.T) {
 	hb := newHoldBackend()
 	e := newTestEngine(t, hb, Config{MaxInstances: 6, CapacityWait: time.Minute})
@@ -391,9 +391,9 @@ func TestWaterFill(t *testing.T) {
 	for _, tt := range tests {
 		u := map[string]*usage{}
 		for i, d := range tt.demands {
-			u[string(rune('a'+i))] = &usage{busy: int(d)}
+			u[string(rune('a'+i))] = &usage{held: int(d)}
 		}
-		waterFill(u, tt.capacity, func(x *usage) float64 { return float64(x.busy) }, func(x *usage, s float64) { x.share = s })
+		waterFill(u, tt.capacity, func(x *usage) float64 { return float64(x.held) }, func(x *usage, s float64) { x.share = s })
 		for i := range tt.demands {
 			if got := u[string(rune('a'+i))].share; got != tt.want[i] {
 				t.Errorf("waterFill(%v, %v): share %d = %v, want %v", tt.capacity, tt.demands, i, got, tt.want[i])
@@ -409,5 +409,42 @@ func TestFreeDiskMB(t *testing.T) {
 	}
 	if _, err := FreeDiskMB("/no/such/dir"); err == nil {
 		t.Error("FreeDiskMB of a missing folder succeeded")
+	}
+}
+
+// A burst from an account that has its share does not evict neighbours'
+// recently used warm instances (they are demand: a learner between two
+// invokes); once they have been idle past recentIdle they are room again.
+func TestBurstKeepsNeighboursWarm(t *testing.T) {
+	hb := newHoldBackend()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	e := newTestEngine(t, hb, Config{MaxInstances: 3, CapacityWait: 100 * time.Millisecond,
+		Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	neighbours := []Function{accountFn(acctB, "b"), accountFn(acctC, "c")}
+	for _, fn := range neighbours {
+		if _, err := e.Invoke(context.Background(), InvokeInput{Function: fn}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hog := accountFn(acctA, "hog")
+	h1 := goInvoke(e, hog, `{"hold":"h1"}`)
+	eventually(t, "the hog's first invoke to take the free instance", func() bool { return hb.isRunning("h1") })
+	if err := <-goInvoke(e, hog, `{"hold":"h2"}`); !errors.Is(err, ErrCapacity) {
+		t.Errorf("hog's second instance while its neighbours are warm = %v, want ErrCapacity", err)
+	}
+	for _, fn := range neighbours {
+		res, err := e.Invoke(context.Background(), InvokeInput{Function: fn})
+		if err != nil || res.Cold {
+			t.Errorf("neighbour %s after the burst: err %v, cold %v; want its warm instance", fn.AccountID, err, res != nil && res.Cold)
+		}
+	}
+	now.Add(int64(recentIdle + time.Second))
+	h2 := goInvoke(e, hog, `{"hold":"h2"}`)
+	eventually(t, "the hog to get an instance idle past recentIdle", func() bool { return hb.isRunning("h2") })
+	hb.release("h1")
+	hb.release("h2")
+	if err := errors.Join(<-h1, <-h2); err != nil {
+		t.Error(err)
 	}
 }

@@ -24,27 +24,30 @@
 // ones included, at its memory, its CPU quota and its /tmp size.
 //
 // While the machine has room, a cold start takes it at once: nobody is
-// held back from an idle machine. When it has none, the engine first
-// evicts idle instances, least recently used, never a provisioned one:
-// prestarted spares, then the idle instances of accounts that keep an
-// equal share of the machine busy (its budget over the number of accounts
-// with demand) or have no demand at all, then anyone's. Only when nothing
-// idle is left does the cold start wait, and then room is shared max-min
+// held back from an idle machine. When it has none, room is shared max-min
 // fairly by account:
 //
-//   - An account's demand is its busy and provisioned instances plus its
-//     waiting cold starts; idle instances are not demand, since they can be
-//     evicted. Its share is its demand or the common water level,
-//     whichever is less, the level chosen so the shares fill the budget:
-//     16 instances among accounts wanting 10, 10 and 1 are shared 7.5,
-//     7.5 and 1. Instances and memory are shared alike, and an account's
-//     standing is the larger of its two ratios of busy to share, so neither
-//     can be hogged.
-//   - Room that frees (an instance destroyed, or one going idle while
-//     others wait) goes to the waiter whose account is furthest below its
-//     share, the earliest among equals, not to whoever asked first, and not
-//     back to the account whose invocation just ended. A later waiter never
-//     slips past the neediest into room it is waiting to fill.
+//   - An account's demand is its busy and provisioned instances, its idle
+//     instances used in the last 30 seconds (a learner between two invokes
+//     will want it again) and its waiting cold starts. Its share is its
+//     demand or the common water level, whichever is less, the level chosen
+//     so the shares fill the budget: 16 instances among accounts wanting
+//     10, 10 and 1 are shared 7.5, 7.5 and 1. Instances and memory are
+//     shared alike, and an account's standing is the larger of its two
+//     ratios of holdings to share, so neither can be hogged.
+//   - Idle instances are evicted before anyone is refused, never a
+//     provisioned one: prestarted spares first, then, least recently used
+//     first, idle instances that are nobody's demand any more, then those
+//     of accounts above their share, then the rest. A recently used idle
+//     instance moves only from a richer account to a poorer one (or to its
+//     own account's other function): a burst by an account that has its
+//     share does not strip its neighbours of their warm instances.
+//   - Only then does a cold start wait. Room that frees (an instance
+//     destroyed, or one going idle while others wait) goes to the waiter
+//     whose account is furthest below its share, the earliest among equals,
+//     not to whoever asked first, and not back to the account whose
+//     invocation just ended. A later waiter never slips past the neediest
+//     into room it is waiting to fill.
 //   - A cold start of an account at or above its share while another
 //     account waits below its own is refused at once with ErrCapacity: it
 //     would not get the room, and waiting out CapacityWait only delays its

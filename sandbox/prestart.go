@@ -72,7 +72,10 @@ func (e *Engine) keepPrestarted(ctx context.Context) {
 				return
 			}
 			e.prestarted = append(e.prestarted, in)
+			// Cold starts that queued while it started are owed it.
+			victims := e.dispatchLocked()
 			e.mu.Unlock()
+			e.destroyAll(ctx, victims)
 			continue
 		}
 		select {
