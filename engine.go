@@ -86,30 +86,30 @@ func readSandboxSettings(getenv func(string) string, host hostFacts) (sandboxSet
 	s := sandboxSettings{AccountConcurrency: 10, Prestart: 2, IdleTimeout: 10 * time.Minute,
 		MaxInstances: min(8*host.CPUs, host.maxInstancesBound()), HostMemoryMB: host.MemoryMB,
 		HostCPUs: float64(cpuOvercommit * host.CPUs), OCIRuntime: getenv("LAMBDALAB_OCI_RUNTIME")}
-	whole := func(name string, p *int, lo, hi int, unit string) error {
+	whole := func(name string, p *int, lo, hi int, note string) error {
 		v := getenv(name)
 		if v == "" {
 			return nil
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < lo || n > hi {
-			return fmt.Errorf("%s=%q: want a whole number of %s from %d to %d", name, v, unit, lo, hi)
+			return fmt.Errorf("%s=%q: want a whole number from %d to %d (%s)", name, v, lo, hi, note)
 		}
 		*p = n
 		return nil
 	}
-	if err := whole("LAMBDALAB_ACCOUNT_CONCURRENCY", &s.AccountConcurrency, 1, 10000, "concurrent invocations"); err != nil {
+	if err := whole("LAMBDALAB_ACCOUNT_CONCURRENCY", &s.AccountConcurrency, 1, 10000, "each learner's concurrent invocations"); err != nil {
 		return s, err
 	}
 	if err := whole("LAMBDALAB_MAX_INSTANCES", &s.MaxInstances, 1, host.maxInstancesBound(),
-		"instances (the upper end is what this machine's memory holds at 128 MB each)"); err != nil {
+		"instances on this machine; the most its memory holds at 128 MB each"); err != nil {
 		return s, err
 	}
-	if err := whole("LAMBDALAB_PRESTART", &s.Prestart, 0, s.MaxInstances, "instances (at most LAMBDALAB_MAX_INSTANCES)"); err != nil {
+	if err := whole("LAMBDALAB_PRESTART", &s.Prestart, 0, s.MaxInstances, "instances started ahead of time, at most LAMBDALAB_MAX_INSTANCES"); err != nil {
 		return s, err
 	}
 	s.MaxProvisioned = s.MaxInstances / 2
-	if err := whole("LAMBDALAB_MAX_PROVISIONED", &s.MaxProvisioned, 0, s.MaxInstances, "instances (at most LAMBDALAB_MAX_INSTANCES; 0 turns provisioned concurrency off)"); err != nil {
+	if err := whole("LAMBDALAB_MAX_PROVISIONED", &s.MaxProvisioned, 0, s.MaxInstances, "provisioned instances for all learners together, at most LAMBDALAB_MAX_INSTANCES; 0 turns provisioned concurrency off"); err != nil {
 		return s, err
 	}
 	if v := getenv("LAMBDALAB_HOST_CPUS"); v != "" {
@@ -128,7 +128,7 @@ func readSandboxSettings(getenv func(string) string, host hostFacts) (sandboxSet
 	// often share this disk, and nothing else here accounts for them.
 	s.DiskBudgetMB = int(max(usable/2, sandbox.DefaultEphemeralMB))
 	if err := whole("LAMBDALAB_DISK_BUDGET_MB", &s.DiskBudgetMB, sandbox.DefaultEphemeralMB, int(usable),
-		fmt.Sprintf("MB for all instances' /tmp together (the upper end is the data folder's free disk less %d MB for the database)", sandbox.DiskReserveMB)); err != nil {
+		fmt.Sprintf("MB of /tmp for all instances together; the most is the data folder's free disk less %d MB kept for the database", sandbox.DiskReserveMB)); err != nil {
 		return s, err
 	}
 	if v := getenv("LAMBDALAB_IDLE_TIMEOUT"); v != "" {

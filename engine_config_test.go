@@ -51,10 +51,10 @@ func TestReadSandboxSettings(t *testing.T) {
 		kv   []string
 		want string
 	}{
-		{[]string{"LAMBDALAB_MAX_INSTANCES", "0"}, `LAMBDALAB_MAX_INSTANCES="0": want a whole number of instances`},
+		{[]string{"LAMBDALAB_MAX_INSTANCES", "0"}, `LAMBDALAB_MAX_INSTANCES="0": want a whole number from 1 to 171`},
 		{[]string{"LAMBDALAB_MAX_INSTANCES", "-4"}, "from 1 to 171"},
 		{[]string{"LAMBDALAB_MAX_INSTANCES", "lots"}, "LAMBDALAB_MAX_INSTANCES"},
-		{[]string{"LAMBDALAB_MAX_INSTANCES", "172"}, "memory holds at 128 MB each"},
+		{[]string{"LAMBDALAB_MAX_INSTANCES", "172"}, "its memory holds at 128 MB each"},
 		{[]string{"LAMBDALAB_MAX_INSTANCES", "99999999999999999999"}, "LAMBDALAB_MAX_INSTANCES"},
 		{[]string{"LAMBDALAB_ACCOUNT_CONCURRENCY", "0"}, "LAMBDALAB_ACCOUNT_CONCURRENCY"},
 		{[]string{"LAMBDALAB_PRESTART", "17"}, "LAMBDALAB_PRESTART"},
@@ -64,7 +64,7 @@ func TestReadSandboxSettings(t *testing.T) {
 		{[]string{"LAMBDALAB_HOST_CPUS", "NaN"}, "LAMBDALAB_HOST_CPUS"},
 		{[]string{"LAMBDALAB_HOST_CPUS", "1e9"}, "at most 128"},
 		{[]string{"LAMBDALAB_DISK_BUDGET_MB", "100"}, "LAMBDALAB_DISK_BUDGET_MB"},
-		{[]string{"LAMBDALAB_DISK_BUDGET_MB", "69000"}, "free disk less 1024 MB"},
+		{[]string{"LAMBDALAB_DISK_BUDGET_MB", "69000"}, "free disk less 1024 MB kept for the database"},
 		{[]string{"LAMBDALAB_MAX_PROVISIONED", "17"}, "LAMBDALAB_MAX_PROVISIONED"},
 		{[]string{"LAMBDALAB_MAX_PROVISIONED", "-1"}, "LAMBDALAB_MAX_PROVISIONED"},
 		{[]string{"LAMBDALAB_IDLE_TIMEOUT", "0s"}, "LAMBDALAB_IDLE_TIMEOUT"},
