@@ -76,7 +76,19 @@ ensure_awscli() {
 ensure_gvisor() {
   ensure_docker
   command -v runsc >/dev/null 2>&1 || apt_install runsc
-  if docker info 2>/dev/null | grep -q 'Runtimes:.*runsc'; then return 0; fi
+  if ! docker info 2>/dev/null | grep -q 'Runtimes:.*runsc'; then
+    register_runsc
+  fi
+  # lambdalab asks for runsc per container; everything else (runc mode, the
+  # image build, other users of this dockerd) relies on runc staying the default.
+  local default
+  default=$(docker info --format '{{.DefaultRuntime}}' 2>/dev/null || true)
+  if [ "$default" != runc ]; then
+    echo "warning: dockerd's default runtime is ${default:-unknown}, not runc: lambdalab's runc mode would run under it" >&2
+  fi
+}
+
+register_runsc() {
   local conf=/etc/docker/daemon.json
   if [ -s "$conf" ] && ! grep -q runsc "$conf"; then
     echo "$conf exists: add to it" >&2
@@ -84,8 +96,12 @@ ensure_gvisor() {
     echo "and reload dockerd (kill -HUP \$(pidof dockerd))" >&2
     exit 1
   fi
-  mkdir -p /etc/docker
-  echo '{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--host-uds=open"]}}}' > "$conf"
+  # A daemon.json that names runsc already is only reloaded, never rewritten,
+  # so whatever else it configures stays.
+  if [ ! -s "$conf" ]; then
+    mkdir -p /etc/docker
+    echo '{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--host-uds=open"]}}}' > "$conf"
+  fi
   kill -HUP "$(pidof dockerd)"
   for _ in $(seq 1 20); do docker info 2>/dev/null | grep -q 'Runtimes:.*runsc' && return 0; sleep 0.5; done
   echo "dockerd did not pick up runsc; restart it" >&2
