@@ -77,7 +77,7 @@ func (e *Errors) checkDuration(field string, ms float64) {
 	case ms < 1:
 		e.add(field, "A duration is at least 1 ms: Lambda bills no less.")
 	case ms > maxDurationMS:
-		e.add(field, "A function runs at most "+group(int64(maxDurationMS))+" ms ("+
+		e.add(field, "A function runs at most "+facts.Group(int64(maxDurationMS))+" ms ("+
 			strconv.Itoa(int(facts.MaxTimeout.Minutes()))+" minutes), its longest timeout.")
 	}
 }
@@ -130,11 +130,11 @@ type BillingResult struct {
 func Billing(in BillingInput) (BillingResult, error) {
 	var errs Errors
 	if in.MemoryMB < facts.MinMemoryMB || in.MemoryMB > facts.MaxMemoryMB {
-		errs.add("memory", "Memory is between "+group(facts.MinMemoryMB)+" and "+group(facts.MaxMemoryMB)+" MB.")
+		errs.add("memory", "Memory is between "+facts.Group(facts.MinMemoryMB)+" and "+facts.Group(facts.MaxMemoryMB)+" MB.")
 	}
 	errs.checkDuration("duration", in.DurationMS)
 	if in.RequestsPerMonth < 0 || in.RequestsPerMonth > MaxRequestsPerMonth {
-		errs.add("requests", "Requests a month are between 0 and "+group(MaxRequestsPerMonth)+".")
+		errs.add("requests", "Requests a month are between 0 and "+facts.Group(MaxRequestsPerMonth)+".")
 	}
 	switch in.Arch {
 	case "":
@@ -271,10 +271,10 @@ func RPS(in RPSInput) (RPSResult, error) {
 	var errs Errors
 	errs.checkDuration("duration", in.DurationMS)
 	if in.Instances < 1 || in.Instances > MaxInstances {
-		errs.add("instances", "Instances are between 1 and "+group(MaxInstances)+".")
+		errs.add("instances", "Instances are between 1 and "+facts.Group(MaxInstances)+".")
 	}
 	if math.IsNaN(in.TargetRPS) || in.TargetRPS < 0 || in.TargetRPS > MaxTargetRPS {
-		errs.add("target", "A target rate is between 0 (none) and "+group(MaxTargetRPS)+" requests a second.")
+		errs.add("target", "A target rate is between 0 (none) and "+facts.Group(MaxTargetRPS)+" requests a second.")
 	}
 	if len(errs) > 0 {
 		return RPSResult{}, errs
@@ -289,17 +289,4 @@ func RPS(in RPSInput) (RPSResult, error) {
 	}
 	r.OverAccountDefault = max(r.InstancesNeeded, int64(in.Instances)) > facts.AWSAccountConcurrency
 	return r, nil
-}
-
-// group writes n with thousands separators, as the course writes numbers.
-func group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

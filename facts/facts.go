@@ -135,7 +135,7 @@ func Table() []Fact {
 		{ID: "timeout-min", Text: seconds(MinTimeout)},
 		{ID: "timeout-default", Text: seconds(DefaultTimeout)},
 		{ID: "timeout-max", Text: minutes(MaxTimeout)},
-		{ID: "timeout-max-seconds", Text: group(int64(MaxTimeout/time.Second)) + " seconds"},
+		{ID: "timeout-max-seconds", Text: Group(int64(MaxTimeout/time.Second)) + " seconds"},
 		{ID: "init-limit", Text: seconds(InitTimeout)},
 		{ID: "tmp-default", Text: mb(DefaultEphemeralMB)},
 		{ID: "tmp-max", Text: mb(MaxEphemeralMB)},
@@ -150,9 +150,9 @@ func Table() []Fact {
 		{ID: "code-storage", Text: itoa(MaxCodeStorage>>30) + " GB", AsOf: "February 2026", Source: QuotasURL},
 		{ID: "policy-max", Text: itoa(MaxPolicyBytes>>10) + " KB"},
 		{ID: "provisioned-rounding", Text: minutes(ProvisionedRounding)},
-		{ID: "account-concurrency", Text: group(AWSAccountConcurrency), AsOf: "February 2026", Source: QuotasURL},
-		{ID: "unreserved-minimum", Text: group(UnreservedMinimum)},
-		{ID: "scaling-rate", Text: group(ScalingStep) + " instances every " + seconds(ScalingInterval), AsOf: "November 2023", Source: ScalingURL},
+		{ID: "account-concurrency", Text: Group(AWSAccountConcurrency), AsOf: "February 2026", Source: QuotasURL},
+		{ID: "unreserved-minimum", Text: Group(UnreservedMinimum)},
+		{ID: "scaling-rate", Text: Group(ScalingStep) + " instances every " + seconds(ScalingInterval), AsOf: "November 2023", Source: ScalingURL},
 		{ID: "async-retries", Text: itoa(MaxAsyncRetries)},
 		{ID: "async-max-age", Text: itoa(int(MaxEventAge/time.Hour)) + " hours", Source: AsyncURL},
 		{ID: "price-requests", Text: usd(PricePerRequest*1e6, 2) + " per million requests", AsOf: PricesAsOf, Source: PricingURL},
@@ -161,7 +161,7 @@ func Table() []Fact {
 		{ID: "price-provisioned-x86", Text: perGBSecond(PricePerGBSecondProvisionedX86), AsOf: PricesAsOf, Source: PricingURL},
 		{ID: "price-on-provisioned-x86", Text: perGBSecond(PricePerGBSecondOnProvisionedX86), AsOf: PricesAsOf, Source: PricingURL},
 		{ID: "free-requests", Text: millions(FreeTierRequests) + " requests", AsOf: PricesAsOf, Source: PricingURL},
-		{ID: "free-gb-seconds", Text: group(FreeTierGBSeconds) + " GB-seconds", AsOf: PricesAsOf, Source: PricingURL},
+		{ID: "free-gb-seconds", Text: Group(FreeTierGBSeconds) + " GB-seconds", AsOf: PricesAsOf, Source: PricingURL},
 		{ID: "prices-as-of", Text: PricesAsOf},
 		{ID: "old-billing-unit", Text: itoa(int(OldBillingUnit/time.Millisecond)) + " ms"},
 	}
@@ -198,7 +198,7 @@ func millions(n int) string {
 	return itoa(n)
 }
 
-func mb(n int) string { return group(int64(n)) + " MB" }
+func mb(n int) string { return Group(int64(n)) + " MB" }
 
 func seconds(d time.Duration) string {
 	n := int(d / time.Second)
@@ -210,10 +210,11 @@ func seconds(d time.Duration) string {
 
 func minutes(d time.Duration) string { return itoa(int(d/time.Minute)) + " minutes" }
 
-func itoa(n int) string { return group(int64(n)) }
+func itoa(n int) string { return Group(int64(n)) }
 
-// group writes n with thousands separators: 10240 → "10,240".
-func group(n int64) string {
+// Group writes n with thousands separators, as the course writes numbers:
+// 10240 → "10,240". The calculators and the account page use it too.
+func Group(n int64) string {
 	neg := n < 0
 	if neg {
 		n = -n

@@ -11,6 +11,7 @@ import (
 
 	"lambdalab/cloud"
 	"lambdalab/cloud/lambda"
+	"lambdalab/facts"
 	"lambdalab/sandbox"
 	"lambdalab/store"
 	"lambdalab/web/ui"
@@ -202,11 +203,11 @@ func billingView(now time.Time, month, all store.UsageTotals, pcs []provisionedC
 	}
 	toPay := float64(overRequests)*sandbox.PricePerRequest + overCompute
 	v.FreeTier = ui.FreeTierUse{
-		Requests:       billInt(month.Requests),
-		RequestsLimit:  billInt(sandbox.FreeTierRequests),
+		Requests:       facts.Group(month.Requests),
+		RequestsLimit:  facts.Group(sandbox.FreeTierRequests),
 		RequestsShare:  billShare(float64(month.Requests) / sandbox.FreeTierRequests),
 		GBSeconds:      billGBs(month.GBSeconds),
-		GBSecondsLimit: billInt(sandbox.FreeTierGBSeconds),
+		GBSecondsLimit: facts.Group(sandbox.FreeTierGBSeconds),
 		GBSecondsShare: billShare(month.GBSeconds / sandbox.FreeTierGBSeconds),
 		Covered:        formatUSD(mCompute + mRequests - toPay),
 		ToPay:          formatUSD(toPay + pcMonth),
@@ -219,8 +220,8 @@ func billingTotals(u store.UsageTotals, provisioned float64, showProvisioned boo
 	requests := float64(u.Requests) * sandbox.PricePerRequest
 	compute := max(0, u.CostUSD-requests)
 	t := ui.BillingTotals{
-		Requests:    billInt(u.Requests),
-		Throttled:   billInt(u.Throttled),
+		Requests:    facts.Group(u.Requests),
+		Throttled:   facts.Group(u.Throttled),
 		GBSeconds:   billGBs(u.GBSeconds),
 		Compute:     formatUSD(compute),
 		RequestCost: formatUSD(requests),
@@ -230,19 +231,6 @@ func billingTotals(u store.UsageTotals, provisioned float64, showProvisioned boo
 		t.Provisioned = formatUSD(provisioned)
 	}
 	return t, compute, requests
-}
-
-// billInt writes n (not negative) with thousands separators: 1,000,000.
-func billInt(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // billSig writes v (not negative) with digits significant digits below 1
@@ -262,9 +250,9 @@ func billSig(v float64, digits, minDec int) string {
 	frac = strings.TrimRight(frac, "0")
 	n, _ := strconv.ParseInt(whole, 10, 64)
 	if frac == "" {
-		return billInt(n)
+		return facts.Group(n)
 	}
-	return billInt(n) + "." + frac
+	return facts.Group(n) + "." + frac
 }
 
 // billGBs writes GB-seconds: 0.3, 0.0155, 37.5, 25,920,000.
@@ -283,7 +271,7 @@ func formatUSD(v float64) string {
 	cents := strconv.FormatFloat(v, 'f', 2, 64)
 	whole, frac, _ := strings.Cut(cents, ".")
 	n, _ := strconv.ParseInt(whole, 10, 64)
-	return "$" + billInt(n) + "." + frac
+	return "$" + facts.Group(n) + "." + frac
 }
 
 // billShare writes a fraction as a percentage: 0.000075%.

@@ -168,7 +168,7 @@ func billingCalc(slug string, q url.Values, fromQuery bool) ui.BillingCalc {
 
 func billColumn(b calculator.Bill) ui.BillColumn {
 	return ui.BillColumn{
-		BilledMS:  billInt(b.BilledMS) + " ms",
+		BilledMS:  facts.Group(b.BilledMS) + " ms",
 		GBSeconds: billGBs(b.GBSeconds) + " GB-s",
 		Compute:   formatUSD(b.ComputeUSD),
 		Requests:  formatUSD(b.RequestsUSD),
@@ -192,15 +192,15 @@ func rpsCalc(slug string, q url.Values, fromQuery bool) ui.RPSCalc {
 	t := &ui.RPSTable{
 		PerInstance: billSig(res.PerInstanceRPS, 3, 1),
 		Sustained:   billSig(res.SustainedRPS, 3, 1),
-		Instances:   billInt(int64(ri.Instances)),
+		Instances:   facts.Group(int64(ri.Instances)),
 		Duration:    billSig(ri.DurationMS, 3, 2),
 	}
 	if ri.TargetRPS > 0 {
 		t.Target = billSig(ri.TargetRPS, 3, 2)
-		t.Needed = billInt(res.InstancesNeeded)
+		t.Needed = facts.Group(res.InstancesNeeded)
 	}
 	if res.OverAccountDefault {
-		t.AccountDefault = billInt(facts.AWSAccountConcurrency)
+		t.AccountDefault = facts.Group(facts.AWSAccountConcurrency)
 	}
 	c.Result = t
 	return c
