@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -179,6 +180,17 @@ func (e *Engine) prestartedForLocked(account string, need room) *instance {
 // anyone's to evict. Bounded by Config.IdleTimeout.
 const recentIdle = 30 * time.Second
 
+// minResidency is how long an instance stays with the account it was bound
+// for before fairness may move its room to an account that would then hold
+// the same share (a lateral move: one instance from X to Y, both at one).
+// Moves that make the shares more equal happen at once. Without it, on a
+// machine shared by more accounts than it has instances, every warm
+// instance went to the next waiting account at its first idle moment, so
+// nearly every invoke was a cold start and the machine did little else
+// (BenchmarkFairness: 208 invokes in a minute); with it, each account in
+// turn runs warm for a while and the turns still rotate.
+const minResidency = time.Second
+
 // usage is what one account holds and asks for at one moment, and the
 // max-min share of instances and of memory it is entitled to.
 type usage struct {
@@ -262,6 +274,19 @@ func waterFill(u map[string]*usage, capacity float64, demand func(*usage) float6
 	}
 }
 
+// lateral says whether moving one instance from account from to account to
+// would only swap their holdings (from holds at most one more than to): a
+// move that makes no one better off than before, only churns instances.
+func (us usages) lateral(from, to string) bool {
+	held := func(a string) int {
+		if x := us.of[a]; x != nil {
+			return x.held
+		}
+		return 0
+	}
+	return held(from) <= held(to)+1
+}
+
 // ratio is how much of its share an account holds, with n more instances
 // of memMB: below 1 it is owed room, at 1 or more it has its share. The
 // larger of the instance and memory ratios counts, so neither can be
@@ -289,15 +314,26 @@ func part(used, share float64) float64 {
 }
 
 // neediestLocked is the waiter whose account is furthest below its share;
-// the earliest among equals.
+// among equals, the one whose account was granted room longest ago, then
+// the earliest. Going by the account's last grant rather than by the
+// waiter's place in line matters when many accounts wait with nothing: a
+// cold start that gave up after CapacityWait and asks again would
+// otherwise go to the back, and whoever happened to be first would keep
+// winning the turns.
 func (e *Engine) neediestLocked(us usages) *waiter {
 	var best *waiter
 	var bestR float64
 	for _, w := range e.waiters {
 		r := us.ratio(w.account, 0, 0)
-		if best == nil || r < bestR || r == bestR && w.seq < best.seq {
-			best, bestR = w, r
+		switch {
+		case best == nil || r < bestR:
+		case r > bestR:
+			continue
+		case e.lastGrant[w.account].Before(e.lastGrant[best.account]):
+		case e.lastGrant[w.account].After(e.lastGrant[best.account]) || w.seq > best.seq:
+			continue
 		}
+		best, bestR = w, r
 	}
 	return best
 }
@@ -349,6 +385,7 @@ func (e *Engine) victimLocked(us usages, w *waiter) *instance {
 		return v
 	}
 	after := us.ratio(w.account, 1, w.need.memMB)
+	now := e.cfg.Now()
 	var victim *instance
 	var victimPool *pool
 	victimTier := 0
@@ -361,7 +398,11 @@ func (e *Engine) victimLocked(us usages, w *waiter) *instance {
 			switch r := us.ratio(in.acct, 0, 0); {
 			case us.staleIdle(in):
 				tier = 3
-			case in.acct != w.account && r < after:
+			case in.acct != w.account && r < after*(1-1e-9):
+				continue
+			case in.acct != w.account && us.lateral(in.acct, w.account) && now.Sub(in.since) < minResidency:
+				// A lateral move only churns: wait for its turn to end.
+				e.redispatchAtLocked(in.since.Add(minResidency))
 				continue
 			case r > 1:
 				tier = 2
@@ -412,6 +453,7 @@ func (e *Engine) dispatchLocked() (victims []*instance) {
 
 func (e *Engine) grantLocked(w *waiter, in *instance) {
 	e.removeWaiterLocked(w)
+	e.lastGrant[w.account] = e.cfg.Now()
 	w.granted, w.got = true, in
 	close(w.ready)
 }
@@ -463,4 +505,24 @@ func (e *Engine) provisionedAllowedLocked(fn Function, key string, n int) error 
 			ErrCapacity, e.cfg.MaxProvisioned, machine, max(0, e.cfg.MaxProvisioned-machine))
 	}
 	return nil
+}
+
+// redispatchAtLocked makes sure dispatch runs again at t, when an instance
+// that was kept for its residency may move: nothing else may happen then
+// (no invoke ending, no instance dying) to wake the waiters.
+func (e *Engine) redispatchAtLocked(t time.Time) {
+	if e.redispatch != nil && !e.redispatchAt.After(t) {
+		return
+	}
+	if e.redispatch != nil {
+		e.redispatch.Stop()
+	}
+	e.redispatchAt = t
+	e.redispatch = time.AfterFunc(max(t.Sub(e.cfg.Now()), time.Millisecond), func() {
+		e.mu.Lock()
+		e.redispatch = nil
+		victims := e.dispatchLocked()
+		e.mu.Unlock()
+		e.destroyAll(context.Background(), victims)
+	})
 }

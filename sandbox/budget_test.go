@@ -441,3 +441,32 @@ func TestBurstKeepsNeighboursWarm(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestLateralMoveWaitsForResidency: an idle instance an account used just
+// now does not go to another account that would then hold just as much
+// (one each) until its residency ends, and then it does, with nothing else
+// happening on the machine to wake the waiter.
+func TestLateralMoveWaitsForResidency(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	hb := newHoldBackend()
+	e := newTestEngine(t, hb, Config{MaxInstances: 1, CapacityWait: time.Minute, Now: clock})
+	if err := <-goInvoke(e, accountFn(acctA, "f"), `{}`); err != nil {
+		t.Fatal(err)
+	}
+	b := goInvoke(e, accountFn(acctB, "g"), `{"hold":"b"}`)
+	eventually(t, "B's invoke to wait", func() bool { return e.waiting() == 1 })
+	time.Sleep(300 * time.Millisecond)
+	if hb.isRunning("b") {
+		t.Fatal("B took A's instance within its residency: a move that only churns")
+	}
+	mu.Lock()
+	now = now.Add(minResidency + time.Second)
+	mu.Unlock()
+	eventually(t, "B to get A's room once A's residency ended", func() bool { return hb.isRunning("b") })
+	hb.release("b")
+	if err := <-b; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -41,12 +41,16 @@
 //     of accounts above their share, then the rest. A recently used idle
 //     instance moves only from a richer account to a poorer one (or to its
 //     own account's other function): a burst by an account that has its
-//     share does not strip its neighbours of their warm instances.
+//     share does not strip its neighbours of their warm instances. A move
+//     that would only swap holdings (one instance from an account holding
+//     one to an account holding none) waits until the instance has been
+//     with its account for a second (minResidency), and dispatch runs again
+//     when that passes.
 //   - Only then does a cold start wait. Room that frees (an instance
 //     destroyed, or one going idle while others wait) goes to the waiter
-//     whose account is furthest below its share, the earliest among equals,
-//     not to whoever asked first, and not back to the account whose
-//     invocation just ended. A later waiter never slips past the neediest
+//     whose account is furthest below its share, among equals the account
+//     served longest ago (then the earliest waiter), not to whoever asked
+//     first, and not back to the account whose invocation just ended. A later waiter never slips past the neediest
 //     into room it is waiting to fill.
 //   - A cold start of an account at or above its share while another
 //     account waits below its own is refused at once with ErrCapacity: it
@@ -63,6 +67,15 @@
 // are never preempted: Lambda never kills a running invocation for someone
 // else, so an account above its share gives its surplus back as its
 // invocations end, at most its timeout later.
+//
+// The residency and the longest-unserved order are what make the sharing
+// useful when more accounts want instances than the machine has: without
+// the residency every warm instance went to the next account at its first
+// idle moment, so nearly every invoke was a cold start (BenchmarkFairness:
+// 208 invokes in a minute, Jain's index 0.82); without the order, cold
+// starts that gave up after CapacityWait went to the back of the line and
+// a few accounts kept winning the turns (index 0.73). With both: 6,516
+// invokes, index 0.98, all 29 well-behaved accounts served.
 //
 // Provisioned concurrency is initialised and kept whatever the load, so it
 // is bounded ahead: it counts against the function's reservation, or else

@@ -111,10 +111,17 @@ type Engine struct {
 	holds      map[string]*holding
 	waiters    []*waiter // cold starts waiting for room (budget.go)
 	waitSeq    uint64
-	closed     bool
-	starting   int            // prestarted instances being started
-	provAlive  map[string]int // pool key → provisioned instances alive
-	kick       chan struct{}  // wakes keepPrestarted
+	// redispatch runs dispatch again at redispatchAt, when a kept
+	// instance's residency ends (budget.go).
+	redispatch   *time.Timer
+	redispatchAt time.Time
+	// lastGrant is when each account's cold start last got room from the
+	// queue; fairness serves the longest-unserved first (budget.go).
+	lastGrant map[string]time.Time
+	closed    bool
+	starting  int            // prestarted instances being started
+	provAlive map[string]int // pool key → provisioned instances alive
+	kick      chan struct{}  // wakes keepPrestarted
 	// dropped are the accounts DropAccount let go of: an instance of one
 	// that was busy then is closed when it finishes instead of parked.
 	// Account ids are drawn at random from 9e11 and never reused in
@@ -169,6 +176,7 @@ func New(db *store.DB, backend Backend, cfg Config) *Engine {
 		pools:     map[string]*pool{},
 		holds:     map[string]*holding{},
 		provAlive: map[string]int{},
+		lastGrant: map[string]time.Time{},
 		kick:      make(chan struct{}, 1),
 		dropped:   map[string]bool{},
 		records:   make(chan store.Invocation, 1024),
@@ -624,6 +632,7 @@ func (e *Engine) DropAccount(ctx context.Context, accountID string) {
 	e.mu.Lock()
 	e.dropped[accountID] = true
 	delete(e.accounts, accountID)
+	delete(e.lastGrant, accountID)
 	var idle []*instance
 	for key, p := range e.pools {
 		if p.fn.AccountID != accountID {
