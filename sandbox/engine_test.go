@@ -400,8 +400,10 @@ func TestMachineCapacity(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// The idle instance of the first account is reclaimed to make room.
+	// The idle instance of the first account is reclaimed to make room,
+	// once its residency is over (one each is a swap: budget.go).
 	fb.invoke = echo
+	time.Sleep(minResidency)
 	if _, err := e.Invoke(context.Background(), InvokeInput{Function: other}); err != nil {
 		t.Errorf("invoke once room can be made: %v", err)
 	}
