@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"lambdalab/facts"
 )
 
 // The platform lines Lambda writes around a function's own output
@@ -23,47 +24,11 @@ func endLine(reqID string) string {
 	return fmt.Sprintf("END RequestId: %s\n", reqID)
 }
 
-// maxErrorType is the longest error type kept, in bytes (as in
-// sandbox/runtimeapi, which applies the same rule to the error-type header).
-const maxErrorType = 128
+// maxErrorType is the longest error type kept, in bytes.
+const maxErrorType = facts.MaxErrorTypeBytes
 
-// errorTypeName makes an error type from a runtime's error document (or
-// header) safe for a REPORT or INIT_REPORT line and the invocation record:
-// one line, of bounded length. Lambda's error types are identifiers
-// (Runtime.ExitError, ValueError, java.lang.RuntimeException, Outer$Inner,
-// Function<NameError>; reference/lambda-behaviour.md §1.4 and §2.3), so a
-// name of letters, digits and _ . $ : < > + - is kept, cut to maxErrorType
-// bytes when longer; any other character (tab, newline, space, a control or
-// format character) makes the whole name "Unhandled", Lambda's word for a
-// failure the function did not describe, since cutting at it would leave
-// the function choosing what the platform prints. The document itself goes
-// to the caller untouched, as on Lambda.
-func errorTypeName(t string) string {
-	t = strings.TrimSpace(t)
-	for _, r := range t {
-		if !errorTypeRune(r) {
-			return "Unhandled"
-		}
-	}
-	if len(t) > maxErrorType {
-		t = t[:maxErrorType]
-		for !utf8.ValidString(t) {
-			t = t[:len(t)-1]
-		}
-	}
-	return t
-}
-
-func errorTypeRune(r rune) bool {
-	switch {
-	case r < utf8.RuneSelf:
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_.$:<>+-", r)
-	case r == utf8.RuneError:
-		return false
-	}
-	// Python 3 and Java allow letters of any script in class names.
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
-}
+// errorTypeName makes an error type safe to print (facts.ErrorTypeName).
+var errorTypeName = facts.ErrorTypeName
 
 // reportLine is the REPORT line in the current text format: tab-separated
 // fields with a trailing tab, Init Duration only on a cold start, and Status

@@ -12,12 +12,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/net/netutil"
+
+	"lambdalab/facts"
 )
 
 const (
@@ -28,10 +27,8 @@ const (
 	// writes the marker before it forwards the request, so the wait is
 	// normally a few microseconds; the bound only matters when init is gone
 	// or a request carries a forged number.
-	markerWait = 200 * time.Millisecond
-	// maxErrorType is the longest error type kept, in bytes: room for a
-	// long Java class name, too short to hide a log in.
-	maxErrorType = 128
+	markerWait   = 200 * time.Millisecond
+	maxErrorType = facts.MaxErrorTypeBytes
 	// maxDrain bounds how much of an oversized body is read to learn its size.
 	maxDrain = 64 << 20
 )
@@ -353,45 +350,8 @@ func errorType(r *http.Request) string {
 	return errorTypeName(r.Header.Get("Lambda-Runtime-Function-Error-Type"))
 }
 
-// errorTypeName makes a runtime's error type safe to print in a REPORT or
-// INIT_REPORT line and to store. Lambda's error types are identifiers:
-// Category.Reason (Runtime.ExitError), class names (ValueError,
-// java.lang.RuntimeException, Outer$Inner, Function<NameError>); see
-// reference/lambda-behaviour.md §1.4. Surrounding spaces are trimmed; a
-// name made only of letters, digits and _ . $ : < > + - is kept, cut to
-// maxErrorType bytes if longer; anything else (a tab, a newline, a space, a
-// control or format character, punctuation) becomes "Unhandled", Lambda's
-// word for a failure the function did not describe. A tab would forge a
-// REPORT field and a newline a whole line, so such a name is not cut but
-// refused: no part of it is the runtime's to choose. "" stays "".
-//
-// sandbox applies the same rule to error types read from error documents.
-func errorTypeName(t string) string {
-	t = strings.TrimSpace(t)
-	for _, r := range t {
-		if !errorTypeRune(r) {
-			return "Unhandled"
-		}
-	}
-	if len(t) > maxErrorType {
-		t = t[:maxErrorType]
-		for !utf8.ValidString(t) {
-			t = t[:len(t)-1]
-		}
-	}
-	return t
-}
-
-func errorTypeRune(r rune) bool {
-	switch {
-	case r < utf8.RuneSelf:
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_.$:<>+-", r)
-	case r == utf8.RuneError:
-		return false
-	}
-	// Python 3 and Java allow letters of any script in class names.
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
-}
+// errorTypeName makes a runtime's error type safe to print (facts.ErrorTypeName).
+var errorTypeName = facts.ErrorTypeName
 
 func (s *Server) response(w http.ResponseWriter, r *http.Request) { s.answer(w, r, StatusSuccess) }
 
