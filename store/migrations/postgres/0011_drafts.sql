@@ -1,0 +1,37 @@
+-- The PostgreSQL form of the SQLite migration 0011_drafts.sql.
+-- The lab workspace's drafts: the files of each learner's function code as
+-- they edit it in the browser, kept on the server so that a reload or
+-- another browser loses nothing. A draft is what the learner is writing;
+-- what runs is the deployed package, in the emulated account.
+CREATE TABLE drafts (
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    lab        TEXT   COLLATE "C" NOT NULL,
+    function   TEXT   COLLATE "C" NOT NULL,
+    -- A slash-separated path relative to the function's code folder; the
+    -- files are listed by path in byte order, as on SQLite.
+    path       TEXT   COLLATE "C" NOT NULL,
+    body       BYTEA  NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, lab, function, path)
+);
+
+-- One row per draft that has been started (seeded from the lab's starter
+-- files), so that a draft the learner emptied stays empty instead of being
+-- seeded again.
+CREATE TABLE draft_starts (
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    lab        TEXT   COLLATE "C" NOT NULL,
+    function   TEXT   COLLATE "C" NOT NULL,
+    started_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, lab, function)
+);
+
+-- When each learner first and last opened each lab's page: a lab opened
+-- but not yet passed is "in progress" on the course map.
+CREATE TABLE lab_visits (
+    user_id  BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    lab      TEXT   COLLATE "C" NOT NULL,
+    first_at BIGINT NOT NULL,
+    last_at  BIGINT NOT NULL,
+    PRIMARY KEY (user_id, lab)
+);
