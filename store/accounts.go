@@ -195,7 +195,7 @@ func (db *DB) AccountKeys(ctx context.Context, accountID string) ([]AccessKey, e
 // returns it, in one transaction: from its commit the old keys fail to sign.
 // ErrNotFound if there is no such account.
 func (db *DB) RotateAccessKey(ctx context.Context, accountID string) (AccessKey, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return AccessKey{}, fmt.Errorf("rotate key of account %s: %w", accountID, err)
 	}
@@ -225,7 +225,7 @@ func (db *DB) RotateAccessKey(ctx context.Context, accountID string) (AccessKey,
 // the grader to run a lab in isolation. Its id is fresh: no account or user
 // has it. Delete it with DeleteAccount when done.
 func (db *DB) CreateScratchAccount(ctx context.Context) (Account, AccessKey, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return Account{}, AccessKey{}, fmt.Errorf("create scratch account: %w", err)
 	}
@@ -268,7 +268,7 @@ func (db *DB) Account(ctx context.Context, id string) (Account, error) {
 // (which have no foreign key). ErrNotFound if there is no such account;
 // ErrInvalid for a user's account, which goes only with its user.
 func (db *DB) DeleteAccount(ctx context.Context, id string) error {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete account %s: %w", id, err)
 	}

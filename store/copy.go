@@ -129,7 +129,7 @@ func (db *DB) CopyAccount(ctx context.Context, from, to string, renameFile func(
 	if from == to {
 		return fmt.Errorf("copy account %s: %w: it is its own target", from, ErrInvalid)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("copy account %s to %s: %w", from, to, err)
 	}
@@ -286,7 +286,7 @@ var digestTables = []struct{ name, where string }{
 // An account with no rows at all, deleted or never made, has the digest of
 // nothing, the same for every id.
 func (db *DB) AccountDigest(ctx context.Context, id string) (string, error) {
-	tx, err := db.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return "", fmt.Errorf("digest account %s: %w", id, err)
 	}

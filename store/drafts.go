@@ -84,7 +84,7 @@ func (db *DB) StartDraft(ctx context.Context, k DraftKey, seed func() ([]DraftFi
 	if err != nil {
 		return false, fmt.Errorf("start %s: seed: %w", k, err)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("start %s: %w", k, err)
 	}
@@ -210,7 +210,7 @@ func (db *DB) SaveDraftFile(ctx context.Context, k DraftKey, path string, body [
 	if err := checkDraftPath(path); err != nil {
 		return fmt.Errorf("save %s: %w", k, err)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", k, err)
 	}
@@ -295,7 +295,7 @@ func (db *DB) ReplaceDraft(ctx context.Context, k DraftKey, files []DraftFile) e
 	if len(files) > MaxDraftFiles || total > MaxDraftBytes {
 		return fmt.Errorf("replace %s: %w", k, ErrDraftFull)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("replace %s: %w", k, err)
 	}

@@ -352,7 +352,7 @@ func (db *DB) SaveReport(ctx context.Context, submissionID int64, r GradeReport)
 	if r.FinishedAt.IsZero() {
 		r.FinishedAt = db.now()
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save report of submission %d: %w", submissionID, err)
 	}
@@ -541,7 +541,7 @@ func scanGradingJob(row rowScanner) (GradingJob, error) {
 // submission already has a job queued or running; ErrNotFound if there is
 // no such submission.
 func (db *DB) EnqueueGrading(ctx context.Context, submissionID, userID int64, lab string, maxQueued int) (GradingJob, int, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return GradingJob{}, 0, fmt.Errorf("enqueue grading of submission %d: %w", submissionID, err)
 	}
@@ -659,7 +659,7 @@ func (db *DB) RequeueGradingJob(ctx context.Context, id int64, errText string) e
 }
 
 func (db *DB) moveRunningJob(ctx context.Context, id int64, op, query string, args ...any) error {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s grading job %d: %w", op, id, err)
 	}
@@ -686,7 +686,7 @@ func (db *DB) moveRunningJob(ctx context.Context, id int64, op, query string, ar
 // to stop (canceled=false), as is nothing about a finished one.
 // ErrNotFound if there is no such job.
 func (db *DB) CancelGradingJob(ctx context.Context, id int64) (canceled bool, err error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("cancel grading job %d: %w", id, err)
 	}
@@ -773,7 +773,7 @@ func (db *DB) RecoverGradingJobs(ctx context.Context, maxAttempts int) (requeued
 	if maxAttempts < 1 {
 		return 0, 0, fmt.Errorf("recover grading jobs: %w: max attempts %d is less than 1", ErrInvalid, maxAttempts)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("recover grading jobs: %w", err)
 	}

@@ -287,7 +287,7 @@ func (db *DB) HasUsers(ctx context.Context) (bool, error) {
 // bodies kept in files are named by no row afterwards and go at the next
 // sweep.
 func (db *DB) DeleteStudent(ctx context.Context, userID int64) (User, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return User{}, fmt.Errorf("delete student %d: %w", userID, err)
 	}

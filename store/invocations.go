@@ -33,7 +33,7 @@ type Invocation struct {
 const insertInvocationQuery = `INSERT INTO invocations (request_id, account_id, function, version, instance_id, cold,
 	started_at, ended_at, duration_ms, billed_ms, init_ms, memory_mb, max_memory_mb,
 	outcome, error_type, gb_seconds, cost_usd)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 // InsertInvocation stores one invocation record.
 func (db *DB) InsertInvocation(ctx context.Context, inv Invocation) error {
@@ -67,7 +67,7 @@ const invocationColumns = `request_id, account_id, function, version, instance_i
 // without a sort).
 const invocationsQuery = `SELECT ` + invocationColumns + `
 	FROM invocations
-	WHERE account_id = ? AND function = ? AND started_at >= ?
+	WHERE account_id = $1 AND function = $2 AND started_at >= $3
 	ORDER BY started_at, id`
 
 // Invocations lists an account's invocations of one function (all versions)

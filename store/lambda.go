@@ -290,7 +290,7 @@ func (db *DB) CreateFunction(ctx context.Context, latest LambdaVersion) error {
 	if latest.LastModified.IsZero() {
 		latest.LastModified = now
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create function %s: %w", latest.Function, err)
 	}
@@ -348,7 +348,7 @@ func (db *DB) FunctionVersion(ctx context.Context, accountID, name, version stri
 // update aborts and is returned as it is. ErrNotFound if there is no such
 // function.
 func (db *DB) UpdateLatest(ctx context.Context, accountID, name string, update func(v *LambdaVersion) error) (LambdaVersion, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return LambdaVersion{}, fmt.Errorf("update function %s: %w", name, err)
 	}
@@ -426,7 +426,7 @@ func (db *DB) ListFunctionVersions(ctx context.Context, accountID, name, after s
 	}
 	// A read-only transaction is a snapshot, so "no such function" and the
 	// list agree, without taking the write lock.
-	tx, err := db.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", name, err)
 	}
@@ -464,7 +464,7 @@ func (db *DB) ListFunctionVersions(ctx context.Context, accountID, name, after s
 func (db *DB) PublishVersion(ctx context.Context, accountID, name string,
 	build func(latest LambdaVersion, newest *LambdaVersion, next int) (v LambdaVersion, publish bool, err error),
 ) (LambdaVersion, bool, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return LambdaVersion{}, false, fmt.Errorf("publish version of %s: %w", name, err)
 	}
@@ -560,7 +560,7 @@ func (db *DB) DeleteFunctionVersion(ctx context.Context, accountID, name, versio
 	if _, err := lambdaVersionNumber(version); err != nil {
 		return fmt.Errorf("delete version %s of %s: %w", version, name, err)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete version %s of %s: %w", version, name, err)
 	}
@@ -626,7 +626,7 @@ func (db *DB) CreateAlias(ctx context.Context, a LambdaAlias) error {
 	if err := lambdaKeys("account id", a.AccountID, "function name", a.Function, "alias name", a.Name, "alias version", a.Version); err != nil {
 		return fmt.Errorf("create alias %s of %s: %w", a.Name, a.Function, err)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create alias %s of %s: %w", a.Name, a.Function, err)
 	}
@@ -673,7 +673,7 @@ func (db *DB) Alias(ctx context.Context, accountID, function, name string) (Lamb
 // (ErrInvalid); an error from update aborts and is returned as it is.
 // ErrNotFound if there is no such alias.
 func (db *DB) UpdateAlias(ctx context.Context, accountID, function, name string, update func(a *LambdaAlias) error) (LambdaAlias, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return LambdaAlias{}, fmt.Errorf("update alias %s of %s: %w", name, function, err)
 	}
@@ -714,7 +714,7 @@ func (db *DB) UpdateAlias(ctx context.Context, accountID, function, name string,
 // version is "", else those whose Version or AdditionalVersion is version.
 // ErrNotFound if there is no such function.
 func (db *DB) ListAliases(ctx context.Context, accountID, function, version string) ([]LambdaAlias, error) {
-	tx, err := db.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("list aliases of %s: %w", function, err)
 	}
@@ -750,7 +750,7 @@ func (db *DB) ListAliases(ctx context.Context, accountID, function, version stri
 // must release the instances and then DeleteProvisionedConcurrency.
 // ErrNotFound if there is no such alias.
 func (db *DB) DeleteAlias(ctx context.Context, accountID, function, name string) error {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete alias %s of %s: %w", name, function, err)
 	}
@@ -816,7 +816,7 @@ func (db *DB) PublishLayerVersion(ctx context.Context, lv LambdaLayerVersion) (L
 	if lv.CreatedAt.IsZero() {
 		lv.CreatedAt = db.now().UTC()
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return LambdaLayerVersion{}, fmt.Errorf("publish version of layer %s: %w", lv.Layer, err)
 	}
@@ -920,7 +920,7 @@ func (db *DB) AddPolicyStatement(ctx context.Context, s LambdaPolicyStatement) e
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = db.now().UTC()
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("add statement %s to %s: %w", s.StatementID, s.Function, err)
 	}
@@ -973,7 +973,7 @@ func (db *DB) RemovePolicyStatement(ctx context.Context, accountID, function, qu
 // (qualifier "") or of one of its versions or aliases, in creation order;
 // none when it has no policy. ErrNotFound if there is no such function.
 func (db *DB) PolicyStatements(ctx context.Context, accountID, function, qualifier string) ([]LambdaPolicyStatement, error) {
-	tx, err := db.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("policy of %s: %w", function, err)
 	}
@@ -1085,7 +1085,7 @@ func (db *DB) PutProvisionedConcurrency(ctx context.Context, p LambdaProvisioned
 	if p.LastModified.IsZero() {
 		p.LastModified = db.now().UTC()
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("put provisioned concurrency of %s:%s: %w", p.Function, p.Qualifier, err)
 	}
@@ -1140,7 +1140,7 @@ func (db *DB) ListProvisionedConcurrency(ctx context.Context, accountID, functio
 	case function == "":
 		rows, err = db.conn.QueryContext(ctx, cols+"WHERE account_id = $1 ORDER BY function, qualifier", accountID)
 	default:
-		tx, terr := db.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		tx, terr := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 		if terr != nil {
 			return nil, fmt.Errorf("list provisioned concurrency of %s: %w", function, terr)
 		}
@@ -1215,7 +1215,7 @@ func (db *DB) PutEventInvokeConfig(ctx context.Context, c LambdaEventInvokeConfi
 	if c.LastModified.IsZero() {
 		c.LastModified = db.now().UTC()
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("put event invoke config of %s: %w", c.Function, err)
 	}
@@ -1255,7 +1255,7 @@ func (db *DB) EventInvokeConfig(ctx context.Context, accountID, function, qualif
 // by qualifier, the unqualified one first. ErrNotFound if there is no such
 // function.
 func (db *DB) ListEventInvokeConfigs(ctx context.Context, accountID, function string) ([]LambdaEventInvokeConfig, error) {
-	tx, err := db.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("list event invoke configs of %s: %w", function, err)
 	}

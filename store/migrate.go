@@ -15,7 +15,7 @@ import (
 // NNNN_what.sql and numbered from 0001 without gaps. A shipped file is never
 // edited: a change is a new file.
 //
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
 
 type migration struct {
@@ -24,23 +24,30 @@ type migration struct {
 	sql     string
 }
 
-// migrations is the embedded history, in order; migrations[i].version == i+1.
-// The schema version of a database file is PRAGMA user_version: the number of
-// migrations applied to it.
-var migrations = mustLoadMigrations(migrationFS)
+// sqliteMigrations and postgresMigrations are the embedded histories, in
+// order; m[i].version == i+1. A database's schema version is the number of
+// migrations applied to it (see dialect.schemaVersion).
+var (
+	sqliteMigrations   = mustLoadMigrations(migrationFS, "sqlite")
+	postgresMigrations = mustLoadMigrations(migrationFS, "postgres")
+)
+
+// migrations is the SQLite history (tests replace it); both have the same
+// length.
+var migrations = sqliteMigrations
 
 // mustLoadMigrations panics on a malformed set because it is embedded at build
 // time: a bad name is a programming error caught by any test of this package.
-func mustLoadMigrations(fsys fs.FS) []migration {
-	ms, err := loadMigrations(fsys)
+func mustLoadMigrations(fsys fs.FS, engine string) []migration {
+	ms, err := loadMigrations(fsys, engine)
 	if err != nil {
 		panic(err)
 	}
 	return ms
 }
 
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+func loadMigrations(fsys fs.FS, engine string) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/"+engine+"/*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("list migrations: %w", err)
 	}
@@ -69,18 +76,24 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // embedded migrations.
 func SchemaVersion() int { return len(migrations) }
 
-// migrate brings the file up to schema version target, one transaction per
-// migration so a failure leaves the database at the last good version.
+// migrate brings the database up to schema version target, one transaction
+// per migration so a failure leaves the database at the last good version.
 func (db *DB) migrate(ctx context.Context, target int) error {
+	unlock, err := db.dialect.prepareMigrations(ctx, db.conn)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	current, err := db.schemaVersion(ctx)
 	if err != nil {
 		return err
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("%w: the file has schema version %d and this lambdalab knows up to version %d; run a newer lambdalab or restore a backup",
-			ErrNewerSchema, current, len(migrations))
+	ms := db.dialect.history()
+	if current > len(ms) {
+		return fmt.Errorf("%w: the database has schema version %d and this lambdalab knows up to version %d; run a newer lambdalab or restore a backup",
+			ErrNewerSchema, current, len(ms))
 	}
-	for _, m := range migrations[:target] {
+	for _, m := range ms[:target] {
 		if m.version <= current {
 			continue
 		}
@@ -92,25 +105,22 @@ func (db *DB) migrate(ctx context.Context, target int) error {
 }
 
 func (db *DB) schemaVersion(ctx context.Context) (int, error) {
-	var v int
-	if err := db.conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
-	}
-	return v, nil
+	return db.dialect.schemaVersion(ctx, db.conn)
 }
 
 func (db *DB) apply(ctx context.Context, m migration) error {
-	// The transaction takes the write lock at BEGIN (immediate mode), so two
-	// processes opening the same new file cannot both apply a migration: the
-	// second waits, then sees the raised version and skips it.
-	tx, err := db.conn.BeginTx(ctx, nil)
+	// On SQLite the transaction takes the write lock at BEGIN (immediate
+	// mode), so two processes opening the same new file cannot both apply a
+	// migration: the second waits, then sees the raised version and skips
+	// it. On PostgreSQL the migration lock does the same.
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apply migration %s: %w", m.name, err)
 	}
 	defer tx.Rollback()
-	var current int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
-		return fmt.Errorf("apply migration %s: read schema version: %w", m.name, err)
+	current, err := db.dialect.schemaVersion(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("apply migration %s: %w", m.name, err)
 	}
 	if current >= m.version {
 		return nil
@@ -121,8 +131,7 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("apply migration %s: %w", m.name, err)
 	}
-	// PRAGMA takes no placeholders; the version is an int from our own table.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+	if err := db.dialect.setSchemaVersion(ctx, tx, m.version); err != nil {
 		return fmt.Errorf("apply migration %s: set schema version: %w", m.name, err)
 	}
 	if err := tx.Commit(); err != nil {

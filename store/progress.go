@@ -30,7 +30,7 @@ func (db *DB) MarkLessonComplete(ctx context.Context, userID int64, lesson strin
 		return fmt.Errorf("mark lesson complete for user %d: %w", userID, err)
 	}
 	_, err := db.conn.ExecContext(ctx,
-		`INSERT INTO lesson_completions (user_id, lesson, completed_at) VALUES (?, ?, ?)
+		`INSERT INTO lesson_completions (user_id, lesson, completed_at) VALUES ($1, $2, $3)
 		 ON CONFLICT (user_id, lesson) DO NOTHING`,
 		userID, lesson, toNanos(db.now()))
 	if isForeignKeyViolation(err) {
@@ -46,7 +46,7 @@ func (db *DB) MarkLessonComplete(ctx context.Context, userID int64, lesson strin
 // lesson that was not complete is not an error.
 func (db *DB) UnmarkLessonComplete(ctx context.Context, userID int64, lesson string) error {
 	if _, err := db.conn.ExecContext(ctx,
-		"DELETE FROM lesson_completions WHERE user_id = ? AND lesson = ?", userID, lesson); err != nil {
+		"DELETE FROM lesson_completions WHERE user_id = $1 AND lesson = $2", userID, lesson); err != nil {
 		return fmt.Errorf("unmark lesson %s for user %d: %w", lesson, userID, err)
 	}
 	return nil
@@ -76,7 +76,7 @@ func (db *DB) SaveQuizResult(ctx context.Context, r QuizResult) error {
 	}
 	_, err := db.conn.ExecContext(ctx,
 		`INSERT INTO quiz_results (user_id, lesson, quiz, score, total, answers, at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		r.UserID, r.Lesson, r.Quiz, r.Score, r.Total, r.Answers, toNanos(r.At))
 	if isForeignKeyViolation(err) {
 		return fmt.Errorf("save quiz result %s/%s for user %d: user %w", r.Lesson, r.Quiz, r.UserID, ErrNotFound)
@@ -119,7 +119,7 @@ func (db *DB) RecordVisit(ctx context.Context, userID int64, lesson string) erro
 		return fmt.Errorf("record visit for user %d: %w", userID, err)
 	}
 	_, err := db.conn.ExecContext(ctx,
-		`INSERT INTO lesson_visits (user_id, lesson, at) VALUES (?, ?, ?)
+		`INSERT INTO lesson_visits (user_id, lesson, at) VALUES ($1, $2, $3)
 		 ON CONFLICT (user_id) DO UPDATE SET lesson = excluded.lesson, at = excluded.at`,
 		userID, lesson, toNanos(db.now()))
 	if isForeignKeyViolation(err) {
@@ -222,7 +222,7 @@ func (db *DB) progress(ctx context.Context, userID int64) (map[int64]Progress, e
 	// SQLite from using the user_id indexes for the one-user case.
 	filter, args := "", []any(nil)
 	if userID != 0 {
-		filter, args = " WHERE user_id = ?", []any{userID}
+		filter, args = " WHERE user_id = $1", []any{userID}
 	}
 	rows, err := db.conn.QueryContext(ctx,
 		"SELECT user_id, lesson, completed_at FROM lesson_completions"+filter, args...)

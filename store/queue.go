@@ -22,6 +22,7 @@ import (
 // precision; the statements here that compare times (Requeue) do the same so
 // that the two agree.
 type Queue struct {
+	db         *DB
 	conn       *sql.DB
 	name       string
 	visibility time.Duration
@@ -56,13 +57,19 @@ func (db *DB) Queue(name string, visibility time.Duration) *Queue {
 	if visibility <= 0 {
 		panic(fmt.Sprintf("store: queue %s: visibility %v is not positive", name, visibility))
 	}
+	flavor := goqite.SQLFlavorSQLite
+	if db.dialect == postgresDialect {
+		flavor = goqite.SQLFlavorPostgreSQL
+	}
 	return &Queue{
+		db:         db,
 		conn:       db.conn,
 		name:       name,
 		visibility: visibility,
 		q: goqite.New(goqite.NewOpts{
-			DB:   db.conn,
-			Name: name,
+			DB:        db.conn,
+			Name:      name,
+			SQLFlavor: flavor,
 			// goqite stops delivering a message after MaxReceive receives
 			// (default 3), leaving it in the table for ever. Retries and
 			// their limit are the caller's, so that must never happen.
@@ -116,8 +123,19 @@ const receiveQuery = `UPDATE goqite SET timeout = $1, received = received + 1
 	WHERE id = (SELECT id FROM goqite WHERE queue = $2 AND $3 >= timeout ORDER BY priority DESC, created LIMIT 1)
 	RETURNING id, body, received`
 
+// receiveQueryPostgres is receiveQuery for PostgreSQL, where two receivers'
+// subqueries could pick the same row (SQLite runs one writer at a time):
+// SKIP LOCKED makes the second take the next message instead.
+const receiveQueryPostgres = `UPDATE goqite SET timeout = $1, received = received + 1
+	WHERE id = (SELECT id FROM goqite WHERE queue = $2 AND $3 >= timeout ORDER BY priority DESC, created LIMIT 1 FOR UPDATE SKIP LOCKED)
+	RETURNING id, body, received`
+
 func (q *Queue) receiveStmt(ctx context.Context) (*sql.Stmt, error) {
-	q.prepare.Do(func() { q.receive, q.prepErr = q.conn.PrepareContext(ctx, receiveQuery) })
+	query := receiveQuery
+	if q.db.dialect == postgresDialect {
+		query = receiveQueryPostgres
+	}
+	q.prepare.Do(func() { q.receive, q.prepErr = q.conn.PrepareContext(ctx, query) })
 	return q.receive, q.prepErr
 }
 
@@ -142,7 +160,7 @@ func (q *Queue) Replace(ctx context.Context, id string, body []byte, delay time.
 	if body == nil {
 		body = []byte{}
 	}
-	tx, err := q.conn.BeginTx(ctx, nil)
+	tx, err := q.db.begin(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("replace message %s in queue %s: %w", id, q.name, err)
 	}

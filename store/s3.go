@@ -113,7 +113,7 @@ type S3Part struct {
 // has one of this name; ErrQuota when it holds maxBuckets already (0: no
 // limit).
 func (db *DB) CreateS3Bucket(ctx context.Context, accountID, name string, maxBuckets int) error {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", name, err)
 	}
@@ -196,7 +196,7 @@ func (db *DB) ListS3Buckets(ctx context.Context, accountID string) ([]S3Bucket, 
 // remove. ErrNotFound if there is no such bucket, ErrInUse if it holds
 // objects.
 func (db *DB) DeleteS3Bucket(ctx context.Context, accountID, name string) ([]string, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delete bucket %s: %w", name, err)
 	}
@@ -412,7 +412,7 @@ func prefixEnd(prefix string) (string, bool) {
 // so the caller can remove its file. ErrNotFound if the bucket does not
 // exist; ErrQuota if the account would hold more than lim.
 func (db *DB) PutS3Object(ctx context.Context, o S3Object, lim S3Limits) (old S3Object, replaced bool, err error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return S3Object{}, false, fmt.Errorf("put object %s/%s: %w", o.Bucket, o.Key, err)
 	}
@@ -510,7 +510,7 @@ func (db *DB) SetS3ObjectMetadata(ctx context.Context, accountID, bucket, key st
 // listens. Keys that do not exist are skipped. ErrNotFound if the bucket
 // does not exist.
 func (db *DB) DeleteS3Objects(ctx context.Context, accountID, bucket string, keys ...string) ([]S3Object, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delete objects of %s: %w", bucket, err)
 	}
@@ -607,7 +607,7 @@ func (db *DB) S3Upload(ctx context.Context, accountID, id string) (S3Upload, err
 // ErrNotFound if the upload is gone; ErrQuota if the account would hold
 // more bytes than lim allows.
 func (db *DB) PutS3Part(ctx context.Context, p S3Part, lim S3Limits) (string, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("put part %d of %s: %w", p.Number, p.UploadID, err)
 	}
@@ -669,7 +669,7 @@ func (db *DB) S3Parts(ctx context.Context, uploadID string) ([]S3Part, error) {
 // DeleteS3Upload deletes the upload and returns its parts' files for the
 // caller to remove. ErrNotFound if the account has no such upload.
 func (db *DB) DeleteS3Upload(ctx context.Context, accountID, id string) ([]string, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delete upload %s: %w", id, err)
 	}
@@ -705,7 +705,7 @@ func deleteS3Upload(ctx context.Context, tx *sql.Tx, accountID, id string) ([]st
 // files, for the caller to remove. ErrNotFound if the upload or bucket is
 // gone; ErrQuota as for PutS3Object, counting the parts as already held.
 func (db *DB) CompleteS3Upload(ctx context.Context, uploadID string, o S3Object, lim S3Limits) (old S3Object, replaced bool, parts []string, err error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return S3Object{}, false, nil, fmt.Errorf("complete upload %s: %w", uploadID, err)
 	}
@@ -729,7 +729,7 @@ func (db *DB) CompleteS3Upload(ctx context.Context, uploadID string, o S3Object,
 // library keeps its own list of uploads in memory, so after a restart no
 // client can reach these any more.
 func (db *DB) DeleteAllS3Uploads(ctx context.Context) ([]string, error) {
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delete all uploads: %w", err)
 	}

@@ -176,7 +176,7 @@ func (db *DB) ChangePassword(ctx context.Context, userID int64, hash, keep strin
 	if hash == "" {
 		return 0, fmt.Errorf("change password of user %d: %w: empty password hash", userID, ErrInvalid)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
 	}

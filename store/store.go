@@ -15,8 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 var (
@@ -51,7 +50,9 @@ const busyTimeout = 5 * time.Second
 // DB is lambdalab's SQLite database. It is safe for concurrent use.
 type DB struct {
 	conn *sql.DB
-	path string
+	// path is the SQLite file, or the PostgreSQL URL with any password hidden.
+	path    string
+	dialect *dialect
 	// now is the clock for timestamps and session expiry; tests replace it.
 	now func() time.Time
 	// Statements on hot paths (every request, every invoke), prepared once:
@@ -64,6 +65,9 @@ type DB struct {
 // Open opens (creating if needed) the database at path, creating its parent
 // directory, and applies any migrations this binary has that the file lacks.
 // A file written by a newer lambdalab is refused with ErrNewerSchema.
+//
+// path may instead be a postgres:// or postgresql:// URL: the same store then
+// runs on that PostgreSQL database (see dialect).
 func Open(ctx context.Context, path string) (*DB, error) {
 	return open(ctx, path, len(migrations), true)
 }
@@ -74,6 +78,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func open(ctx context.Context, path string, target int, prepare bool) (*DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open database: %w: empty path", ErrInvalid)
+	}
+	if IsPostgresURL(path) {
+		return openPostgres(ctx, path, target, prepare)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -100,7 +107,7 @@ func open(ctx context.Context, path string, target int, prepare bool) (*DB, erro
 	// busy server does not reopen (and re-run the pragmas) on every request.
 	conn.SetMaxIdleConns(8)
 	conn.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{conn: conn, path: abs, now: time.Now}
+	db := &DB{conn: conn, path: abs, dialect: sqliteDialect, now: time.Now}
 	if err := db.init(ctx, target, prepare); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -216,6 +223,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // the database stays in use. path must not exist yet; its directory is
 // created.
 func (db *DB) Backup(ctx context.Context, path string) error {
+	if db.dialect == postgresDialect {
+		return fmt.Errorf("back up database %s: PostgreSQL is backed up with pg_dump, not by lambdalab", db.path)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("back up database to %s: %w", path, err)
@@ -226,28 +236,10 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return fmt.Errorf("back up database to %s: create directory: %w", path, err)
 	}
-	if _, err := db.conn.ExecContext(ctx, "VACUUM INTO ?", abs); err != nil {
+	if _, err := db.conn.ExecContext(ctx, "VACUUM INTO $1", abs); err != nil {
 		return fmt.Errorf("back up database to %s: %w", path, err)
 	}
 	return nil
-}
-
-// sqliteCode returns SQLite's extended result code carried by err, or 0.
-func sqliteCode(err error) int {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code()
-	}
-	return 0
-}
-
-func isForeignKeyViolation(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
-}
-
-func isUniqueViolation(err error) bool {
-	c := sqliteCode(err)
-	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 // Times are stored as Unix nanoseconds; zero time is stored as 0 and read back

@@ -12,17 +12,43 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"lambdalab/store/storetest"
 )
 
-// newTestDB opens a fresh, fully migrated database in a temp dir.
+// TestMain stops the PostgreSQL server of LAMBDALAB_TEST_DATABASE=postgres
+// runs when the tests are done.
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// newTestDB opens a fresh, fully migrated database: a file in a temp dir,
+// or with LAMBDALAB_TEST_DATABASE=postgres a new PostgreSQL database.
 func newTestDB(t testing.TB) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	db, err := Open(context.Background(), testTarget(t))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// testTarget is what newTestDB opens, for tests that open it themselves
+// (again, or twice).
+func testTarget(t testing.TB) string {
+	t.Helper()
+	if storetest.Engine() == "postgres" {
+		return storetest.PostgresURL(t)
+	}
+	return filepath.Join(t.TempDir(), "test.db")
+}
+
+// sqliteOnly skips a test of something only a SQLite file has (its file
+// modes, pragmas, VACUUM INTO) when the suite runs on PostgreSQL.
+func sqliteOnly(t testing.TB, what string) {
+	t.Helper()
+	if storetest.Engine() != "sqlite" {
+		t.Skipf("SQLite only: %s", what)
+	}
 }
 
 // fakeClock lets a test move time by hand; set it as db.now before use.
@@ -177,9 +203,9 @@ func TestLoadMigrationsRejectsBadNames(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := fstest.MapFS{}
 			for _, f := range tt.files {
-				fsys["migrations/"+f] = &fstest.MapFile{Data: []byte("SELECT 1;")}
+				fsys["migrations/sqlite/"+f] = &fstest.MapFile{Data: []byte("SELECT 1;")}
 			}
-			_, err := loadMigrations(fsys)
+			_, err := loadMigrations(fsys, "sqlite")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("loadMigrations(%v) = %v, want error containing %q", tt.files, err, tt.want)
 			}

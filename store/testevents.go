@@ -94,7 +94,7 @@ func (db *DB) CreateTestEvent(ctx context.Context, ev TestEvent) (TestEvent, err
 	if err := checkTestEvent(ev.Name, ev.Body); err != nil {
 		return TestEvent{}, fmt.Errorf("create test event: %w", err)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return TestEvent{}, fmt.Errorf("create test event %s: %w", ev.Name, err)
 	}
@@ -267,7 +267,7 @@ func (db *DB) InsertPowerTuning(ctx context.Context, p PowerTuning) (PowerTuning
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.now()
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return PowerTuning{}, fmt.Errorf("insert power tuning of %s: %w", p.Function, err)
 	}

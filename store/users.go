@@ -74,7 +74,7 @@ func (db *DB) createUser(ctx context.Context, email, passwordHash string, instru
 	if passwordHash == "" {
 		return User{}, fmt.Errorf("create user %s: %w: empty password hash", addr, ErrInvalid)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return User{}, fmt.Errorf("create user %s: %w", addr, err)
 	}
@@ -82,7 +82,7 @@ func (db *DB) createUser(ctx context.Context, email, passwordHash string, instru
 
 	var taken, anyUser bool
 	if err := tx.QueryRowContext(ctx,
-		"SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?), EXISTS (SELECT 1 FROM users)", key,
+		"SELECT EXISTS (SELECT 1 FROM users WHERE email_key = $1), EXISTS (SELECT 1 FROM users)", key,
 	).Scan(&taken, &anyUser); err != nil {
 		return User{}, fmt.Errorf("create user %s: %w", addr, err)
 	}
@@ -103,7 +103,7 @@ func (db *DB) createUser(ctx context.Context, email, passwordHash string, instru
 	}
 	if err := tx.QueryRowContext(ctx,
 		`INSERT INTO users (email, email_key, password_hash, role, account_id, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		u.Email, key, u.PasswordHash, string(u.Role), u.AccountID, toNanos(u.CreatedAt),
 	).Scan(&u.ID); err != nil {
 		return User{}, fmt.Errorf("create user %s: %w", addr, err)
@@ -155,7 +155,7 @@ func scanUser(row rowScanner) (User, error) {
 func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
 	key := strings.ToLower(strings.TrimSpace(email))
 	u, err := scanUser(db.conn.QueryRowContext(ctx,
-		"SELECT "+userColumns+" FROM users WHERE email_key = ?", key))
+		"SELECT "+userColumns+" FROM users WHERE email_key = $1", key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("user %s: %w", strings.TrimSpace(email), ErrNotFound)
 	}
@@ -168,7 +168,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
 // UserByID returns the user with this id or ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id int64) (User, error) {
 	u, err := scanUser(db.conn.QueryRowContext(ctx,
-		"SELECT "+userColumns+" FROM users WHERE id = ?", id))
+		"SELECT "+userColumns+" FROM users WHERE id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("user %d: %w", id, ErrNotFound)
 	}
@@ -205,12 +205,12 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID int64, hash string) er
 	if hash == "" {
 		return fmt.Errorf("set password of user %d: %w: empty password hash", userID, ErrInvalid)
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("set password of user %d: %w", userID, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, userID)
+	res, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = $1 WHERE id = $2", hash, userID)
 	if err != nil {
 		return fmt.Errorf("set password of user %d: %w", userID, err)
 	}
@@ -219,7 +219,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID int64, hash string) er
 	} else if n == 0 {
 		return fmt.Errorf("set password of user %d: %w", userID, ErrNotFound)
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = $1", userID); err != nil {
 		return fmt.Errorf("set password of user %d: end sessions: %w", userID, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -91,7 +91,7 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 	if len(segs) == 0 {
 		return 0, nil
 	}
-	tx, err := db.conn.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("put x-ray segments: %w", err)
 	}
