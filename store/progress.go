@@ -253,14 +253,17 @@ func (db *DB) progress(ctx context.Context, userID int64) (map[int64]Progress, e
 	// later insert), the best (by share of right answers, since a quiz may
 	// have changed length between attempts; ties go to the earlier), and
 	// the number of attempts. One row may be both latest and best.
+	// PostgreSQL wants the derived table named, and its REAL is 4 bytes:
+	// DOUBLE PRECISION is 8 on both engines (SQLite reads it as REAL), and
+	// equal shares such as 2/3 and 4/6 then round to the same double.
 	rows, err = db.conn.QueryContext(ctx,
 		`SELECT user_id, lesson, quiz, score, total, answers, at, last_rn = 1, best_rn = 1, attempts FROM (
 		   SELECT user_id, lesson, quiz, score, total, answers, at,
 		          row_number() OVER (PARTITION BY user_id, lesson, quiz ORDER BY at DESC, id DESC) AS last_rn,
-		          row_number() OVER (PARTITION BY user_id, lesson, quiz ORDER BY CAST(score AS REAL) / total DESC, at, id) AS best_rn,
+		          row_number() OVER (PARTITION BY user_id, lesson, quiz ORDER BY CAST(score AS DOUBLE PRECISION) / total DESC, at, id) AS best_rn,
 		          count(*) OVER (PARTITION BY user_id, lesson, quiz) AS attempts
 		   FROM quiz_results`+filter+`
-		 ) WHERE last_rn = 1 OR best_rn = 1`, args...)
+		 ) AS q WHERE last_rn = 1 OR best_rn = 1`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read quiz results: %w", err)
 	}

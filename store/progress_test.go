@@ -119,7 +119,7 @@ func TestQuizResultsKeepEveryAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stored int
-	if err := db.conn.QueryRowContext(ctx, "SELECT count(*) FROM quiz_results WHERE user_id = ?", u.ID).Scan(&stored); err != nil {
+	if err := db.conn.QueryRowContext(ctx, "SELECT count(*) FROM quiz_results WHERE user_id = $1", u.ID).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored != 4 {
