@@ -4,6 +4,7 @@
 #   deps.sh browser  Debian's chromium (for the browser tests)
 #   deps.sh awscli   Debian's awscli, the AWS CLI v2 at /usr/bin/aws (for the client tests)
 #   deps.sh gvisor   Debian's runsc, registered with Docker (opt-in hardened mode)
+#   deps.sh postgres Debian's postgresql server binaries (for LAMBDALAB_TEST_DATABASE=postgres)
 # On Debian as root it installs what is missing from Debian's packages and
 # starts dockerd; elsewhere it says what to install and stops.
 set -euo pipefail
@@ -108,10 +109,51 @@ register_runsc() {
   exit 1
 }
 
+# The PostgreSQL tests start a private server of their own (store/storetest)
+# from initdb and postgres, so only the binaries are needed: nothing is started
+# here. Debian keeps them off PATH in /usr/lib/postgresql/VERSION/bin; this
+# looks where storetest looks, PATH first (initdb's folder, symlinks followed,
+# so postgres is the same version), then the highest version there.
+pg_bindir() {
+  local initdb dir
+  if initdb=$(command -v initdb 2>/dev/null); then
+    dir=$(dirname "$(readlink -f "$initdb")")
+    if [ -x "$dir/initdb" ] && [ -x "$dir/postgres" ]; then echo "$dir"; return 0; fi
+  fi
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+    if [ -x "$dir/initdb" ] && [ -x "$dir/postgres" ]; then echo "$dir"; return 0; fi
+  done
+  return 1
+}
+
+ensure_postgres() {
+  pg_bindir >/dev/null && return 0
+  if ! can_apt; then
+    apt_install postgresql # says what to install, and stops
+  fi
+  # Debian's package would start its own cluster on port 5432, which the tests
+  # neither need nor use: a policy-rc.d that answers 101 ("not allowed") stops
+  # invoke-rc.d and deb-systemd-invoke from starting it. One already there is
+  # the machine's own policy and is left alone.
+  local policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  # sysstat, the server's only recommendation, is no use to the tests.
+  apt_install --no-install-recommends postgresql
+  if ! pg_bindir >/dev/null; then
+    echo "postgresql is installed but no initdb and postgres were found on PATH or in /usr/lib/postgresql/*/bin" >&2
+    exit 1
+  fi
+}
+
 case "${1:-}" in
   docker) ensure_docker ;;
   browser) ensure_browser ;;
   awscli) ensure_awscli ;;
   gvisor) ensure_gvisor ;;
-  *) echo "usage: $0 docker|browser|awscli|gvisor" >&2; exit 2 ;;
+  postgres) ensure_postgres ;;
+  *) echo "usage: $0 docker|browser|awscli|gvisor|postgres" >&2; exit 2 ;;
 esac
