@@ -48,16 +48,16 @@ func (r TransferReport) Rows() int64 {
 	return n
 }
 
-// RedactTarget returns a database target fit for logs and messages: a
-// PostgreSQL URL with any password hidden (in the user info or a password
-// query parameter), a SQLite path unchanged.
+// RedactTarget returns a database target fit for logs and messages: a URL
+// with any password hidden (in the user info or a password query
+// parameter), a SQLite path unchanged.
 func RedactTarget(target string) string {
-	if !IsPostgresURL(target) {
+	if !strings.Contains(target, "://") {
 		return target
 	}
 	u, err := url.Parse(target)
 	if err != nil {
-		return "postgres://(unparsable URL)"
+		return "(unparsable database URL)"
 	}
 	if q := u.Query(); q.Has("password") {
 		q.Set("password", "xxxxx")
