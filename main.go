@@ -40,14 +40,20 @@ func main() {
 const usage = `lambdalab — learn AWS Lambda by running real handlers.
 
 Usage:
-  lambdalab serve   [--addr 127.0.0.1:8080] [--aws-addr 127.0.0.1:4566|off] [--data ./lambdalab-data] [--content DIR]
+  lambdalab serve   [--addr 127.0.0.1:8080] [--aws-addr 127.0.0.1:4566|off] [--data ./lambdalab-data] [--database URL|FILE] [--content DIR]
   lambdalab image   [--rebuild]        build or verify the Lambda runtime image
   lambdalab xray-layer [--out FILE] [--data DIR] [--refresh] [--publish --email E]   build the ready X-Ray SDK layer zip
   lambdalab user add --email E [--instructor] --password-stdin
   lambdalab user keys --email E [--rotate] [--endpoint-url URL]
   lambdalab grade   --lab ID [--dir DIR] [--json] [--content DIR]   grade a folder (code, actions.yaml, answers.yaml)
   lambdalab check   [--content DIR] [--lab ID] [-v]   prove every lab: solution passes, starter and wrong variants fail
+  lambdalab migrate-to-postgres --from DATA --to URL   copy a SQLite installation into an empty PostgreSQL database
   lambdalab help
+
+Every command that opens the database takes --database: a postgres:// URL,
+or a SQLite file; $LAMBDALAB_DATABASE_URL gives the default, else it is
+DATA/lambdalab.db. With PostgreSQL, --data still holds the files (code
+packages, S3 bodies, caches).
 `
 
 // run is the whole program behind a testable signature: tests call it with
@@ -68,7 +74,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "check":
 		return runCheck(ctx, args[1:], getenv, stdout, stderr)
 	case "xray-layer":
-		return runXRayLayer(ctx, args[1:], stdout, stderr)
+		return runXRayLayer(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate-to-postgres":
+		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

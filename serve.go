@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +29,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	addr := fl.String("addr", "127.0.0.1:8080", "address for the web site")
-	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
+	dataDir := fl.String("data", "./lambdalab-data", "folder for the files (code packages, S3 bodies, caches) and the SQLite database DATA/lambdalab.db; with --database set to PostgreSQL the files still live here")
+	dbFlag := fl.String("database", "", databaseHelp)
 	contentDir := fl.String("content", "", "author mode: read the course from this folder and reload on every change")
 	awsAddr := fl.String("aws-addr", "127.0.0.1:4566", "address for the AWS-compatible endpoint (the AWS CLI and SDKs), or off")
 	proxiesFlag := fl.String("trusted-proxies", getenv("LAMBDALAB_TRUSTED_PROXIES"),
@@ -66,6 +66,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	dbTarget, err := databaseTarget(*dbFlag, *dataDir, getenv)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	if getenv("LAMBDALAB_SANDBOX") != "off" {
 		if err := checkSandboxSettings(getenv, *dataDir); err != nil {
 			return fmt.Errorf("serve: %w", err)
@@ -73,10 +77,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
-	dbPath := filepath.Join(*dataDir, "lambdalab.db")
-	db, err := store.Open(ctx, dbPath)
+	// Open's errors name the database, any password hidden.
+	db, err := store.Open(ctx, dbTarget)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", dbPath, err)
+		return fmt.Errorf("serve: %w", err)
 	}
 	defer db.Close()
 
@@ -171,7 +175,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if tlsConfig != nil {
 		scheme = "https"
 	}
-	logger.Info("lambdalab serving", "url", scheme+"://"+ln.Addr().String(), "data", dbPath, "author_mode", cfg.AuthorMode,
+	logger.Info("lambdalab serving", "url", scheme+"://"+ln.Addr().String(), "data", *dataDir,
+		"engine", db.Engine(), "database", store.RedactTarget(dbTarget), "author_mode", cfg.AuthorMode,
 		"trusted_proxies", len(trusted), "base_url", *baseURL, "startup_ms", time.Since(begin).Milliseconds())
 	served := make(chan error, 1)
 	go func() {

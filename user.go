@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"lambdalab/cloud"
@@ -16,9 +14,12 @@ import (
 )
 
 const userUsage = `Usage:
-  lambdalab user add --email E [--instructor] --password-stdin [--data DIR]
-  lambdalab user keys --email E [--rotate] [--endpoint-url URL] [--data DIR]
-  lambdalab user reset-password --email E --password-stdin [--data DIR]
+  lambdalab user add --email E [--instructor] --password-stdin [--data DIR | --database URL]
+  lambdalab user keys --email E [--rotate] [--endpoint-url URL] [--data DIR | --database URL]
+  lambdalab user reset-password --email E --password-stdin [--data DIR | --database URL]
+
+The database is --database (a postgres:// URL or a SQLite file), else
+$LAMBDALAB_DATABASE_URL, else DATA/lambdalab.db.
 
 The password is read from the first line of standard input, so it never
 appears in the shell history or the process list:
@@ -46,11 +47,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	switch args[0] {
 	case "add":
-		return runUserAdd(ctx, args[1:], stdin, stdout, stderr)
+		return runUserAdd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "keys":
-		return runUserKeys(ctx, args[1:], stdout, stderr)
+		return runUserKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "reset-password":
-		return runUserResetPassword(ctx, args[1:], stdin, stdout, stderr)
+		return runUserResetPassword(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, userUsage)
 		return nil
@@ -60,13 +61,14 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 }
 
-func runUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runUserAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("lambdalab user add", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	email := fl.String("email", "", "the new user's email address (required)")
 	instructor := fl.Bool("instructor", false, "make the user an instructor (the first user always is one)")
 	passwordStdin := fl.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
-	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
+	dataDir := fl.String("data", "./lambdalab-data", "folder of the SQLite database DATA/lambdalab.db, used unless --database or $"+databaseEnv+" names one")
+	dbFlag := fl.String("database", "", databaseHelp)
 	if err := fl.Parse(args); err != nil {
 		return fmt.Errorf("user add: %w", err)
 	}
@@ -77,6 +79,10 @@ func runUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return errors.New("user add: --email is required")
 	case !*passwordStdin:
 		return errors.New("user add: --password-stdin is required (pipe the password in so it stays out of the shell history)")
+	}
+	target, err := databaseTarget(*dbFlag, *dataDir, getenv)
+	if err != nil {
+		return fmt.Errorf("user add: %w", err)
 	}
 
 	pw, err := readPasswordLine(stdin)
@@ -90,8 +96,7 @@ func runUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return fmt.Errorf("user add: %w", err)
 	}
 
-	dbPath := filepath.Join(*dataDir, "lambdalab.db")
-	db, err := store.Open(ctx, dbPath)
+	db, err := store.Open(ctx, target)
 	if err != nil {
 		return fmt.Errorf("user add: %w", err)
 	}
@@ -107,7 +112,7 @@ func runUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if u.Role == store.RoleInstructor && !*instructor {
 		note = " (the first account is always an instructor)"
 	}
-	fmt.Fprintf(stdout, "created %s %s with AWS account %s in %s%s\n", u.Role, u.Email, u.AccountID, dbPath, note)
+	fmt.Fprintf(stdout, "created %s %s with AWS account %s in %s%s\n", u.Role, u.Email, u.AccountID, store.RedactTarget(target), note)
 	return nil
 }
 
@@ -134,13 +139,14 @@ func readPasswordLine(r io.Reader) (string, error) {
 // (--aws-addr).
 const awsEndpointURL = "http://127.0.0.1:4566"
 
-func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runUserKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("lambdalab user keys", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	email := fl.String("email", "", "the user whose keys to print (required)")
 	rotate := fl.Bool("rotate", false, "replace the user's key pair first; the old one stops working")
 	endpoint := fl.String("endpoint-url", awsEndpointURL, "the AWS endpoint to print: http:// and serve's --aws-addr")
-	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
+	dataDir := fl.String("data", "./lambdalab-data", "folder of the SQLite database DATA/lambdalab.db, used unless --database or $"+databaseEnv+" names one")
+	dbFlag := fl.String("database", "", databaseHelp)
 	if err := fl.Parse(args); err != nil {
 		return fmt.Errorf("user keys: %w", err)
 	}
@@ -151,12 +157,15 @@ func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("user keys: --email is required")
 	}
 
-	dbPath := filepath.Join(*dataDir, "lambdalab.db")
-	// Looking keys up must not create a database where there was none.
-	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("user keys: no database at %s (use --data to point at the data folder)", dbPath)
+	target, err := databaseTarget(*dbFlag, *dataDir, getenv)
+	if err != nil {
+		return fmt.Errorf("user keys: %w", err)
 	}
-	db, err := store.Open(ctx, dbPath)
+	// Looking keys up must not create a database where there was none.
+	if err := requireDatabase(target); err != nil {
+		return fmt.Errorf("user keys: %w", err)
+	}
+	db, err := store.Open(ctx, target)
 	if err != nil {
 		return fmt.Errorf("user keys: %w", err)
 	}
@@ -164,7 +173,7 @@ func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	u, err := db.UserByEmail(ctx, *email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("user keys: no user %s in %s", strings.TrimSpace(*email), dbPath)
+		return fmt.Errorf("user keys: no user %s in %s", strings.TrimSpace(*email), store.RedactTarget(target))
 	case err != nil:
 		return fmt.Errorf("user keys: %w", err)
 	}
@@ -192,12 +201,13 @@ func runUserKeys(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // shellQuote returns s as one single-quoted POSIX shell word.
 func shellQuote(s string) string { return cloud.ShellQuote(s) }
 
-func runUserResetPassword(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runUserResetPassword(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("lambdalab user reset-password", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	email := fl.String("email", "", "the user whose password to set (required)")
 	passwordStdin := fl.Bool("password-stdin", false, "read the new password from the first line of standard input (required)")
-	dataDir := fl.String("data", "./lambdalab-data", "folder for the database (DATA/lambdalab.db)")
+	dataDir := fl.String("data", "./lambdalab-data", "folder of the SQLite database DATA/lambdalab.db, used unless --database or $"+databaseEnv+" names one")
+	dbFlag := fl.String("database", "", databaseHelp)
 	if err := fl.Parse(args); err != nil {
 		return fmt.Errorf("user reset-password: %w", err)
 	}
@@ -209,10 +219,13 @@ func runUserResetPassword(ctx context.Context, args []string, stdin io.Reader, s
 	case !*passwordStdin:
 		return errors.New("user reset-password: --password-stdin is required (pipe the password in so it stays out of the shell history)")
 	}
-	dbPath := filepath.Join(*dataDir, "lambdalab.db")
+	target, err := databaseTarget(*dbFlag, *dataDir, getenv)
+	if err != nil {
+		return fmt.Errorf("user reset-password: %w", err)
+	}
 	// A mistyped --data must not leave an empty database behind.
-	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("user reset-password: no database at %s (use --data to point at the data folder)", dbPath)
+	if err := requireDatabase(target); err != nil {
+		return fmt.Errorf("user reset-password: %w", err)
 	}
 	pw, err := readPasswordLine(stdin)
 	if err != nil {
@@ -222,7 +235,7 @@ func runUserResetPassword(ctx context.Context, args []string, stdin io.Reader, s
 	if err != nil {
 		return fmt.Errorf("user reset-password: %w", err)
 	}
-	db, err := store.Open(ctx, dbPath)
+	db, err := store.Open(ctx, target)
 	if err != nil {
 		return fmt.Errorf("user reset-password: %w", err)
 	}
@@ -230,7 +243,7 @@ func runUserResetPassword(ctx context.Context, args []string, stdin io.Reader, s
 	u, err := db.UserByEmail(ctx, *email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("user reset-password: no user %s in %s", strings.TrimSpace(*email), dbPath)
+		return fmt.Errorf("user reset-password: no user %s in %s", strings.TrimSpace(*email), store.RedactTarget(target))
 	case err != nil:
 		return fmt.Errorf("user reset-password: %w", err)
 	}

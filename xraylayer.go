@@ -28,11 +28,12 @@ const xrayLayerName = "aws-xray-sdk"
 // runXRayLayer builds the ready X-Ray layer (or reuses the one cached in the
 // data folder), copies it to --out and prints its size and CodeSha256; with
 // --publish it also publishes it as a layer version in a user's account.
-func runXRayLayer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runXRayLayer(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("lambdalab xray-layer", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	out := fl.String("out", "./aws-xray-sdk-layer.zip", "where to write the layer zip")
-	dataDir := fl.String("data", "./lambdalab-data", "data folder; the layer is cached in DATA/cache/xray-layer")
+	dataDir := fl.String("data", "./lambdalab-data", "data folder; the layer is cached in DATA/cache/xray-layer and --publish stores its code in DATA/packages (with PostgreSQL too)")
+	dbFlag := fl.String("database", "", "with --publish: "+databaseHelp)
 	publish := fl.Bool("publish", false, "also publish the zip as a new layer version in the account of --email")
 	email := fl.String("email", "", "with --publish: the user whose account gets the layer")
 	layer := fl.String("layer", xrayLayerName, "with --publish: the layer's name")
@@ -49,10 +50,13 @@ func runXRayLayer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New("xray-layer: --email only goes with --publish")
 	}
 	// A publish that cannot happen should not wait for a build first.
-	dbPath := filepath.Join(*dataDir, "lambdalab.db")
+	target, err := databaseTarget(*dbFlag, *dataDir, getenv)
+	if err != nil {
+		return fmt.Errorf("xray-layer: %w", err)
+	}
 	if *publish {
-		if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("xray-layer: no database at %s (use --data to point at the data folder)", dbPath)
+		if err := requireDatabase(target); err != nil {
+			return fmt.Errorf("xray-layer: %w", err)
 		}
 	}
 
@@ -81,7 +85,7 @@ func runXRayLayer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return nil
 	}
 
-	db, err := store.Open(ctx, dbPath)
+	db, err := store.Open(ctx, target)
 	if err != nil {
 		return fmt.Errorf("xray-layer: %w", err)
 	}
@@ -89,7 +93,7 @@ func runXRayLayer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	u, err := db.UserByEmail(ctx, *email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("xray-layer: no user %s in %s", strings.TrimSpace(*email), dbPath)
+		return fmt.Errorf("xray-layer: no user %s in %s", strings.TrimSpace(*email), store.RedactTarget(target))
 	case err != nil:
 		return fmt.Errorf("xray-layer: %w", err)
 	}
