@@ -20,6 +20,7 @@ import (
 
 	"lambdalab/sandbox/initproc"
 	"lambdalab/store"
+	"lambdalab/store/storetest"
 )
 
 // TestMain lets the test binary serve as the sandbox init. The program that
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) == initName {
 		initproc.Main() // never returns
 	}
-	os.Exit(m.Run())
+	storetest.Main(m) // runs the tests, then stops any PostgreSQL they started
 }
 
 // awsCLIPath is Debian's AWS CLI v2. Another aws may come first on PATH (a

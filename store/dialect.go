@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -116,14 +115,9 @@ func openPostgres(ctx context.Context, rawURL string, target int, prepare bool) 
 	return db, nil
 }
 
-// redactURL hides a password in a database URL, for messages and logs.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "postgres://(unparsable URL)"
-	}
-	return u.Redacted()
-}
+// redactURL hides a password in a database URL (in its user part or its
+// query), for messages and logs.
+func redactURL(raw string) string { return RedactTarget(raw) }
 
 // schemaVersion reads the number of migrations applied.
 func (d *dialect) schemaVersion(ctx context.Context, q interface {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -36,5 +37,12 @@ func TestRedactURL(t *testing.T) {
 	got := redactURL("postgres://alice:s3cret@db.example:5432/lambdalab")
 	if got != "postgres://alice:xxxxx@db.example:5432/lambdalab" {
 		t.Errorf("redactURL = %q, want the password hidden", got)
+	}
+}
+
+func TestRedactURLQueryPassword(t *testing.T) {
+	got := redactURL("postgres:///lambdalab?host=/run/pg&password=s3cret")
+	if strings.Contains(got, "s3cret") {
+		t.Errorf("redactURL = %q, shows the password from the query", got)
 	}
 }
