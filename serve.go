@@ -83,6 +83,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer db.Close()
+	// Until replicas share the sandbox (issue 12, part 2), one serve per
+	// PostgreSQL database: a second would run its own instances, counters
+	// and queue runners beside the first, and the account's concurrency
+	// limits would no longer hold. The lock is its session's, so a serve
+	// that dies frees it.
+	releaseServe, err := db.TryLock(ctx, "serve")
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("serve: another lambdalab serve is using the database %s; one serve per database for now (several replicas need the sandbox shared, not built yet)", store.RedactTarget(dbTarget))
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer releaseServe()
 
 	// The AWS endpoint listens first so the account page can show its real
 	// address (it may be a port the system picked).
