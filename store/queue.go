@@ -18,9 +18,10 @@ import (
 // visibility timeout unless it is deleted or replaced first. Retries and
 // giving up are the caller's: there is no receive limit.
 //
-// goqite stamps messages with time.Now, not the DB's clock, at millisecond
-// precision; the statements here that compare times (Requeue) do the same so
-// that the two agree.
+// goqite stamps messages with time.Now, not the DB's clock: on SQLite as
+// text at millisecond precision, on PostgreSQL as timestamptz (microseconds).
+// The statements here that write or compare times (Receive, Requeue) pass
+// them the same way, through stamp, so that the two agree.
 type Queue struct {
 	db         *DB
 	conn       *sql.DB
@@ -42,9 +43,20 @@ type QueueMessage struct {
 	Received int
 }
 
-// goqiteTime is goqite's timestamp layout: UTC, milliseconds, trailing zeros
-// kept, so that the stored strings sort as the times do.
+// goqiteTime is goqite's timestamp layout on SQLite: UTC, milliseconds,
+// trailing zeros kept, so that the stored strings sort as the times do.
 const goqiteTime = "2006-01-02T15:04:05.000Z07:00"
+
+// stamp is t as goqite stores it: text on SQLite, a time on PostgreSQL. Text
+// would be cast to timestamptz there, but at milliseconds it would compare
+// wrongly with goqite's microseconds (a message sent in the same millisecond
+// as "now" would seem not yet due).
+func (q *Queue) stamp(t time.Time) any {
+	if q.db.dialect == postgresDialect {
+		return t.UTC()
+	}
+	return t.UTC().Format(goqiteTime)
+}
 
 // Queue returns the named durable queue. A received message becomes visible
 // again after visibility unless deleted or replaced. It panics on an empty
@@ -106,8 +118,8 @@ func (q *Queue) Receive(ctx context.Context) (m QueueMessage, ok bool, err error
 	if err != nil {
 		return QueueMessage{}, false, fmt.Errorf("receive from queue %s: %w", q.name, err)
 	}
-	now := time.Now().UTC()
-	err = st.QueryRowContext(ctx, now.Add(q.visibility).Format(goqiteTime), q.name, now.Format(goqiteTime)).Scan(&m.ID, &m.Body, &m.Received)
+	now := time.Now()
+	err = st.QueryRowContext(ctx, q.stamp(now.Add(q.visibility)), q.name, q.stamp(now)).Scan(&m.ID, &m.Body, &m.Received)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return QueueMessage{}, false, nil
@@ -193,7 +205,7 @@ func (q *Queue) Requeue(ctx context.Context) (int, error) {
 	// goqite has no statement for this. received > 0 with a timeout still in
 	// the future is exactly "received and hidden"; Send's delay leaves
 	// received at 0.
-	now := time.Now().UTC().Format(goqiteTime)
+	now := q.stamp(time.Now())
 	n, err := lambdaAffected(q.conn.ExecContext(ctx,
 		"UPDATE goqite SET timeout = $1 WHERE queue = $2 AND received > 0 AND timeout > $1", now, q.name))
 	if err != nil {
@@ -206,18 +218,25 @@ func (q *Queue) Requeue(ctx context.Context) (int, error) {
 // visible, delayed and in-flight ones included; ok=false when the queue is
 // empty. A worker can sleep until then instead of polling.
 func (q *Queue) NextDue(ctx context.Context) (t time.Time, ok bool, err error) {
-	var due sql.NullString
+	// A time on PostgreSQL, goqite's text on SQLite.
+	var due any
 	if err := q.conn.QueryRowContext(ctx, "SELECT min(timeout) FROM goqite WHERE queue = $1", q.name).Scan(&due); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due in queue %s: %w", q.name, err)
 	}
-	if !due.Valid {
+	switch d := due.(type) {
+	case nil:
 		return time.Time{}, false, nil
+	case time.Time:
+		return d.UTC(), true, nil
+	case string:
+		t, err = time.Parse(time.RFC3339Nano, d)
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("next due in queue %s: %w", q.name, err)
+		}
+		return t, true, nil
+	default:
+		return time.Time{}, false, fmt.Errorf("next due in queue %s: timeout is a %T", q.name, due)
 	}
-	t, err = time.Parse(time.RFC3339Nano, due.String)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("next due in queue %s: %w", q.name, err)
-	}
-	return t, true, nil
 }
 
 // Len returns how many messages the queue holds: visible, delayed and in
