@@ -171,7 +171,7 @@ func BenchmarkAsyncBacklog(b *testing.B) {
 					})
 				}
 				wg.Wait()
-				next := openLab(b, l.dbPath, l.pkgs, l.acct, Config{AsyncWorkers: 10})
+				next := openLab(b, l.target, l.pkgs, l.acct, Config{AsyncWorkers: 10})
 				b.StartTimer()
 				start := time.Now()
 				if err := next.svc.SetEngine(context.Background(), l.engine); err != nil {

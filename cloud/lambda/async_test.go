@@ -8,13 +8,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"lambdalab/sandbox"
-	"lambdalab/store"
 )
 
 func intp(n int) *int { return &n }
@@ -222,12 +220,7 @@ func TestClock(t *testing.T) {
 // build destination records.
 func recordService(t *testing.T, c Clock) *Service {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "record.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return New(Config{DB: db, Clock: c})
+	return New(Config{DB: openTestDB(t, testTarget(t)), Clock: c})
 }
 
 func TestDestinationRecord(t *testing.T) {
@@ -376,9 +369,9 @@ const stubSrc = "def handler(event, context):\n    return 'ok'\n"
 // the 16-minute visibility timeout.
 func TestAsyncCrashRedelivers(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "lambdalab.db")
+	target := testTarget(t)
 	cfg := Config{Clock: Clock{Scale: 600}}
-	before := openLab(t, path, nil, "", cfg)
+	before := openLab(t, target, nil, "", cfg)
 	before.pyFunction(t, "work", stubSrc)
 	before.event(t, "work", `{"n": 1}`)
 	m, ok, err := before.svc.async.queue.Receive(ctx)
@@ -392,7 +385,7 @@ func TestAsyncCrashRedelivers(t *testing.T) {
 	// The worker dies here: nothing deletes or replaces the message.
 
 	c := newCalls()
-	after := openLab(t, path, before.pkgs, before.acct, cfg)
+	after := openLab(t, target, before.pkgs, before.acct, cfg)
 	after.start(t, &stubBackend{invoke: func(ctx context.Context, inv sandbox.Invocation) sandbox.Outcome {
 		c.add(inv)
 		return okOutcome()
@@ -442,11 +435,11 @@ func TestAsyncStopSettlesDelivery(t *testing.T) {
 // its retry delay and attempt count; a new Service on the same database
 // delivers the retry, and the record counts both invocations.
 func TestAsyncRetrySurvivesRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lambdalab.db")
+	target := testTarget(t)
 	// At scale 200 the one-minute retry waits 300 ms.
 	cfg := Config{Clock: Clock{Scale: 200}}
 	c := newCalls()
-	first := openLab(t, path, nil, "", cfg)
+	first := openLab(t, target, nil, "", cfg)
 	first.pyFunction(t, "flaky", stubSrc)
 	first.pyFunction(t, "dest", stubSrc)
 	first.setEventConfig(t, "flaky", intp(2), nil, first.arn("dest"), "")
@@ -461,7 +454,7 @@ func TestAsyncRetrySurvivesRestart(t *testing.T) {
 		t.Fatalf("after the failed try the queue holds %d events, want the retry", n)
 	}
 
-	second := openLab(t, path, first.pkgs, first.acct, cfg)
+	second := openLab(t, target, first.pkgs, first.acct, cfg)
 	second.start(t, &stubBackend{invoke: func(ctx context.Context, inv sandbox.Invocation) sandbox.Outcome {
 		c.add(inv)
 		return okOutcome()

@@ -1,8 +1,9 @@
 package lambda
 
-// The test harness of this package: a Service on a real SQLite database and
-// package store, with an engine on either a stub backend (above the Docker
-// seam) or the real Docker backend with the real runtime image.
+// The test harness of this package: a Service on a real database (SQLite,
+// or PostgreSQL when LAMBDALAB_TEST_DATABASE=postgres) and package store,
+// with an engine on either a stub backend (above the Docker seam) or the
+// real Docker backend with the real runtime image.
 
 import (
 	"context"
@@ -22,6 +23,7 @@ import (
 	"lambdalab/sandbox/docker/dockertest"
 	"lambdalab/sandbox/runtimes"
 	"lambdalab/store"
+	"lambdalab/store/storetest"
 )
 
 // dockerBackend returns the shared Docker backend (see dockertest: it
@@ -31,6 +33,10 @@ func dockerBackend(t testing.TB) sandbox.Backend {
 	return dockertest.Backend(t)
 }
 
+// TestMain does not hand over to storetest.Main, which exits straight after
+// m.Run: dockertest's cleanup would never run. So a PostgreSQL run stops its
+// test server only by dying (the server gets SIGKILL with the process) and
+// leaves the server's temp folder behind.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	dockertest.Cleanup()
@@ -84,12 +90,35 @@ func (i *stubInstance) Close(ctx context.Context) (sandbox.CloseInfo, error) {
 	return sandbox.CloseInfo{}, nil
 }
 
+// testTarget is a fresh database for store.Open on the engine the run asks
+// for (LAMBDALAB_TEST_DATABASE): a SQLite file in a temp folder, or a new
+// PostgreSQL database's URL. Opening it again reaches the same database, as
+// a restarted server would.
+func testTarget(t testing.TB) string {
+	t.Helper()
+	if storetest.Engine() == "postgres" {
+		return storetest.PostgresURL(t)
+	}
+	return filepath.Join(t.TempDir(), "lambdalab.db")
+}
+
+// openTestDB opens target and closes it when the test ends.
+func openTestDB(t testing.TB, target string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // lab is a Service with its database, package store and engine.
 type lab struct {
 	acct   string // the learner account the tests act in
 	svc    *Service
 	db     *store.DB
-	dbPath string
+	target string // what db was opened from (testTarget)
 	pkgs   *codepkg.Store
 	engine *sandbox.Engine
 }
@@ -99,31 +128,27 @@ type lab struct {
 // from ecfg.AWS.
 func newLab(t testing.TB, backend sandbox.Backend, ecfg sandbox.Config, cfg Config) *lab {
 	t.Helper()
-	dir := t.TempDir()
-	l := openLab(t, filepath.Join(dir, "lambdalab.db"), nil, "", cfg)
+	l := openLab(t, testTarget(t), nil, "", cfg)
 	l.start(t, backend, ecfg)
 	return l
 }
 
-// openLab opens the database at path and makes a Service on it without an
-// engine. pkgs nil opens a package store beside the database; acct "" makes
-// a fresh account to act in.
-func openLab(t testing.TB, path string, pkgs *codepkg.Store, acct string, cfg Config) *lab {
+// openLab opens the database at target (testTarget) and makes a Service on
+// it without an engine. pkgs nil opens a package store in a temp folder;
+// acct "" makes a fresh account to act in.
+func openLab(t testing.TB, target string, pkgs *codepkg.Store, acct string, cfg Config) *lab {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestDB(t, target)
 	if pkgs == nil {
-		if pkgs, err = codepkg.Open(filepath.Join(filepath.Dir(path), "packages")); err != nil {
+		var err error
+		if pkgs, err = codepkg.Open(filepath.Join(t.TempDir(), "packages")); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { pkgs.Close() })
 	}
 	cfg.DB, cfg.Packages = db, pkgs
-	l := &lab{svc: New(cfg), db: db, dbPath: path, pkgs: pkgs}
+	l := &lab{svc: New(cfg), db: db, target: target, pkgs: pkgs}
 	l.acct = acct
 	if acct == "" {
 		a, _, err := db.CreateScratchAccount(ctx)

@@ -14,18 +14,13 @@ import (
 )
 
 // These tests need no Docker: they hold the control plane's rules, with a
-// real SQLite file and a real package store.
+// real database (testTarget) and a real package store.
 
 func newTestService(t *testing.T) (*Service, string) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	pkgs, err := codepkg.Open(filepath.Join(dir, "packages"))
+	db := openTestDB(t, testTarget(t))
+	pkgs, err := codepkg.Open(filepath.Join(t.TempDir(), "packages"))
 	if err != nil {
 		t.Fatal(err)
 	}

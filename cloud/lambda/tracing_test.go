@@ -2,14 +2,12 @@ package lambda
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"lambdalab/cloud/xray"
 	"lambdalab/sandbox"
-	"lambdalab/store"
 )
 
 // An actively traced invocation carries Lambda's trace header, gets the
@@ -18,17 +16,11 @@ import (
 // the Invocation subsegment.
 func TestActiveTracing(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	// The collector gets its own handle on the lab's database file.
-	path := filepath.Join(dir, "lambdalab.db")
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	xr := xray.New(xray.Config{DB: db})
+	// The collector gets its own handle on the lab's database.
+	target := testTarget(t)
+	xr := xray.New(xray.Config{DB: openTestDB(t, target)})
 	t.Cleanup(func() { xr.Close(context.Background()) })
-	l := openLab(t, path, nil, "", Config{XRay: xr})
+	l := openLab(t, target, nil, "", Config{XRay: xr})
 	l.start(t, dockerBackend(t), sandbox.Config{XRay: xr.InstanceSink})
 	l.pyFunction(t, "traced", `
 import os, json, socket, time, random

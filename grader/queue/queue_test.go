@@ -18,11 +18,26 @@ import (
 
 	"lambdalab/grader/queue"
 	"lambdalab/store"
+	"lambdalab/store/storetest"
 )
 
-func openDB(t *testing.T, path string) *store.DB {
+// TestMain stops the test PostgreSQL, if a test started one.
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// testTarget is a fresh database on the engine the run asks for
+// (LAMBDALAB_TEST_DATABASE): a SQLite file in a temp folder or a new
+// PostgreSQL database's URL. Another process may open it too.
+func testTarget(t *testing.T) string {
 	t.Helper()
-	db, err := store.Open(context.Background(), path)
+	if storetest.Engine() == "postgres" {
+		return storetest.PostgresURL(t)
+	}
+	return filepath.Join(t.TempDir(), "grading.db")
+}
+
+func openDB(t *testing.T, target string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +46,7 @@ func openDB(t *testing.T, path string) *store.DB {
 }
 
 func newDB(t *testing.T) *store.DB {
-	return openDB(t, filepath.Join(t.TempDir(), "test.db"))
+	return openDB(t, testTarget(t))
 }
 
 func newUser(t *testing.T, db *store.DB, email string) int64 {
@@ -565,17 +580,17 @@ func TestCloseLeavesRunningJobsForRecovery(t *testing.T) {
 	}
 }
 
-// childDBEnv names the database file TestKilledChild serves.
+// childDBEnv names the database (a file or a URL) TestKilledChild serves.
 const childDBEnv = "LAMBDALAB_QUEUE_CHILD_DB"
 
 // TestKilledChild is the process TestRecoveryAfterKill kills: it serves
 // the grading queue of the given database with a Run that never returns.
 func TestKilledChild(t *testing.T) {
-	path := os.Getenv(childDBEnv)
-	if path == "" {
+	target := os.Getenv(childDBEnv)
+	if target == "" {
 		t.Skip("the child process of TestRecoveryAfterKill")
 	}
-	db := openDB(t, path)
+	db := openDB(t, target)
 	q := queue.New(db, queue.Config{Workers: 1, Poll: 20 * time.Millisecond,
 		Run: func(context.Context, store.GradingJob, func(queue.Event)) error {
 			select {} // stuck for good, deaf to its context
@@ -588,14 +603,14 @@ func TestKilledChild(t *testing.T) {
 }
 
 // TestRecoveryAfterKill runs the queue in a child process, kills it with
-// SIGKILL while it grades, and starts a queue on the same file: the job
+// SIGKILL while it grades, and starts a queue on the same database: the job
 // is graded again, or, once it has had its attempts, failed with an error
 // saying why.
 func TestRecoveryAfterKill(t *testing.T) {
 	ctx := context.Background()
 	setup := func(t *testing.T) (*store.DB, string, store.GradingJob) {
-		path := filepath.Join(t.TempDir(), "grading.db")
-		db := openDB(t, path)
+		target := testTarget(t)
+		db := openDB(t, target)
 		u := newUser(t, db, "killed@example.com")
 		s, err := db.CreateSubmission(ctx, store.Submission{UserID: u, Lab: "lab", Source: store.SourceDir})
 		if err != nil {
@@ -605,15 +620,15 @@ func TestRecoveryAfterKill(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return db, path, j
+		return db, target, j
 	}
-	// killWhileRunning starts a child on path, waits until it runs the job
+	// killWhileRunning starts a child on target, waits until it runs the job
 	// for the attempt'th time, and kills it.
-	killWhileRunning := func(t *testing.T, db *store.DB, path string, id int64, attempt int) {
+	killWhileRunning := func(t *testing.T, db *store.DB, target string, id int64, attempt int) {
 		t.Helper()
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKilledChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), childDBEnv+"="+path)
+		cmd.Env = append(os.Environ(), childDBEnv+"="+target)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -646,8 +661,8 @@ func TestRecoveryAfterKill(t *testing.T) {
 	}
 
 	t.Run("graded again", func(t *testing.T) {
-		db, path, j := setup(t)
-		killWhileRunning(t, db, path, j.ID, 1)
+		db, target, j := setup(t)
+		killWhileRunning(t, db, target, j.ID, 1)
 		var ran atomic.Int32
 		q := queue.New(db, queue.Config{Workers: 1, MaxAttempts: 2, Poll: 20 * time.Millisecond,
 			Run: func(_ context.Context, job store.GradingJob, _ func(queue.Event)) error {
@@ -664,10 +679,10 @@ func TestRecoveryAfterKill(t *testing.T) {
 	})
 
 	t.Run("attempts used up", func(t *testing.T) {
-		db, path, j := setup(t)
-		killWhileRunning(t, db, path, j.ID, 1)
+		db, target, j := setup(t)
+		killWhileRunning(t, db, target, j.ID, 1)
 		// The second child takes the job back and is killed in turn.
-		killWhileRunning(t, db, path, j.ID, 2)
+		killWhileRunning(t, db, target, j.ID, 2)
 		var ran atomic.Int32
 		q := queue.New(db, queue.Config{Workers: 1, MaxAttempts: 2, Poll: 20 * time.Millisecond,
 			Run: func(context.Context, store.GradingJob, func(queue.Event)) error { ran.Add(1); return nil }})
