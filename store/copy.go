@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -28,7 +29,7 @@ type copyTable struct {
 	// text are the columns holding documents that name the account (ARNs,
 	// account fields): the copy names the new account in them.
 	text []string
-	// blob is like text for a BLOB column.
+	// blob is like text for a BLOB (BYTEA) column.
 	blob []string
 }
 
@@ -83,9 +84,21 @@ func accountText(expr string) string {
 	return `replace(replace(` + expr + `, ':' || $1 || ':', ':' || $2 || ':'), '"' || $1 || '"', '"' || $2 || '"')`
 }
 
+// accountBlob is accountText for a BLOB column holding text: replace()
+// works on text, and the result must be a BLOB again, which a STRICT
+// SQLite column and a PostgreSQL BYTEA column both insist on. SQLite's
+// replace() reads a BLOB as text itself; PostgreSQL converts both ways
+// (the column holds JSON, so UTF-8).
+func (d *dialect) accountBlob(col string) string {
+	if d == postgresDialect {
+		return "convert_to(" + accountText("convert_from("+col+", 'UTF8')") + ", 'UTF8')"
+	}
+	return "CAST(" + accountText(col) + " AS BLOB)"
+}
+
 // copySelect is the SELECT list that copies t's row of account $1 as a row
 // of account $2; override replaces the named columns' expressions.
-func (t copyTable) copySelect(override map[string]string) string {
+func (t copyTable) copySelect(d *dialect, override map[string]string) string {
 	exprs := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		switch {
@@ -96,8 +109,7 @@ func (t copyTable) copySelect(override map[string]string) string {
 		case slices.Contains(t.text, c):
 			exprs[i] = accountText(c)
 		case slices.Contains(t.blob, c):
-			// replace() answers TEXT, which a STRICT BLOB column refuses.
-			exprs[i] = "CAST(" + accountText(c) + " AS BLOB)"
+			exprs[i] = d.accountBlob(c)
 		default:
 			exprs[i] = c
 		}
@@ -139,20 +151,20 @@ func (db *DB) CopyAccount(ctx context.Context, from, to string, renameFile func(
 	}
 	objects := copyTables[len(copyTables)-1]
 	for _, t := range copyTables[:len(copyTables)-1] {
-		if _, err := tx.ExecContext(ctx, t.copySelect(nil), from, to); err != nil {
+		if _, err := tx.ExecContext(ctx, t.copySelect(db.dialect, nil), from, to); err != nil {
 			if isUniqueViolation(err) {
 				err = fmt.Errorf("%w: the target has %s of its own", ErrExists, t.name)
 			}
 			return fmt.Errorf("copy account %s to %s: %s: %w", from, to, t.name, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, objects.copySelect(nil)+" AND file IS NULL", from, to); err != nil {
+	if _, err := tx.ExecContext(ctx, objects.copySelect(db.dialect, nil)+" AND file IS NULL", from, to); err != nil {
 		if isUniqueViolation(err) {
 			err = fmt.Errorf("%w: the target has objects of its own", ErrExists)
 		}
 		return fmt.Errorf("copy account %s to %s: s3 objects: %w", from, to, err)
 	}
-	if err := copyObjectFiles(ctx, tx, objects, from, to, renameFile); err != nil {
+	if err := copyObjectFiles(ctx, tx, objects.copySelect(db.dialect, map[string]string{"file": "$5"}), from, to, renameFile); err != nil {
 		return fmt.Errorf("copy account %s to %s: %w", from, to, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -197,8 +209,9 @@ func checkCopyAccounts(ctx context.Context, tx *sql.Tx, from, to string) error {
 }
 
 // copyObjectFiles copies the file-backed objects of from, each under the
-// file name renameFile gives it.
-func copyObjectFiles(ctx context.Context, tx *sql.Tx, objects copyTable, from, to string, renameFile func(string) (string, error)) error {
+// file name renameFile gives it; selectAs is the objects' copySelect with
+// the file name as $5.
+func copyObjectFiles(ctx context.Context, tx *sql.Tx, selectAs, from, to string, renameFile func(string) (string, error)) error {
 	type fileObject struct{ bucket, key, file string }
 	rows, err := tx.QueryContext(ctx,
 		"SELECT bucket, key, file FROM s3_objects WHERE account_id = $1 AND file IS NOT NULL ORDER BY bucket, key", from)
@@ -221,7 +234,7 @@ func copyObjectFiles(ctx context.Context, tx *sql.Tx, objects copyTable, from, t
 	if len(list) > 0 && renameFile == nil {
 		return fmt.Errorf("%w: %d objects keep their bodies in files and there is no renameFile", ErrInvalid, len(list))
 	}
-	insert := objects.copySelect(map[string]string{"file": "$5"}) + " AND bucket = $3 AND key = $4"
+	insert := selectAs + " AND bucket = $3 AND key = $4"
 	for _, o := range list {
 		name, err := renameFile(o.file)
 		if err != nil {
@@ -278,13 +291,14 @@ var digestTables = []struct{ name, where string }{
 
 // AccountDigest is the hex SHA-256 of every row of every account-scoped
 // table that belongs to the account (its keys, invocation records and X-Ray
-// data included), read in one snapshot, table by table in a fixed order and
-// by primary key within a table, every column with its type. Two digests of
-// one account are equal exactly when none of its rows changed. Bodies kept
-// in files are not read: the row names the file, and files never change.
-// The queue of asynchronous events is not account-scoped and not included.
-// An account with no rows at all, deleted or never made, has the digest of
-// nothing, the same for every id.
+// data included), read in one snapshot, table by table in a fixed order,
+// every column with its type. Two digests of one account are equal exactly
+// when none of its rows changed, and the same rows give the same digest on
+// SQLite and on PostgreSQL (a copy made by Transfer digests alike). Bodies
+// kept in files are not read: the row names the file, and files never
+// change. The queue of asynchronous events is not account-scoped and not
+// included. An account with no rows at all, deleted or never made, has the
+// digest of nothing, the same for every id.
 func (db *DB) AccountDigest(ctx context.Context, id string) (string, error) {
 	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -293,48 +307,32 @@ func (db *DB) AccountDigest(ctx context.Context, id string) (string, error) {
 	defer tx.Rollback()
 	h := sha256.New()
 	for _, t := range digestTables {
-		if err := digestTable(ctx, tx, h, t.name, t.where, id); err != nil {
+		if err := digestTable(ctx, db.dialect, tx, h, t.name, t.where, id); err != nil {
 			return "", fmt.Errorf("digest account %s: %s: %w", id, t.name, err)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// tableColumns returns a table's columns in schema order and its primary
-// key's columns in key order (the rowid when it has none of its own).
-func tableColumns(ctx context.Context, tx *sql.Tx, table string) (cols, pk []string, err error) {
-	rows, err := tx.QueryContext(ctx, "SELECT name, pk FROM pragma_table_info($1) ORDER BY cid", table)
+// tableColumns returns a table's columns in schema order, read from the
+// schema: SQLite's table_info pragma, PostgreSQL's information_schema (in
+// the schema the store's tables are in, the first on the search path).
+func tableColumns(ctx context.Context, d *dialect, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, table string) ([]string, error) {
+	query := "SELECT name FROM pragma_table_info($1) ORDER BY cid"
+	if d == postgresDialect {
+		query = `SELECT column_name::text FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`
+	}
+	cols, err := queryStrings(ctx, q, query, table)
 	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	keyed := map[int]string{}
-	for rows.Next() {
-		var (
-			name string
-			k    int
-		)
-		if err := rows.Scan(&name, &k); err != nil {
-			return nil, nil, err
-		}
-		cols = append(cols, name)
-		if k > 0 {
-			keyed[k] = name
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(cols) == 0 {
-		return nil, nil, fmt.Errorf("no table %s", table)
+		return nil, fmt.Errorf("no table %s", table)
 	}
-	for i := 1; i <= len(keyed); i++ {
-		pk = append(pk, keyed[i])
-	}
-	if len(pk) == 0 {
-		pk = []string{"rowid"}
-	}
-	return cols, pk, nil
+	return cols, nil
 }
 
 func quoteIdents(names []string) string {
@@ -345,12 +343,15 @@ func quoteIdents(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// digestTable hashes the table's name and columns, then each of the
-// account's rows. The columns come from the schema, not from a list here,
-// so that a column added later is in the digest without anyone thinking of
-// it.
-func digestTable(ctx context.Context, tx *sql.Tx, h hash.Hash, table, where, id string) error {
-	cols, pk, err := tableColumns(ctx, tx, table)
+// digestTable hashes the table's name and columns, then the account's rows.
+// The columns come from the schema, not from a list here, so that a column
+// added later is in the digest without anyone thinking of it. Each row is
+// hashed on its own and the table's row hashes are taken in sorted order:
+// the set of rows decides, not the order an engine returns them in (the
+// two sort text keys by different collations, and a SQLite table without a
+// key of its own has only its rowid to order by, which PostgreSQL lacks).
+func digestTable(ctx context.Context, d *dialect, tx *sql.Tx, h hash.Hash, table, where, id string) error {
+	cols, err := tableColumns(ctx, d, tx, table)
 	if err != nil {
 		return err
 	}
@@ -358,7 +359,7 @@ func digestTable(ctx context.Context, tx *sql.Tx, h hash.Hash, table, where, id 
 	for _, c := range cols {
 		writeField(h, 'c', []byte(c))
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+quoteIdents(cols)+" FROM "+table+" WHERE "+where+" ORDER BY "+quoteIdents(pk), id)
+	rows, err := tx.QueryContext(ctx, "SELECT "+quoteIdents(cols)+" FROM "+table+" WHERE "+where, id)
 	if err != nil {
 		return err
 	}
@@ -368,18 +369,28 @@ func digestTable(ctx context.Context, tx *sql.Tx, h hash.Hash, table, where, id 
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	var sums [][sha256.Size]byte
+	rh := sha256.New()
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		h.Write([]byte{'r'})
-		for _, v := range vals {
-			if err := writeValue(h, v); err != nil {
-				return err
+		rh.Reset()
+		for i, v := range vals {
+			if err := writeValue(rh, v); err != nil {
+				return fmt.Errorf("column %s: %w", cols[i], err)
 			}
 		}
+		sums = append(sums, [sha256.Size]byte(rh.Sum(nil)))
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(sums, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, sum := range sums {
+		writeField(h, 'r', sum[:])
+	}
+	return nil
 }
 
 // writeField writes a tag, a length and the bytes, so that no two
@@ -392,9 +403,17 @@ func writeField(h hash.Hash, tag byte, b []byte) {
 	h.Write(b)
 }
 
-// writeValue writes one column value with its SQLite type.
+// writeValue writes one column value with its type as SQLite keeps it: an
+// integer, a real, text, a blob or NULL. A PostgreSQL boolean is the integer
+// 0 or 1, as on SQLite.
 func writeValue(h hash.Hash, v any) error {
 	var b [8]byte
+	if x, ok := v.(bool); ok {
+		v = int64(0)
+		if x {
+			v = int64(1)
+		}
+	}
 	switch x := v.(type) {
 	case nil:
 		writeField(h, 'n', nil)
