@@ -57,6 +57,10 @@ type XRayLimits struct {
 	MaxBytes  int64
 }
 
+// The trace upsert is written for both engines: SQLite has no LEAST or
+// GREATEST and PostgreSQL no two-argument min and max, so the extent is
+// widened with CASE; and PostgreSQL takes an unqualified column in DO
+// UPDATE SET as ambiguous between the row and excluded.
 const (
 	// bytes and segments are the batch's documents of the trace, counted
 	// as stored; a replaced one is taken back out by a trigger, one not
@@ -64,10 +68,10 @@ const (
 	xrayTraceUpsert = `INSERT INTO xray_traces (account_id, trace_id, start_ns, end_ns, bytes, segments, updated_at)
 	SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM accounts WHERE account_id = $1)
 	ON CONFLICT (account_id, trace_id) DO UPDATE SET
-		start_ns = min(start_ns, excluded.start_ns),
-		end_ns = max(end_ns, excluded.end_ns),
-		bytes = bytes + excluded.bytes,
-		segments = segments + excluded.segments,
+		start_ns = CASE WHEN excluded.start_ns < xray_traces.start_ns THEN excluded.start_ns ELSE xray_traces.start_ns END,
+		end_ns = CASE WHEN excluded.end_ns > xray_traces.end_ns THEN excluded.end_ns ELSE xray_traces.end_ns END,
+		bytes = xray_traces.bytes + excluded.bytes,
+		segments = xray_traces.segments + excluded.segments,
 		updated_at = excluded.updated_at
 	RETURNING seq`
 	xrayTraceUncount = `UPDATE xray_traces SET bytes = bytes - $1, segments = segments - 1 WHERE seq = $2`
@@ -165,7 +169,7 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 			doc = []byte{}
 		}
 		res, err := segSt.ExecContext(ctx, e.seq, s.ID, s.ParentID, kind, s.Name, s.Origin,
-			toNanos(s.Start), toNanos(s.End), s.InProgress, s.Error, s.Fault, s.Throttle,
+			toNanos(s.Start), toNanos(s.End), xrayFlag(s.InProgress), xrayFlag(s.Error), xrayFlag(s.Fault), xrayFlag(s.Throttle),
 			s.HTTPMethod, s.HTTPURL, s.HTTPStatus, s.Annotations, doc)
 		if err != nil {
 			return 0, fmt.Errorf("put x-ray segment %s of %s: %w", s.ID, s.TraceID, err)
@@ -189,6 +193,16 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 		return 0, fmt.Errorf("put x-ray segments: commit: %w", err)
 	}
 	return stored, nil
+}
+
+// xrayFlag is a flag as its BIGINT 0/1 column holds it: pgx will not
+// encode a Go bool as an integer (SQLite's driver does). Scanning 0/1 back
+// into a bool works on both.
+func xrayFlag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // trimXRay drops an account's oldest traces until it is within lim.
@@ -293,7 +307,9 @@ func (db *DB) XRayTraces(ctx context.Context, accountID string, from, to time.Ti
 // Trace ids the account does not have are skipped.
 func (db *DB) XRaySegments(ctx context.Context, accountID string, traceIDs []string, docs bool) ([]XRaySegment, error) {
 	var out []XRaySegment
-	docCol := "x''"
+	// Without docs the column is NULL, which scans into a nil []byte on
+	// both engines (x'' is a bit string on PostgreSQL, not a bytea).
+	docCol := "NULL"
 	if docs {
 		docCol = "s.doc"
 	}
