@@ -113,6 +113,9 @@ type S3Part struct {
 // has one of this name; ErrQuota when it holds maxBuckets already (0: no
 // limit).
 func (db *DB) CreateS3Bucket(ctx context.Context, accountID, name string, maxBuckets int) error {
+	if err := checkText("bucket name", name); err != nil {
+		return fmt.Errorf("create bucket: %w", err)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", name, err)
@@ -150,6 +153,10 @@ func (db *DB) CreateS3Bucket(ctx context.Context, accountID, name string, maxBuc
 
 // S3Bucket returns the account's bucket of this name or ErrNotFound.
 func (db *DB) S3Bucket(ctx context.Context, accountID, name string) (S3Bucket, error) {
+	if !fitsText(name) {
+		// Never a bucket's name; PostgreSQL would refuse the query.
+		return S3Bucket{}, fmt.Errorf("bucket %q: %w", name, ErrNotFound)
+	}
 	b := S3Bucket{AccountID: accountID, Name: name}
 	var created int64
 	st, err := db.s3Stmt(ctx, "SELECT created_at, notification FROM s3_buckets WHERE account_id = $1 AND name = $2")
@@ -196,6 +203,9 @@ func (db *DB) ListS3Buckets(ctx context.Context, accountID string) ([]S3Bucket, 
 // remove. ErrNotFound if there is no such bucket, ErrInUse if it holds
 // objects.
 func (db *DB) DeleteS3Bucket(ctx context.Context, accountID, name string) ([]string, error) {
+	if !fitsText(name) {
+		return nil, fmt.Errorf("delete bucket %q: %w", name, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delete bucket %s: %w", name, err)
@@ -232,6 +242,9 @@ func (db *DB) DeleteS3Bucket(ctx context.Context, accountID, name string) ([]str
 // SetS3Notification replaces the bucket's notification configuration; nil
 // removes it. ErrNotFound if there is no such bucket.
 func (db *DB) SetS3Notification(ctx context.Context, accountID, bucket string, doc []byte) error {
+	if !fitsText(bucket) {
+		return fmt.Errorf("set notification of bucket %q: %w", bucket, ErrNotFound)
+	}
 	n, err := lambdaAffected(db.conn.ExecContext(ctx,
 		"UPDATE s3_buckets SET notification = $3 WHERE account_id = $1 AND name = $2", accountID, bucket, doc))
 	if err != nil {
@@ -316,13 +329,20 @@ func scanS3Object(row rowScanner, o *S3Object, extra ...any) error {
 }
 
 // S3Object returns the object, with its Data when withData and the body is
-// in the row. ErrNotFound if there is no such object (or bucket).
+// in the row. ErrNotFound if there is no such object (or bucket); ErrInvalid
+// for a key no object can have (see checkS3Key).
 func (db *DB) S3Object(ctx context.Context, accountID, bucket, key string, withData bool) (S3Object, error) {
 	return db.s3Object(ctx, nil, accountID, bucket, key, withData)
 }
 
 // s3Object reads an object, inside tx when it is not nil.
 func (db *DB) s3Object(ctx context.Context, tx *sql.Tx, accountID, bucket, key string, withData bool) (S3Object, error) {
+	if err := checkS3Key(key); err != nil {
+		return S3Object{}, fmt.Errorf("object in %s: %w", bucket, err)
+	}
+	if !fitsText(bucket) {
+		return S3Object{}, fmt.Errorf("object %q/%s: %w", bucket, key, ErrNotFound)
+	}
 	o := S3Object{AccountID: accountID, Bucket: bucket, Key: key}
 	data := "NULL"
 	if withData {
@@ -350,10 +370,24 @@ func (db *DB) s3Object(ctx context.Context, tx *sql.Tx, accountID, bucket, key s
 
 // ListS3Objects returns up to limit objects of the bucket whose keys start
 // with prefix and come after start (or at it, when inclusive), in byte
-// order of their keys, without their data.
+// order of their keys, without their data. prefix and start are compared
+// as bytes and may be any (a marker need not be a key, nor even UTF-8).
 func (db *DB) ListS3Objects(ctx context.Context, accountID, bucket, prefix, start string, inclusive bool, limit int) ([]S3Object, error) {
+	if !fitsText(bucket) {
+		return nil, nil
+	}
 	if start < prefix {
 		start, inclusive = prefix, true
+	}
+	// Every key fits a TEXT column, so a bound that does not is replaced by
+	// the least one above it that does: it selects the same keys, and
+	// PostgreSQL takes it as a parameter.
+	lo, ok := textCeil(start)
+	if !ok {
+		return nil, nil
+	}
+	if lo != start {
+		start, inclusive = lo, true
 	}
 	cmp := ">"
 	if inclusive {
@@ -385,6 +419,14 @@ func (db *DB) ListS3Objects(ctx context.Context, accountID, bucket, prefix, star
 	return out, nil
 }
 
+// checkS3Key refuses a key that no object can have: S3 takes only keys of
+// valid UTF-8 (and answers one that is not with 400 InvalidURI), and a TEXT
+// column holds no NUL on PostgreSQL, so none is kept on either engine. The
+// bounds of a listing are not keys; ListS3Objects takes any bytes.
+func checkS3Key(key string) error {
+	return checkText("object key", key)
+}
+
 // rowsKey scans the key column in front of the object columns.
 type rowsKey struct {
 	rows *sql.Rows
@@ -393,24 +435,25 @@ type rowsKey struct {
 
 func (r rowsKey) Scan(dest ...any) error { return r.rows.Scan(append([]any{r.key}, dest...)...) }
 
-// prefixEnd is the least string greater than every string that starts with
-// prefix, compared byte by byte as SQLite compares TEXT; false when there
-// is none (an empty prefix, or one of only 0xFF bytes).
+// prefixEnd is the least string above every string that starts with
+// prefix, compared byte by byte (as SQLite compares TEXT, and PostgreSQL
+// the COLLATE "C" key), among those a TEXT column holds; false when there
+// is none. For a prefix of UTF-8 that is its last character raised by one
+// ("a\x7f" ends at "a\u0080", not at the invalid "a\x80"), skipping the
+// surrogates; any bytes at all are taken as a byte prefix.
 func prefixEnd(prefix string) (string, bool) {
-	b := []byte(prefix)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1]), true
-		}
+	end, ok := bytesAfterPrefix(prefix)
+	if !ok {
+		return "", false
 	}
-	return "", false
+	return textCeil(end)
 }
 
 // PutS3Object stores o as the current version of its key, replacing any,
 // and returns the object it replaced (replaced false when there was none)
 // so the caller can remove its file. ErrNotFound if the bucket does not
-// exist; ErrQuota if the account would hold more than lim.
+// exist; ErrQuota if the account would hold more than lim; ErrInvalid for a
+// key no object can have (see checkS3Key).
 func (db *DB) PutS3Object(ctx context.Context, o S3Object, lim S3Limits) (old S3Object, replaced bool, err error) {
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
@@ -430,6 +473,12 @@ func (db *DB) PutS3Object(ctx context.Context, o S3Object, lim S3Limits) (old S3
 func (db *DB) putS3Object(ctx context.Context, tx *sql.Tx, o S3Object, lim S3Limits) (S3Object, bool, error) {
 	if (o.Data == nil) == (o.File == "") {
 		return S3Object{}, false, fmt.Errorf("%w: an object needs exactly one of data and file", ErrInvalid)
+	}
+	if err := checkS3Key(o.Key); err != nil {
+		return S3Object{}, false, err
+	}
+	if !fitsText(o.Bucket) {
+		return S3Object{}, false, fmt.Errorf("bucket %q: %w", o.Bucket, ErrNotFound)
 	}
 	var exists bool
 	st, err := db.s3TxStmt(ctx, tx, "SELECT EXISTS (SELECT 1 FROM s3_buckets WHERE account_id = $1 AND name = $2)")
@@ -489,6 +538,12 @@ func (db *DB) putS3Object(ctx context.Context, tx *sql.Tx, o S3Object, lim S3Lim
 // SetS3ObjectMetadata replaces the object's metadata, leaving its body.
 // ErrNotFound if there is no such object.
 func (db *DB) SetS3ObjectMetadata(ctx context.Context, accountID, bucket, key string, meta map[string]string) error {
+	if err := checkS3Key(key); err != nil {
+		return fmt.Errorf("set metadata of an object in %s: %w", bucket, err)
+	}
+	if !fitsText(bucket) {
+		return fmt.Errorf("set metadata of %q/%s: %w", bucket, key, ErrNotFound)
+	}
 	doc, err := json.Marshal(meta)
 	if err != nil {
 		return fmt.Errorf("set metadata of %s/%s: %w", bucket, key, err)
@@ -508,8 +563,17 @@ func (db *DB) SetS3ObjectMetadata(ctx context.Context, accountID, bucket, key st
 // DeleteS3Objects deletes the keys that exist in the bucket and returns
 // the objects deleted, so the caller can remove their files and tell who
 // listens. Keys that do not exist are skipped. ErrNotFound if the bucket
-// does not exist.
+// does not exist; ErrInvalid, deleting nothing, if a key is one no object
+// can have (see checkS3Key).
 func (db *DB) DeleteS3Objects(ctx context.Context, accountID, bucket string, keys ...string) ([]S3Object, error) {
+	for _, key := range keys {
+		if err := checkS3Key(key); err != nil {
+			return nil, fmt.Errorf("delete objects of %s: %w", bucket, err)
+		}
+	}
+	if !fitsText(bucket) {
+		return nil, fmt.Errorf("delete objects of %q: %w", bucket, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delete objects of %s: %w", bucket, err)
@@ -559,8 +623,18 @@ func (db *DB) S3Files(ctx context.Context) (map[string]bool, error) {
 }
 
 // CreateS3Upload records a new multipart upload. ErrNotFound if the
-// bucket does not exist.
+// bucket does not exist; ErrInvalid for a key no object can have (see
+// checkS3Key).
 func (db *DB) CreateS3Upload(ctx context.Context, u S3Upload) error {
+	if err := checkS3Key(u.Key); err != nil {
+		return fmt.Errorf("create upload into %s: %w", u.Bucket, err)
+	}
+	if err := checkText("upload id", u.ID); err != nil {
+		return fmt.Errorf("create upload into %s/%s: %w", u.Bucket, u.Key, err)
+	}
+	if !fitsText(u.Bucket) {
+		return fmt.Errorf("create upload into %q/%s: bucket: %w", u.Bucket, u.Key, ErrNotFound)
+	}
 	meta, err := json.Marshal(u.Metadata)
 	if err != nil {
 		return fmt.Errorf("create upload into %s/%s: %w", u.Bucket, u.Key, err)
@@ -581,6 +655,10 @@ func (db *DB) CreateS3Upload(ctx context.Context, u S3Upload) error {
 
 // S3Upload returns the account's upload with this id or ErrNotFound.
 func (db *DB) S3Upload(ctx context.Context, accountID, id string) (S3Upload, error) {
+	if !fitsText(id) {
+		// Never an upload's id; PostgreSQL would refuse the query.
+		return S3Upload{}, fmt.Errorf("upload %q: %w", id, ErrNotFound)
+	}
 	u := S3Upload{ID: id, AccountID: accountID}
 	var (
 		meta    string
@@ -607,6 +685,9 @@ func (db *DB) S3Upload(ctx context.Context, accountID, id string) (S3Upload, err
 // ErrNotFound if the upload is gone; ErrQuota if the account would hold
 // more bytes than lim allows.
 func (db *DB) PutS3Part(ctx context.Context, p S3Part, lim S3Limits) (string, error) {
+	if !fitsText(p.UploadID) {
+		return "", fmt.Errorf("put part %d of %q: %w", p.Number, p.UploadID, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("put part %d of %s: %w", p.Number, p.UploadID, err)
@@ -646,6 +727,9 @@ func (db *DB) PutS3Part(ctx context.Context, p S3Part, lim S3Limits) (string, er
 
 // S3Parts returns the upload's parts by number.
 func (db *DB) S3Parts(ctx context.Context, uploadID string) ([]S3Part, error) {
+	if !fitsText(uploadID) {
+		return nil, nil
+	}
 	rows, err := db.conn.QueryContext(ctx,
 		"SELECT part_number, account_id, size, etag, file FROM s3_parts WHERE upload_id = $1 ORDER BY part_number", uploadID)
 	if err != nil {
@@ -669,6 +753,9 @@ func (db *DB) S3Parts(ctx context.Context, uploadID string) ([]S3Part, error) {
 // DeleteS3Upload deletes the upload and returns its parts' files for the
 // caller to remove. ErrNotFound if the account has no such upload.
 func (db *DB) DeleteS3Upload(ctx context.Context, accountID, id string) ([]string, error) {
+	if !fitsText(id) {
+		return nil, fmt.Errorf("delete upload %q: %w", id, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delete upload %s: %w", id, err)
@@ -703,8 +790,12 @@ func deleteS3Upload(ctx context.Context, tx *sql.Tx, accountID, id string) ([]st
 // in one transaction: the parts go and the object arrives together. It
 // returns the object replaced (replaced false if none) and the parts'
 // files, for the caller to remove. ErrNotFound if the upload or bucket is
-// gone; ErrQuota as for PutS3Object, counting the parts as already held.
+// gone; ErrInvalid as for PutS3Object, and ErrQuota too, counting the
+// parts as already held.
 func (db *DB) CompleteS3Upload(ctx context.Context, uploadID string, o S3Object, lim S3Limits) (old S3Object, replaced bool, parts []string, err error) {
+	if !fitsText(uploadID) {
+		return S3Object{}, false, nil, fmt.Errorf("complete upload %q: %w", uploadID, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return S3Object{}, false, nil, fmt.Errorf("complete upload %s: %w", uploadID, err)
