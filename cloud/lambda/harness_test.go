@@ -40,6 +40,7 @@ func dockerBackend(t testing.TB) sandbox.Backend {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	dockertest.Cleanup()
+	storetest.Stop()
 	os.Exit(code)
 }
 

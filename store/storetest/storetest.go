@@ -118,15 +118,21 @@ func PostgresURL(t testing.TB) string {
 // removes its folder, and exits with the tests' code. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop stops the server if one was started and removes its folder: for a
+// TestMain that has more to clean up after m.Run than Main allows.
+func Stop() {
 	mu.Lock()
+	defer mu.Unlock()
 	if srv != nil {
 		if err := srv.stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
 		}
 		srv = nil
 	}
-	mu.Unlock()
-	os.Exit(code)
 }
 
 var errNoBinaries = errors.New("no PostgreSQL server binaries (initdb, postgres) on PATH or in /usr/lib/postgresql/*/bin")
@@ -255,6 +261,9 @@ func startIn(dir, bin string) (*server, error) {
 		"-c", "max_wal_size=128MB", // the WAL may sit in memory (tempParent)
 		"-c", "min_wal_size=32MB",
 		"-c", "autovacuum=off",
+		// Shared memory segments in the cluster's folder, not /dev/shm,
+		// so that a killed test process leaves nothing outside it.
+		"-c", "dynamic_shared_memory_type=mmap",
 		"-c", "log_checkpoints=off", // FILE_COPY checkpoints at every CREATE DATABASE
 	)
 	cmd.Dir = dir
