@@ -33,10 +33,8 @@ func dockerBackend(t testing.TB) sandbox.Backend {
 	return dockertest.Backend(t)
 }
 
-// TestMain does not hand over to storetest.Main, which exits straight after
-// m.Run: dockertest's cleanup would never run. So a PostgreSQL run stops its
-// test server only by dying (the server gets SIGKILL with the process) and
-// leaves the server's temp folder behind.
+// TestMain sweeps the tests' containers, then stops the PostgreSQL server
+// that a LAMBDALAB_TEST_DATABASE=postgres run started.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	dockertest.Cleanup()
