@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -90,7 +91,12 @@ const (
 
 // PutXRaySegments stores a batch of documents in one transaction and then
 // applies lim to every account the batch touched. Documents of accounts
-// that do not exist are skipped. It returns how many documents it stored.
+// that do not exist are skipped, and so are documents with a field that
+// is not text a TEXT column keeps (invalid UTF-8 or a NUL, see fitsText):
+// a batch holds many learners' documents, and one learner's name with a
+// NUL in it must not cost the others theirs. It returns how many documents
+// it stored. ErrInvalid, storing nothing, for a document without an
+// account, trace or id.
 func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayLimits) (int, error) {
 	if len(segs) == 0 {
 		return 0, nil
@@ -121,10 +127,14 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 	}
 	traces := make(map[traceKey]*extent)
 	var order []traceKey
+	fits := make([]bool, len(segs))
 	for i := range segs {
 		s := &segs[i]
 		if s.AccountID == "" || s.TraceID == "" || s.ID == "" {
 			return 0, fmt.Errorf("put x-ray segment %q: %w: empty account, trace or id", s.ID, ErrInvalid)
+		}
+		if fits[i] = xraySegmentFits(s); !fits[i] {
+			continue
 		}
 		k := traceKey{s.AccountID, s.TraceID}
 		start, end := toNanos(s.Start), toNanos(s.End)
@@ -156,6 +166,9 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 	stored := 0
 	for i := range segs {
 		s := &segs[i]
+		if !fits[i] {
+			continue
+		}
 		e := traces[traceKey{s.AccountID, s.TraceID}]
 		if e.missing {
 			continue
@@ -193,6 +206,17 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 		return 0, fmt.Errorf("put x-ray segments: commit: %w", err)
 	}
 	return stored, nil
+}
+
+// xraySegmentFits reports whether every text field of s fits a TEXT
+// column; the document itself is BYTEA and holds any bytes.
+func xraySegmentFits(s *XRaySegment) bool {
+	for _, f := range []string{s.AccountID, s.TraceID, s.ID, s.ParentID, s.Name, s.Origin, s.HTTPMethod, s.HTTPURL, s.Annotations} {
+		if !fitsText(f) {
+			return false
+		}
+	}
+	return true
 }
 
 // xrayFlag is a flag as its BIGINT 0/1 column holds it: pgx will not
@@ -313,6 +337,9 @@ func (db *DB) XRaySegments(ctx context.Context, accountID string, traceIDs []str
 	if docs {
 		docCol = "s.doc"
 	}
+	// An id that is not storable text is not one the account has (and
+	// PostgreSQL would refuse the query).
+	traceIDs = slices.DeleteFunc(slices.Clone(traceIDs), func(id string) bool { return !fitsText(id) })
 	// SQLite allows 32,766 parameters; stay far below.
 	for len(traceIDs) > 0 {
 		chunk := traceIDs[:min(len(traceIDs), 500)]

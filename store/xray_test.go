@@ -155,3 +155,34 @@ func TestXRayRefusesEmptyKeys(t *testing.T) {
 		t.Error("a segment without an id was accepted")
 	}
 }
+
+// TestXRaySkipsWhatIsNotText: a document whose fields are not text
+// PostgreSQL keeps is left out of its batch on every engine, and the
+// batch's other documents, other learners' among them, are stored.
+func TestXRaySkipsWhatIsNotText(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	a, _, _ := db.CreateScratchAccount(ctx)
+	b, _, _ := db.CreateScratchAccount(ctx)
+	t0 := time.Now()
+	nul := xraySeg(a.ID, traceID(1), "00000000000000a1", t0, `{"name":"a\u0000b"}`)
+	nul.Name = "a\x00b"
+	bad := xraySeg(a.ID, traceID(2), "00000000000000a2", t0, "{}")
+	bad.HTTPURL = "http://x/\xff"
+	good := xraySeg(a.ID, traceID(1), "00000000000000a3", t0, "{}")
+	other := xraySeg(b.ID, traceID(3), "00000000000000b1", t0, "{}")
+	n, err := db.PutXRaySegments(ctx, []XRaySegment{nul, bad, good, other}, XRayLimits{})
+	if err != nil || n != 2 {
+		t.Fatalf("PutXRaySegments = %d, %v; want 2 stored", n, err)
+	}
+	got, err := db.XRaySegments(ctx, a.ID, []string{traceID(1), traceID(2), "1-5759e988-\xff"}, false)
+	if err != nil || len(got) != 1 || got[0].ID != good.ID {
+		t.Errorf("A's segments = %+v, %v; want only %s", got, err, good.ID)
+	}
+	if traces, bytes, _ := db.XRayUsage(ctx, a.ID); traces != 1 || bytes != 2 {
+		t.Errorf("A's usage = %d traces, %d bytes; want 1, 2", traces, bytes)
+	}
+	if got, _ := db.XRaySegments(ctx, b.ID, []string{traceID(3)}, false); len(got) != 1 {
+		t.Errorf("B's segments = %+v", got)
+	}
+}
