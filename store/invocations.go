@@ -47,8 +47,21 @@ func (db *DB) InsertInvocation(ctx context.Context, inv Invocation) error {
 	case inv.Start.IsZero():
 		return fmt.Errorf("insert invocation %s: %w: zero start time", inv.RequestID, ErrInvalid)
 	}
+	for _, f := range [...]struct{ what, s string }{
+		{"request id", inv.RequestID}, {"account id", inv.AccountID}, {"function", inv.Function}, {"version", inv.Version},
+		{"instance id", inv.InstanceID}, {"outcome", inv.Outcome}, {"error type", inv.ErrorType},
+	} {
+		if err := checkText(f.what, f.s); err != nil {
+			return fmt.Errorf("insert invocation %q: %w", inv.RequestID, err)
+		}
+	}
+	// cold is a 0/1 integer column: pgx will not encode a Go bool as one.
+	cold := 0
+	if inv.Cold {
+		cold = 1
+	}
 	_, err := db.exec(ctx, db.insertInvocationStmt, insertInvocationQuery,
-		inv.RequestID, inv.AccountID, inv.Function, inv.Version, inv.InstanceID, inv.Cold,
+		inv.RequestID, inv.AccountID, inv.Function, inv.Version, inv.InstanceID, cold,
 		toNanos(inv.Start), toNanos(inv.End), inv.DurationMS, inv.BilledMS, inv.InitMS, inv.MemoryMB, inv.MaxMemoryMB,
 		inv.Outcome, inv.ErrorType, inv.GBSeconds, inv.CostUSD)
 	if err != nil {
