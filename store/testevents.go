@@ -63,6 +63,10 @@ func checkTestEvent(name, body string) error {
 	if !json.Valid([]byte(body)) {
 		return fmt.Errorf("%w: test event %s is not JSON", ErrInvalid, name)
 	}
+	// json.Valid lets invalid UTF-8 through inside strings.
+	if !fitsText(body) {
+		return fmt.Errorf("%w: test event %s is not valid UTF-8", ErrInvalid, name)
+	}
 	return nil
 }
 
@@ -109,19 +113,17 @@ func (db *DB) CreateTestEvent(ctx context.Context, ev TestEvent) (TestEvent, err
 		return TestEvent{}, fmt.Errorf("create test event %s: %w (%d)", ev.Name, ErrTestEventLimit, MaxTestEvents)
 	}
 	now := db.now()
-	res, err := tx.ExecContext(ctx,
+	// RETURNING rather than LastInsertId, which pgx does not implement.
+	err = tx.QueryRowContext(ctx,
 		`INSERT INTO test_events (user_id, lab, function, name, body, created_at, updated_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $6)`,
-		ev.UserID, ev.Lab, ev.Function, ev.Name, ev.Body, toNanos(now))
+		 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`,
+		ev.UserID, ev.Lab, ev.Function, ev.Name, ev.Body, toNanos(now)).Scan(&ev.ID)
 	switch {
 	case isUniqueViolation(err):
 		return TestEvent{}, fmt.Errorf("create test event %s: %w", ev.Name, ErrExists)
 	case isForeignKeyViolation(err):
 		return TestEvent{}, fmt.Errorf("create test event %s: user %w", ev.Name, ErrNotFound)
 	case err != nil:
-		return TestEvent{}, fmt.Errorf("create test event %s: %w", ev.Name, err)
-	}
-	if ev.ID, err = res.LastInsertId(); err != nil {
 		return TestEvent{}, fmt.Errorf("create test event %s: %w", ev.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -260,6 +262,12 @@ func (db *DB) InsertPowerTuning(ctx context.Context, p PowerTuning) (PowerTuning
 	if err := checkSlug("function", p.Function); err != nil {
 		return PowerTuning{}, fmt.Errorf("insert power tuning: %w", err)
 	}
+	if err := checkText("event name", p.EventName); err != nil {
+		return PowerTuning{}, fmt.Errorf("insert power tuning of %s: %w", p.Function, err)
+	}
+	if err := checkText("note", p.Note); err != nil {
+		return PowerTuning{}, fmt.Errorf("insert power tuning of %s: %w", p.Function, err)
+	}
 	sizes, err := json.Marshal(p.Sizes)
 	if err != nil {
 		return PowerTuning{}, fmt.Errorf("insert power tuning of %s: %w", p.Function, err)
@@ -272,17 +280,14 @@ func (db *DB) InsertPowerTuning(ctx context.Context, p PowerTuning) (PowerTuning
 		return PowerTuning{}, fmt.Errorf("insert power tuning of %s: %w", p.Function, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx,
+	err = tx.QueryRowContext(ctx,
 		`INSERT INTO power_tunings (user_id, lab, function, event_name, note, sizes, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		p.UserID, p.Lab, p.Function, p.EventName, p.Note, string(sizes), toNanos(p.CreatedAt))
+		 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		p.UserID, p.Lab, p.Function, p.EventName, p.Note, string(sizes), toNanos(p.CreatedAt)).Scan(&p.ID)
 	if isForeignKeyViolation(err) {
 		return PowerTuning{}, fmt.Errorf("insert power tuning of %s: user %w", p.Function, ErrNotFound)
 	}
 	if err != nil {
-		return PowerTuning{}, fmt.Errorf("insert power tuning of %s: %w", p.Function, err)
-	}
-	if p.ID, err = res.LastInsertId(); err != nil {
 		return PowerTuning{}, fmt.Errorf("insert power tuning of %s: %w", p.Function, err)
 	}
 	if _, err := tx.ExecContext(ctx,

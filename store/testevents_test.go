@@ -28,6 +28,10 @@ func TestTestEvents(t *testing.T) {
 	if _, err := db.CreateTestEvent(ctx, TestEvent{UserID: ann.ID, Lab: "s3-transform", Function: "mask-logs", Name: "s3-put", Body: `{}`}); !errors.Is(err, ErrExists) {
 		t.Errorf("same name again: %v, want ErrExists", err)
 	}
+	// JSON to json.Valid, but not UTF-8: refused on both engines alike.
+	if _, err := db.CreateTestEvent(ctx, TestEvent{UserID: ann.ID, Lab: "s3-transform", Function: "mask-logs", Name: "latin1", Body: "{\"k\": \"caf\xe9\"}"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a body that is not UTF-8: %v, want ErrInvalid", err)
+	}
 	// The same name for another function, or for another learner, is fine.
 	if _, err := db.CreateTestEvent(ctx, TestEvent{UserID: ann.ID, Lab: "s3-transform", Function: "other", Name: "s3-put", Body: `{}`}); err != nil {
 		t.Errorf("same name for another function: %v", err)
@@ -118,6 +122,10 @@ func TestPowerTunings(t *testing.T) {
 	}
 	if _, err := db.LatestPowerTuning(ctx, bob.ID, "s3-transform", "mask-logs"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another learner's latest run: %v, want ErrNotFound", err)
+	}
+	if _, err := db.InsertPowerTuning(ctx, PowerTuning{UserID: bob.ID, Lab: "s3-transform", Function: "mask-logs",
+		EventName: "the event box", Note: "stopped\x00early"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a note with a NUL: %v, want ErrInvalid", err)
 	}
 }
 
