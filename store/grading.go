@@ -334,6 +334,10 @@ func checkReport(r *GradeReport) error {
 	if !json.Valid(r.Report) {
 		return fmt.Errorf("%w: report is not JSON", ErrInvalid)
 	}
+	// The report is kept as text; json.Valid lets invalid UTF-8 through.
+	if !fitsText(string(r.Report)) {
+		return fmt.Errorf("%w: report is not valid UTF-8", ErrInvalid)
+	}
 	return nil
 }
 
@@ -588,11 +592,7 @@ func (db *DB) EnqueueGrading(ctx context.Context, submissionID, userID int64, la
 }
 
 // claimQuery takes the oldest queued job whose learner has no running job.
-// One statement: SQLite runs it under the write lock, so two workers never
-// take the same job. On PostgreSQL the outer "state = 'queued'" makes a
-// worker that lost the race for a row update nothing, and the partial
-// unique index on running jobs' user_id refuses a second running job of a
-// learner; either way the claim finds nothing and the worker tries again.
+// ClaimGradingJob runs it in a write transaction (see claim there).
 const claimQuery = `UPDATE grading_jobs SET state = 'running', started_at = $1, attempts = attempts + 1
 	WHERE state = 'queued' AND id = (
 		SELECT j.id FROM grading_jobs j
@@ -605,12 +605,27 @@ const claimQuery = `UPDATE grading_jobs SET state = 'running', started_at = $1, 
 // running, marks it running and counts the attempt; ok=false when no job
 // can be taken now. It is safe to call from any number of workers.
 func (db *DB) ClaimGradingJob(ctx context.Context) (job GradingJob, ok bool, err error) {
-	j, err := scanGradingJob(db.conn.QueryRowContext(ctx, claimQuery, toNanos(db.now())))
+	// On its own the statement is safe only on SQLite, which runs one writer
+	// at a time. On PostgreSQL two claims would pick the same oldest job in
+	// their subqueries: the loser, re-reading the row after the winner's
+	// commit, would update nothing and report an empty queue while other
+	// jobs wait, or would take a second job of one learner and fail on the
+	// unique index. The write transaction's lock (see dialect) makes each
+	// claim see the one before it, on both engines.
+	tx, err := db.begin(ctx, nil)
+	if err != nil {
+		return GradingJob{}, false, fmt.Errorf("claim grading job: %w", err)
+	}
+	defer tx.Rollback()
+	j, err := scanGradingJob(tx.QueryRowContext(ctx, claimQuery, toNanos(db.now())))
 	switch {
-	case errors.Is(err, sql.ErrNoRows), isUniqueViolation(err):
+	case errors.Is(err, sql.ErrNoRows):
 		return GradingJob{}, false, nil
 	case err != nil:
 		return GradingJob{}, false, fmt.Errorf("claim grading job: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return GradingJob{}, false, fmt.Errorf("claim grading job: commit: %w", err)
 	}
 	return j, true, nil
 }
@@ -637,6 +652,9 @@ func (db *DB) FinishGradingJob(ctx context.Context, id int64, state GradingState
 	if !state.Finished() {
 		return fmt.Errorf("finish grading job %d: %w: %q is not a final state", id, ErrInvalid, state)
 	}
+	if !fitsText(errText) {
+		return fmt.Errorf("finish grading job %d: %w: the error text is not valid UTF-8", id, ErrInvalid)
+	}
 	return db.moveRunningJob(ctx, id, "finish",
 		"UPDATE grading_jobs SET state = $2, finished_at = $3, error = $4 WHERE id = $1 AND state = 'running'",
 		id, string(state), toNanos(db.now()), errText)
@@ -648,10 +666,15 @@ func (db *DB) FinishGradingJob(ctx context.Context, id int64, state GradingState
 // ErrNotFound if there is no such job; ErrPrecondition if it is not
 // running.
 func (db *DB) RequeueGradingJob(ctx context.Context, id int64, errText string) error {
+	if !fitsText(errText) {
+		return fmt.Errorf("requeue grading job %d: %w: the error text is not valid UTF-8", id, ErrInvalid)
+	}
+	// The CAST: PostgreSQL would otherwise type $2 after the 0 beside it,
+	// as a 32-bit integer, too small for nanoseconds.
 	return db.moveRunningJob(ctx, id, "requeue",
 		`UPDATE grading_jobs SET
 		     state = CASE WHEN cancel_requested = 1 THEN 'canceled' ELSE 'queued' END,
-		     finished_at = CASE WHEN cancel_requested = 1 THEN $2 ELSE 0 END,
+		     finished_at = CASE WHEN cancel_requested = 1 THEN CAST($2 AS BIGINT) ELSE 0 END,
 		     started_at = CASE WHEN cancel_requested = 1 THEN started_at ELSE 0 END,
 		     error = $3
 		 WHERE id = $1 AND state = 'running'`,

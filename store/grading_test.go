@@ -20,6 +20,24 @@ func newGradingDB(t *testing.T) (*DB, *fakeClock) {
 	return db, clock
 }
 
+// twoHandles opens one new test database twice, as two processes (or two
+// replicas) would. It opens the target itself: on PostgreSQL db.path is the
+// URL with any password hidden, for messages.
+func twoHandles(t *testing.T) (*DB, *DB) {
+	t.Helper()
+	target := testTarget(t)
+	var dbs [2]*DB
+	for i := range dbs {
+		db, err := Open(context.Background(), target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	return dbs[0], dbs[1]
+}
+
 func mustUser(t *testing.T, db *DB, email string) User {
 	t.Helper()
 	u, err := db.CreateUser(context.Background(), email, "h", false)
@@ -289,6 +307,8 @@ func TestSaveReportRejects(t *testing.T) {
 		{"negative score", s.ID, GradeReport{Status: GradeFail, Score: -0.1, Report: []byte(`{}`)}, ErrInvalid},
 		{"score above 1", s.ID, GradeReport{Status: GradePass, Score: 1.5, Report: []byte(`{}`)}, ErrInvalid},
 		{"report not JSON", s.ID, GradeReport{Status: GradePass, Score: 1, Report: []byte(`{`)}, ErrInvalid},
+		// Valid JSON to json.Valid, but not text PostgreSQL can keep.
+		{"report not UTF-8", s.ID, GradeReport{Status: GradePass, Score: 1, Report: []byte("{\"m\": \"\xff\"}")}, ErrInvalid},
 		{"no report", s.ID, GradeReport{Status: GradePass, Score: 1}, ErrInvalid},
 		{"unknown submission", 9999, ok, ErrNotFound},
 	}
@@ -440,6 +460,19 @@ func TestGradingJobFinishAndRequeue(t *testing.T) {
 	}
 	if err := db.FinishGradingJob(ctx, 9999, GradingDone, ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("finishing job 9999: %v; want ErrNotFound", err)
+	}
+	// An error text either engine cannot keep is refused, and the job
+	// stays as it was.
+	for _, bad := range []string{"bad \xff byte", "a NUL \x00 in it"} {
+		if err := db.FinishGradingJob(ctx, j.ID, GradingFailed, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("finishing with error text %q: %v; want ErrInvalid", bad, err)
+		}
+		if err := db.RequeueGradingJob(ctx, j.ID, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("requeueing with error text %q: %v; want ErrInvalid", bad, err)
+		}
+	}
+	if got := mustJob(t, db, j.ID); got.State != GradingRunning {
+		t.Errorf("job after refused error texts = %+v; want still running", got)
 	}
 	// Back in the queue in its old place, ahead of the job queued after it.
 	if err := db.RequeueGradingJob(ctx, j.ID, "the sandbox was full"); err != nil {
@@ -594,12 +627,8 @@ func TestRecoverGradingJobs(t *testing.T) {
 // and a learner never has two jobs running.
 func TestClaimGradingJobConcurrent(t *testing.T) {
 	ctx := context.Background()
-	db, _ := newGradingDB(t)
-	other, err := Open(ctx, db.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	db, other := twoHandles(t)
+	db.now = newFakeClock().Now
 
 	const users, perUser, cli = 4, 6, 6
 	var ids []int64
@@ -732,5 +761,66 @@ func TestPassedChecks(t *testing.T) {
 	}
 	if len(got) != 3 || !got["a"].Equal(first) || !got["b"].Equal(first) || got["c"].IsZero() || !got["d"].IsZero() {
 		t.Errorf("PassedChecks = %v; want a and b at %v, c later, no d", got, first)
+	}
+}
+
+// TestClaimGradingJobConcurrentNoMiss has as many workers as queued jobs
+// claim at the same moment, on two handles: each must get a job of its
+// own. A claim that lost a race to another must take the next job, not
+// report an empty queue while jobs wait.
+func TestClaimGradingJobConcurrentNoMiss(t *testing.T) {
+	ctx := context.Background()
+	db, other := twoHandles(t)
+	db.now = newFakeClock().Now
+	const n = 8
+	for i := range n {
+		// Half of them learners', half command-line runs, which have no
+		// one-running-job rule.
+		var user int64
+		if i%2 == 0 {
+			user = mustUser(t, db, fmt.Sprintf("n%d@example.com", i)).ID
+		}
+		mustEnqueue(t, db, user, "lab")
+	}
+	for round := range 5 {
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			jobs  = make([]GradingJob, n)
+			oks   = make([]bool, n)
+			errs  = make([]error, n)
+		)
+		for w := range n {
+			h := db
+			if w%2 == 1 {
+				h = other
+			}
+			wg.Go(func() {
+				<-start
+				jobs[w], oks[w], errs[w] = h.ClaimGradingJob(ctx)
+			})
+		}
+		close(start)
+		wg.Wait()
+		seen := map[int64]bool{}
+		for w := range n {
+			switch {
+			case errs[w] != nil:
+				t.Errorf("round %d: worker %d: %v", round, w, errs[w])
+			case !oks[w]:
+				t.Errorf("round %d: worker %d found nothing to claim, with %d jobs queued for %d workers", round, w, n, n)
+			case seen[jobs[w].ID]:
+				t.Errorf("round %d: job %d claimed twice", round, jobs[w].ID)
+			}
+			seen[jobs[w].ID] = true
+		}
+		// Back in the queue for the next round.
+		for id := range seen {
+			if id != 0 {
+				if err := db.RequeueGradingJob(ctx, id, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 }
