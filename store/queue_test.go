@@ -341,12 +341,7 @@ func TestQueuesAreSeparate(t *testing.T) {
 // is lost.
 func TestQueueConcurrentReceivers(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	other, err := Open(ctx, db.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	db, other := twoHandles(t)
 	queues := []*Queue{db.Queue("async", time.Hour), other.Queue("async", time.Hour)}
 	const n = 300
 	sent := map[string]bool{}
