@@ -73,21 +73,93 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func pragmaInt(t *testing.T, db *DB, name string) int {
+// schemaVersionOf reads the database's schema version as the store does:
+// SQLite's user_version, PostgreSQL's schema_version table.
+func schemaVersionOf(t *testing.T, db *DB) int {
 	t.Helper()
-	var v int
-	if err := db.conn.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v); err != nil {
-		t.Fatalf("PRAGMA %s: %v", name, err)
+	v, err := db.schemaVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return v
+}
+
+// tableExists reports whether the store's schema has the table.
+func tableExists(t *testing.T, db *DB, name string) bool {
+	t.Helper()
+	query := "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = $1)"
+	if db.dialect == postgresDialect {
+		query = `SELECT EXISTS (SELECT 1 FROM information_schema.tables
+			WHERE table_schema = current_schema() AND table_name = $1)`
+	}
+	var ok bool
+	if err := db.conn.QueryRowContext(context.Background(), query, name).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// setSchemaVersion writes v as the database's schema version, as a
+// lambdalab of that version would have.
+func setSchemaVersion(t *testing.T, db *DB, v int) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := db.dialect.setSchemaVersion(ctx, tx, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceMigrations stands ms in for both engines' histories until the test
+// ends. Tests that call it must not run in parallel.
+func replaceMigrations(t *testing.T, ms []migration) {
+	t.Helper()
+	savedSQLite, savedPostgres := migrations, postgresMigrations
+	t.Cleanup(func() { migrations, postgresMigrations = savedSQLite, savedPostgres })
+	migrations, postgresMigrations = ms, ms
 }
 
 func TestOpenSettings(t *testing.T) {
 	ctx := context.Background()
 	db := newTestDB(t)
-	// Hold several connections at once so the pragmas are checked on more
-	// than the one connection Open happened to use.
+	if db.dialect == postgresDialect {
+		// PostgreSQL has no per-connection settings for Open to make
+		// (foreign keys are always on, there is no journal to choose), but
+		// the pool must be bounded: every replica keeps its own, and the
+		// server's max_connections is shared among them.
+		if n := db.conn.Stats().MaxOpenConnections; n <= 0 {
+			t.Errorf("pool allows %d open connections; want a bound", n)
+		}
+	} else {
+		checkSQLiteConnections(t, db)
+	}
+	if got := schemaVersionOf(t, db); got != SchemaVersion() {
+		t.Errorf("schema version = %d, want %d", got, SchemaVersion())
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+// checkSQLiteConnections checks the pragmas on several connections held at
+// once, so that they are checked on more than the one connection Open
+// happened to use.
+func checkSQLiteConnections(t *testing.T, db *DB) {
+	t.Helper()
+	ctx := context.Background()
 	var conns []interface{ Close() error }
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	for i := 0; i < 3; i++ {
 		c, err := db.conn.Conn(ctx)
 		if err != nil {
@@ -113,18 +185,10 @@ func TestOpenSettings(t *testing.T) {
 				i, mode, fk, busy, sync, busyTimeout.Milliseconds())
 		}
 	}
-	for _, c := range conns {
-		c.Close()
-	}
-	if got := pragmaInt(t, db, "user_version"); got != SchemaVersion() {
-		t.Errorf("user_version = %d, want %d", got, SchemaVersion())
-	}
-	if err := db.Ping(ctx); err != nil {
-		t.Errorf("Ping: %v", err)
-	}
 }
 
 func TestOpenCreatesDirectoryAndOddPaths(t *testing.T) {
+	sqliteOnly(t, "a file's directory and the characters of its path")
 	ctx := context.Background()
 	// '?', '#' and '%' would be taken as URI syntax if the path were not escaped.
 	path := filepath.Join(t.TempDir(), "new dir", "a?b#c%20d", "lab.db")
@@ -150,6 +214,7 @@ func TestOpenCreatesDirectoryAndOddPaths(t *testing.T) {
 }
 
 func TestOpenRefusesNonDatabaseAndKeepsIt(t *testing.T) {
+	sqliteOnly(t, "a file that is not a database")
 	path := filepath.Join(t.TempDir(), "notes.db")
 	content := []byte(strings.Repeat("these are my notes, not a database\n", 200))
 	if err := os.WriteFile(path, content, 0o600); err != nil {
@@ -177,12 +242,14 @@ func TestOpenEmptyPath(t *testing.T) {
 }
 
 func TestEmbeddedMigrationsAreSequential(t *testing.T) {
-	if len(migrations) < 2 {
-		t.Fatalf("want at least 2 migrations, have %d", len(migrations))
-	}
-	for i, m := range migrations {
-		if m.version != i+1 || strings.TrimSpace(m.sql) == "" {
-			t.Errorf("migration %d: version %d, %d bytes of SQL", i, m.version, len(m.sql))
+	for engine, ms := range map[string][]migration{"sqlite": migrations, "postgres": postgresMigrations} {
+		if len(ms) < 2 {
+			t.Fatalf("%s: want at least 2 migrations, have %d", engine, len(ms))
+		}
+		for i, m := range ms {
+			if m.version != i+1 || strings.TrimSpace(m.sql) == "" {
+				t.Errorf("%s migration %d: version %d, %d bytes of SQL", engine, i, m.version, len(m.sql))
+			}
 		}
 	}
 }
@@ -219,24 +286,20 @@ func TestLoadMigrationsRejectsBadNames(t *testing.T) {
 // that signs.
 func TestMigrateFromOlderSchema(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
+	path := testTarget(t)
 	const older = 2
-	if got := migrations[older].name; got != "0003_accounts.sql" {
-		t.Fatalf("migration %d is %s; the test upgrades across 0003_accounts.sql", older+1, got)
-	}
 
 	old, err := open(ctx, path, older, false)
 	if err != nil {
 		t.Fatalf("open at version %d: %v", older, err)
 	}
-	if got := pragmaInt(t, old, "user_version"); got != older {
-		t.Fatalf("user_version = %d, want %d", got, older)
+	if got := old.dialect.history()[older].name; got != "0003_accounts.sql" {
+		t.Fatalf("migration %d is %s; the test upgrades across 0003_accounts.sql", older+1, got)
 	}
-	var tables int
-	if err := old.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('accounts', 'access_keys')").Scan(&tables); err != nil {
-		t.Fatal(err)
+	if got := schemaVersionOf(t, old); got != older {
+		t.Fatalf("schema version = %d, want %d", got, older)
 	}
-	if tables != 0 {
+	if tableExists(t, old, "accounts") || tableExists(t, old, "access_keys") {
 		t.Fatalf("accounts tables exist at version %d; the test no longer exercises the upgrade", older)
 	}
 	// Users as a version-2 binary stored them: today's CreateUser would
@@ -274,8 +337,8 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 		t.Fatalf("Open upgrading from %d: %v", older, err)
 	}
 	defer db.Close()
-	if got := pragmaInt(t, db, "user_version"); got != SchemaVersion() {
-		t.Errorf("user_version after upgrade = %d, want %d", got, SchemaVersion())
+	if got := schemaVersionOf(t, db); got != SchemaVersion() {
+		t.Errorf("schema version after upgrade = %d, want %d", got, SchemaVersion())
 	}
 	p, err := db.Progress(ctx, olds[0].id)
 	if err != nil {
@@ -335,15 +398,14 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "future.db")
+	path := testTarget(t)
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	future := SchemaVersion() + 3
-	if _, err := db.conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", future)); err != nil {
-		t.Fatal(err)
-	}
+	setSchemaVersion(t, db, future)
+	d := db.dialect
 	db.Close()
 
 	db, err = Open(ctx, path)
@@ -359,18 +421,23 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	// The refused file must be left exactly as the newer binary wrote it.
-	raw, err := sql.Open("sqlite", path)
+	// The refused database must be left exactly as the newer binary wrote
+	// it; read without the store, which would refuse it again.
+	driver := "sqlite"
+	if d == postgresDialect {
+		driver = "pgx"
+	}
+	raw, err := sql.Open(driver, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	var v int
-	if err := raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	v, err := d.schemaVersion(ctx, raw)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if v != future {
-		t.Errorf("refused file now has user_version %d, want %d untouched", v, future)
+		t.Errorf("refused database now has schema version %d, want %d untouched", v, future)
 	}
 }
 
@@ -379,37 +446,43 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 // Not parallel: it replaces the package's migration list.
 func TestFailedMigrationRollsBack(t *testing.T) {
 	ctx := context.Background()
-	saved := migrations
-	t.Cleanup(func() { migrations = saved })
-	migrations = []migration{
+	broken := []migration{
 		{version: 1, name: "0001_a.sql", sql: "CREATE TABLE a (x INTEGER);"},
 		{version: 2, name: "0002_b.sql", sql: "CREATE TABLE b (x INTEGER); INSERT INTO a VALUES (1); THIS IS NOT SQL;"},
 	}
-	path := filepath.Join(t.TempDir(), "broken.db")
-	_, err := open(ctx, path, len(migrations), false)
+	replaceMigrations(t, broken)
+	path := testTarget(t)
+	db, err := open(ctx, path, len(broken), false)
+	if err == nil {
+		db.Close()
+	}
 	if err == nil || !strings.Contains(err.Error(), "0002_b.sql") {
 		t.Fatalf("Open = %v, want an error naming 0002_b.sql", err)
 	}
-	migrations = migrations[:1]
-	db, err := open(ctx, path, 1, false)
+	replaceMigrations(t, broken[:1])
+	db, err = open(ctx, path, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if got := pragmaInt(t, db, "user_version"); got != 1 {
-		t.Errorf("user_version = %d after failed migration 2, want 1", got)
+	if got := schemaVersionOf(t, db); got != 1 {
+		t.Errorf("schema version = %d after failed migration 2, want 1", got)
 	}
-	var tablesB, rowsA int
-	db.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name = 'b'").Scan(&tablesB)
-	db.conn.QueryRowContext(ctx, "SELECT count(*) FROM a").Scan(&rowsA)
-	if tablesB != 0 || rowsA != 0 {
-		t.Errorf("failed migration left table b=%d, rows in a=%d; want 0, 0", tablesB, rowsA)
+	var rowsA int
+	if err := db.conn.QueryRowContext(ctx, "SELECT count(*) FROM a").Scan(&rowsA); err != nil {
+		t.Fatal(err)
+	}
+	if b := tableExists(t, db, "b"); b || rowsA != 0 {
+		t.Errorf("failed migration left table b: %v, rows in a: %d; want neither", b, rowsA)
 	}
 }
 
+// TestConcurrentOpenOfNewFile opens a new database from several goroutines
+// at once, as processes (or replicas) starting together would: they migrate
+// it once between them, and every one opens it.
 func TestConcurrentOpenOfNewFile(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "race.db")
+	path := testTarget(t)
 	const n = 4
 	dbs := make([]*DB, n)
 	errs := make([]error, n)
@@ -427,8 +500,8 @@ func TestConcurrentOpenOfNewFile(t *testing.T) {
 			t.Errorf("Open %d: %v", i, errs[i])
 			continue
 		}
-		if got := pragmaInt(t, dbs[i], "user_version"); got != SchemaVersion() {
-			t.Errorf("Open %d: user_version %d, want %d", i, got, SchemaVersion())
+		if got := schemaVersionOf(t, dbs[i]); got != SchemaVersion() {
+			t.Errorf("Open %d: schema version %d, want %d", i, got, SchemaVersion())
 		}
 		dbs[i].Close()
 	}
@@ -445,6 +518,19 @@ func TestBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "backups", "copy.db")
+	if db.dialect == postgresDialect {
+		// A PostgreSQL database is the operator's to back up, with the
+		// server's own tools: Backup says so and writes nothing.
+		err := db.Backup(ctx, dst)
+		want := "back up database " + db.path + ": PostgreSQL is backed up with pg_dump, not by lambdalab"
+		if err == nil || err.Error() != want {
+			t.Errorf("Backup on PostgreSQL = %v, want %q", err, want)
+		}
+		if _, err := os.Lstat(filepath.Dir(dst)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Backup on PostgreSQL touched %s: %v", filepath.Dir(dst), err)
+		}
+		return
+	}
 	if err := db.Backup(ctx, dst); err != nil {
 		t.Fatalf("Backup: %v", err)
 	}
@@ -480,6 +566,7 @@ func TestBackup(t *testing.T) {
 }
 
 func TestNewDatabaseIsPrivate(t *testing.T) {
+	sqliteOnly(t, "file modes")
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
 	db, err := Open(ctx, filepath.Join(dir, "lambdalab.db"))
@@ -504,6 +591,7 @@ func TestNewDatabaseIsPrivate(t *testing.T) {
 // TestBackupWhileWriting takes a backup while invocations are being written,
 // as a self-hoster would on a live server: the copy must be whole and open.
 func TestBackupWhileWriting(t *testing.T) {
+	sqliteOnly(t, "VACUUM INTO (Backup refuses a PostgreSQL database, see TestBackup)")
 	ctx := context.Background()
 	db := newTestDB(t)
 	start := time.Now()
