@@ -173,8 +173,8 @@ func deleteUserSessions(ctx context.Context, ex execer, userID int64, keep strin
 // is signed out, while the browser that made the change stays signed in.
 // ErrNotFound if there is no such user. SetPasswordHash keeps none.
 func (db *DB) ChangePassword(ctx context.Context, userID int64, hash, keep string) (int64, error) {
-	if hash == "" {
-		return 0, fmt.Errorf("change password of user %d: %w: empty password hash", userID, ErrInvalid)
+	if err := checkPasswordHash(hash); err != nil {
+		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
 	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {

@@ -53,6 +53,19 @@ func normalizeEmail(email string) (addr, key string, err error) {
 	return addr, strings.ToLower(addr), nil
 }
 
+// checkPasswordHash refuses a hash the users table cannot hold on both
+// engines. A bcrypt hash is plain ASCII; anything else is a caller's bug.
+func checkPasswordHash(hash string) error {
+	if hash == "" {
+		return fmt.Errorf("%w: empty password hash", ErrInvalid)
+	}
+	// Not checkText: the message would quote the hash.
+	if !fitsText(hash) {
+		return fmt.Errorf("%w: password hash is not valid UTF-8 without NUL", ErrInvalid)
+	}
+	return nil
+}
+
 // CreateUser stores a new user. The first user ever created becomes an
 // instructor whatever was asked, so a fresh install has someone who can see
 // the class; instructor=true makes any user one. Emails are compared
@@ -71,8 +84,8 @@ func (db *DB) createUser(ctx context.Context, email, passwordHash string, instru
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
-	if passwordHash == "" {
-		return User{}, fmt.Errorf("create user %s: %w: empty password hash", addr, ErrInvalid)
+	if err := checkPasswordHash(passwordHash); err != nil {
+		return User{}, fmt.Errorf("create user %s: %w", addr, err)
 	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
@@ -153,6 +166,13 @@ func scanUser(row rowScanner) (User, error) {
 // UserByEmail returns the user with this email, compared case-insensitively,
 // or ErrNotFound.
 func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
+	// No stored email holds bytes PostgreSQL's text refuses (normalizeEmail
+	// does not let them in), so such an email is simply unknown, on both
+	// engines, rather than a query error on one. Checked before ToLower,
+	// which would turn invalid bytes into U+FFFD.
+	if !fitsText(email) {
+		return User{}, fmt.Errorf("user %q: %w", email, ErrNotFound)
+	}
 	key := strings.ToLower(strings.TrimSpace(email))
 	u, err := scanUser(db.conn.QueryRowContext(ctx,
 		"SELECT "+userColumns+" FROM users WHERE email_key = $1", key))
@@ -202,8 +222,8 @@ func (db *DB) Users(ctx context.Context) ([]User, error) {
 // SetPasswordHash replaces a user's password hash and ends all their
 // sessions, as a password change should. ErrNotFound if there is no such user.
 func (db *DB) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
-	if hash == "" {
-		return fmt.Errorf("set password of user %d: %w: empty password hash", userID, ErrInvalid)
+	if err := checkPasswordHash(hash); err != nil {
+		return fmt.Errorf("set password of user %d: %w", userID, err)
 	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {

@@ -127,6 +127,11 @@ func TestCreateUserRejectsBadInput(t *testing.T) {
 		{"two addresses", "a@example.com, b@example.com", "h"},
 		{"too long", strings.Repeat("a", 250) + "@example.com", "h"},
 		{"empty hash", "ok@example.com", ""},
+		// PostgreSQL's text cannot hold these: refused on both engines.
+		{"invalid UTF-8", "a\xffb@example.com", "h"},
+		{"NUL", "a\x00b@example.com", "h"},
+		{"hash not UTF-8", "ok@example.com", "h\xff"},
+		{"hash with NUL", "ok@example.com", "h\x00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,8 +161,10 @@ func TestUserLookups(t *testing.T) {
 	if u.Email != "Bob@example.com" {
 		t.Errorf("UserByEmail kept email %q, want it as entered, Bob@example.com", u.Email)
 	}
-	if _, err := db.UserByEmail(ctx, "nobody@example.com"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("UserByEmail(unknown) = %v, want ErrNotFound", err)
+	for _, e := range []string{"nobody@example.com", "bob\xff@example.com", "bob\x00@example.com"} {
+		if _, err := db.UserByEmail(ctx, e); !errors.Is(err, ErrNotFound) {
+			t.Errorf("UserByEmail(%q) = %v, want ErrNotFound", e, err)
+		}
 	}
 	if _, err := db.UserByID(ctx, 999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("UserByID(999) = %v, want ErrNotFound", err)
@@ -217,8 +224,10 @@ func TestSetPasswordHash(t *testing.T) {
 	if err := db.SetPasswordHash(ctx, 999, "x"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SetPasswordHash(999) = %v, want ErrNotFound", err)
 	}
-	if err := db.SetPasswordHash(ctx, u.ID, ""); !errors.Is(err, ErrInvalid) {
-		t.Errorf("SetPasswordHash(empty) = %v, want ErrInvalid", err)
+	for _, h := range []string{"", "new\xff", "new\x00"} {
+		if err := db.SetPasswordHash(ctx, u.ID, h); !errors.Is(err, ErrInvalid) {
+			t.Errorf("SetPasswordHash(%q) = %v, want ErrInvalid", h, err)
+		}
 	}
 }
 
