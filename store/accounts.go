@@ -80,8 +80,8 @@ func NewAccessKey() AccessKey {
 }
 
 // freeAccountID returns a random account id that neither an account nor a
-// user has. tx holds the write lock from BEGIN (see _txlock in dsn), so the
-// id stays free until tx commits.
+// user has. tx holds the write lock from BEGIN (see db.begin), so the id
+// stays free until tx commits.
 func freeAccountID(ctx context.Context, tx *sql.Tx) (string, error) {
 	// A collision among 9e11 ids is rare; a few tries make it vanishingly so.
 	for range 5 {
@@ -152,6 +152,12 @@ const accessKeyQuery = "SELECT " + accessKeyColumns + " FROM access_keys WHERE a
 // The endpoint calls it on every signed AWS request. The error names the key
 // id, never a secret.
 func (db *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
+	// The id comes straight from a request's Authorization header. Ids are
+	// minted as ASCII, so one PostgreSQL's text cannot hold is unknown,
+	// as it is on SQLite, not a query error.
+	if !fitsText(id) {
+		return AccessKey{}, fmt.Errorf("access key %q: %w", id, ErrNotFound)
+	}
 	k, err := scanAccessKey(db.queryRow(ctx, db.accessKeyStmt, accessKeyQuery, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return AccessKey{}, fmt.Errorf("access key %s: %w", id, ErrNotFound)
@@ -165,6 +171,9 @@ func (db *DB) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 // AccountKeys returns the account's key pairs, oldest first: one, unless
 // someone added more. ErrNotFound if there is no such account.
 func (db *DB) AccountKeys(ctx context.Context, accountID string) ([]AccessKey, error) {
+	if !fitsText(accountID) {
+		return nil, fmt.Errorf("keys of account %q: %w", accountID, ErrNotFound)
+	}
 	rows, err := db.conn.QueryContext(ctx,
 		"SELECT "+accessKeyColumns+" FROM access_keys WHERE account_id = $1 ORDER BY created_at, access_key_id", accountID)
 	if err != nil {
@@ -195,6 +204,9 @@ func (db *DB) AccountKeys(ctx context.Context, accountID string) ([]AccessKey, e
 // returns it, in one transaction: from its commit the old keys fail to sign.
 // ErrNotFound if there is no such account.
 func (db *DB) RotateAccessKey(ctx context.Context, accountID string) (AccessKey, error) {
+	if !fitsText(accountID) {
+		return AccessKey{}, fmt.Errorf("rotate key of account %q: %w", accountID, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return AccessKey{}, fmt.Errorf("rotate key of account %s: %w", accountID, err)
@@ -246,6 +258,9 @@ func (db *DB) CreateScratchAccount(ctx context.Context) (Account, AccessKey, err
 
 // Account returns the account with this id or ErrNotFound.
 func (db *DB) Account(ctx context.Context, id string) (Account, error) {
+	if !fitsText(id) {
+		return Account{}, fmt.Errorf("account %q: %w", id, ErrNotFound)
+	}
 	var (
 		a       Account
 		created int64
@@ -268,6 +283,9 @@ func (db *DB) Account(ctx context.Context, id string) (Account, error) {
 // (which have no foreign key). ErrNotFound if there is no such account;
 // ErrInvalid for a user's account, which goes only with its user.
 func (db *DB) DeleteAccount(ctx context.Context, id string) error {
+	if !fitsText(id) {
+		return fmt.Errorf("delete account %q: %w", id, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete account %s: %w", id, err)

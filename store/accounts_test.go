@@ -199,16 +199,26 @@ func TestRotateAccessKey(t *testing.T) {
 func TestAccessKeyUnknown(t *testing.T) {
 	ctx := context.Background()
 	db := newTestDB(t)
-	for _, id := range []string{"", "AKIAAAAAAAAAAAAAAAAA", "not a key"} {
+	// A key id arrives in a request's Authorization header, any bytes at
+	// all: those PostgreSQL's text refuses are unknown too, not an error.
+	for _, id := range []string{"", "AKIAAAAAAAAAAAAAAAAA", "not a key", "AKIA\xffAAAAAAAAAAAAAA", "AKIA\x00AAAAAAAAAAAAAA"} {
 		if _, err := db.AccessKey(ctx, id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("AccessKey(%q) = %v, want ErrNotFound", id, err)
 		}
 	}
-	if keys, err := db.AccountKeys(ctx, "999999999999"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("AccountKeys(unknown) = %v, %v; want ErrNotFound", keys, err)
-	}
-	if a, err := db.Account(ctx, "999999999999"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Account(unknown) = %+v, %v; want ErrNotFound", a, err)
+	for _, id := range []string{"999999999999", "99999999999\xff", "99999999999\x00"} {
+		if keys, err := db.AccountKeys(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("AccountKeys(%q) = %v, %v; want ErrNotFound", id, keys, err)
+		}
+		if a, err := db.Account(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Account(%q) = %+v, %v; want ErrNotFound", id, a, err)
+		}
+		if _, err := db.RotateAccessKey(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("RotateAccessKey(%q) = %v, want ErrNotFound", id, err)
+		}
+		if err := db.DeleteAccount(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("DeleteAccount(%q) = %v, want ErrNotFound", id, err)
+		}
 	}
 }
 
