@@ -20,7 +20,7 @@ func checkSlug(kind, s string) error {
 	if len(s) > maxSlugLen {
 		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, kind, maxSlugLen)
 	}
-	return nil
+	return checkText(kind, s)
 }
 
 // MarkLessonComplete records that the user finished lesson. Marking it again
@@ -43,8 +43,13 @@ func (db *DB) MarkLessonComplete(ctx context.Context, userID int64, lesson strin
 }
 
 // UnmarkLessonComplete forgets that the user finished lesson. Unmarking a
-// lesson that was not complete is not an error.
+// lesson that was not complete is not an error; a lesson name that could
+// not have been marked (text PostgreSQL cannot hold) is ErrInvalid, as
+// MarkLessonComplete would say.
 func (db *DB) UnmarkLessonComplete(ctx context.Context, userID int64, lesson string) error {
+	if err := checkText("lesson", lesson); err != nil {
+		return fmt.Errorf("unmark lesson for user %d: %w", userID, err)
+	}
 	if _, err := db.conn.ExecContext(ctx,
 		"DELETE FROM lesson_completions WHERE user_id = $1 AND lesson = $2", userID, lesson); err != nil {
 		return fmt.Errorf("unmark lesson %s for user %d: %w", lesson, userID, err)
@@ -108,6 +113,10 @@ func checkQuizResult(r *QuizResult) error {
 	}
 	if !json.Valid([]byte(r.Answers)) {
 		return fmt.Errorf("%w: quiz answers are not valid JSON", ErrInvalid)
+	}
+	// json.Valid lets invalid UTF-8 through inside strings.
+	if !fitsText(r.Answers) {
+		return fmt.Errorf("%w: quiz answers are not valid UTF-8", ErrInvalid)
 	}
 	return nil
 }

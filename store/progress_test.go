@@ -68,6 +68,11 @@ func TestProgressBadInput(t *testing.T) {
 		{"mark unknown user", db.MarkLessonComplete(ctx, 999, "intro"), ErrNotFound},
 		{"mark empty lesson", db.MarkLessonComplete(ctx, u.ID, ""), ErrInvalid},
 		{"mark long lesson", db.MarkLessonComplete(ctx, u.ID, long), ErrInvalid},
+		// PostgreSQL's text cannot hold these: refused on both engines.
+		{"mark lesson not UTF-8", db.MarkLessonComplete(ctx, u.ID, "in\xfftro"), ErrInvalid},
+		{"mark lesson with NUL", db.MarkLessonComplete(ctx, u.ID, "in\x00tro"), ErrInvalid},
+		{"unmark lesson not UTF-8", db.UnmarkLessonComplete(ctx, u.ID, "in\xfftro"), ErrInvalid},
+		{"visit lesson not UTF-8", db.RecordVisit(ctx, u.ID, "in\xfftro"), ErrInvalid},
 		{"visit unknown user", db.RecordVisit(ctx, 999, "intro"), ErrNotFound},
 		{"visit empty lesson", db.RecordVisit(ctx, u.ID, ""), ErrInvalid},
 		{"quiz unknown user", db.SaveQuizResult(ctx, QuizResult{UserID: 999, Lesson: "l", Quiz: "q", Score: 1, Total: 1}), ErrNotFound},
@@ -77,6 +82,8 @@ func TestProgressBadInput(t *testing.T) {
 		{"quiz score above total", db.SaveQuizResult(ctx, QuizResult{UserID: u.ID, Lesson: "l", Quiz: "q", Score: 3, Total: 2}), ErrInvalid},
 		{"quiz negative score", db.SaveQuizResult(ctx, QuizResult{UserID: u.ID, Lesson: "l", Quiz: "q", Score: -1, Total: 2}), ErrInvalid},
 		{"quiz answers not JSON", db.SaveQuizResult(ctx, QuizResult{UserID: u.ID, Lesson: "l", Quiz: "q", Score: 1, Total: 2, Answers: "{oops"}), ErrInvalid},
+		{"quiz answers not UTF-8", db.SaveQuizResult(ctx, QuizResult{UserID: u.ID, Lesson: "l", Quiz: "q", Score: 1, Total: 2, Answers: "[\"\xff\"]"}), ErrInvalid},
+		{"quiz name with NUL", db.SaveQuizResult(ctx, QuizResult{UserID: u.ID, Lesson: "l", Quiz: "q\x00", Score: 1, Total: 2}), ErrInvalid},
 		{"progress unknown user", func() error { _, err := db.Progress(ctx, 999); return err }(), ErrNotFound},
 	}
 	for _, c := range checks {
