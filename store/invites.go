@@ -75,8 +75,9 @@ type NewInvite struct {
 
 // CreateInvite stores an invite and returns it with its code: 26 characters
 // of [A-Z2-7] carrying 130 random bits. Only the code's SHA-256 is stored,
-// so the code cannot be shown again. ErrInvalid for a note over 200 bytes,
-// a use count outside 0..MaxInviteUses or an expiry not in the future.
+// so the code cannot be shown again. ErrInvalid for a note over 200 bytes
+// or not valid UTF-8, a use count outside 0..MaxInviteUses or an expiry
+// not in the future.
 func (db *DB) CreateInvite(ctx context.Context, n NewInvite) (Invite, string, error) {
 	now := db.now()
 	n.Note = strings.TrimSpace(n.Note)
@@ -87,6 +88,9 @@ func (db *DB) CreateInvite(ctx context.Context, n NewInvite) (Invite, string, er
 		return Invite{}, "", fmt.Errorf("create invite: %w: use count %d outside 0..%d", ErrInvalid, n.MaxUses, MaxInviteUses)
 	case !n.ExpiresAt.IsZero() && !n.ExpiresAt.After(now):
 		return Invite{}, "", fmt.Errorf("create invite: %w: expiry %v is not in the future", ErrInvalid, n.ExpiresAt)
+	}
+	if err := checkText("note", n.Note); err != nil {
+		return Invite{}, "", fmt.Errorf("create invite: %w", err)
 	}
 	code := rand.Text()
 	inv := Invite{Note: n.Note, MaxUses: n.MaxUses, ExpiresAt: n.ExpiresAt, CreatedAt: now}

@@ -21,6 +21,8 @@ func TestCreateInviteChecksAndHidesCode(t *testing.T) {
 		{MaxUses: MaxInviteUses + 1},
 		{ExpiresAt: time.Now().Add(-time.Minute)},
 		{Note: strings.Repeat("x", maxInviteNote+1)},
+		{Note: "section \xff"},
+		{Note: "section \x00"},
 	} {
 		if _, _, err := db.CreateInvite(ctx, n); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CreateInvite(%+v) = %v, want ErrInvalid", n, err)
