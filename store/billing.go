@@ -39,6 +39,9 @@ func (db *DB) UsageTotals(ctx context.Context, accountID string, from, to time.T
 	if accountID == "" {
 		return UsageTotals{}, fmt.Errorf("usage totals: %w: empty account id", ErrInvalid)
 	}
+	if err := checkText("account id", accountID); err != nil {
+		return UsageTotals{}, fmt.Errorf("usage totals: %w", err)
+	}
 	lo, hi := int64(0), int64(1<<63-1)
 	if !from.IsZero() {
 		lo = toNanos(from)

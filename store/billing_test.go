@@ -63,7 +63,9 @@ func TestUsageTotals(t *testing.T) {
 			}
 		})
 	}
-	if _, err := db.UsageTotals(ctx, "", time.Time{}, time.Time{}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("totals of no account: %v, want ErrInvalid", err)
+	for _, acct := range []string{"", "11111111111\xff", "11111111111\x00"} {
+		if _, err := db.UsageTotals(ctx, acct, time.Time{}, time.Time{}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("totals of account %q: %v, want ErrInvalid", acct, err)
+		}
 	}
 }
