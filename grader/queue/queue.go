@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -375,7 +376,11 @@ func (q *Queue) run(ctx context.Context, job store.GradingJob) {
 		state = store.GradingFailed
 		errText = fmt.Sprintf("grading could not finish because of a problem on our side (%d attempts); please submit again", job.Attempts)
 	default:
-		state, errText = store.GradingFailed, err.Error()
+		// The text is for a person and may quote learner output: keep it
+		// storable text on either engine (PostgreSQL refuses NUL bytes
+		// and invalid UTF-8), or the job would stay running.
+		state = store.GradingFailed
+		errText = strings.ReplaceAll(strings.ToValidUTF8(err.Error(), "\uFFFD"), "\x00", "\uFFFD")
 	}
 	if ferr := q.db.FinishGradingJob(wctx, job.ID, state, errText); ferr != nil {
 		log.ErrorContext(ctx, "record grading outcome", "state", state, "err", ferr)

@@ -335,6 +335,8 @@ func TestRetryOnlyPlatformErrors(t *testing.T) {
 				return queue.Platform(errors.New("docker went away"))
 			case "gone":
 				return errors.New("this lab no longer exists")
+			case "garbled":
+				return errors.New("handler printed \x00 and \xff")
 			case "panics":
 				panic("a step kind's bug")
 			}
@@ -343,6 +345,7 @@ func TestRetryOnlyPlatformErrors(t *testing.T) {
 	flaky := submit(t, db, q, 0, "flaky")
 	broken := submit(t, db, q, 0, "broken")
 	gone := submit(t, db, q, 0, "gone")
+	garbled := submit(t, db, q, 0, "garbled")
 	panics := submit(t, db, q, 0, "panics")
 	start(t, q)
 
@@ -356,12 +359,17 @@ func TestRetryOnlyPlatformErrors(t *testing.T) {
 	if j := waitState(t, db, gone.ID, store.GradingFailed); j.Attempts != 1 || j.Error != "this lab no longer exists" {
 		t.Errorf("job with a plain error = %+v; want failed at once with the error's text", j)
 	}
+	// A NUL and a byte that is not UTF-8 are not storable text on
+	// PostgreSQL: the job still ends, with the text made readable.
+	if j := waitState(t, db, garbled.ID, store.GradingFailed); j.Error != "handler printed \uFFFD and \uFFFD" {
+		t.Errorf("job whose error text holds NUL and invalid UTF-8 = %+v; want failed with both replaced by U+FFFD", j)
+	}
 	if j := waitState(t, db, panics.ID, store.GradingFailed); j.Attempts != 1 || !strings.Contains(j.Error, "internal error") {
 		t.Errorf("panicking job = %+v; want failed at once, saying it was an internal error", j)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if want := map[string]int{"flaky": 2, "broken": 2, "gone": 1, "panics": 1}; fmt.Sprint(tries) != fmt.Sprint(want) {
+	if want := map[string]int{"flaky": 2, "broken": 2, "gone": 1, "garbled": 1, "panics": 1}; fmt.Sprint(tries) != fmt.Sprint(want) {
 		t.Errorf("Run calls per lab = %v; want %v", tries, want)
 	}
 }
