@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The emulated Lambda service's state: functions, versions, aliases, layers,
@@ -22,6 +23,12 @@ import (
 // only if $LATEST changed") cannot race another writer. An error from the
 // callback aborts the transaction and is returned as it is, not wrapped, so
 // the caller's own messages and error types come back untouched.
+//
+// Text that PostgreSQL's TEXT cannot hold (invalid UTF-8, a NUL; see
+// fitsText) is treated alike on both engines: a name that must already
+// exist (a function, version, alias, layer, qualifier or statement id
+// looked up) is not found, and new text to write (a new name, a
+// description, a document) is ErrInvalid.
 
 // latestVersion is the name of a function's unpublished, editable version.
 const latestVersion = "$LATEST"
@@ -105,24 +112,54 @@ type lambdaQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// lambdaKeys returns ErrInvalid naming the first empty part of a key, given
-// as name, value pairs.
+// lambdaKeys returns ErrInvalid naming the first part of a key, given as
+// name, value pairs, that is empty or not text a TEXT column keeps (see
+// fitsText).
 func lambdaKeys(kv ...string) error {
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] == "" {
 			return fmt.Errorf("%w: empty %s", ErrInvalid, kv[i])
+		}
+		if err := checkText(kv[i], kv[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lambdaTexts returns ErrInvalid naming the first of the given name, value
+// pairs that is not text a TEXT column keeps; unlike lambdaKeys, "" is
+// allowed.
+func lambdaTexts(kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := checkText(kv[i], kv[i+1]); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // lambdaJSON rejects a document that is not JSON: a configuration the
-// service could not read back is a bug better caught at the write.
+// service could not read back is a bug better caught at the write. JSON
+// is UTF-8, but json.Valid lets other bytes through inside strings, which
+// PostgreSQL's text refuses.
 func lambdaJSON(what string, doc []byte) error {
 	if !json.Valid(doc) {
 		return fmt.Errorf("%w: %s is not JSON", ErrInvalid, what)
 	}
+	if !utf8.Valid(doc) {
+		return fmt.Errorf("%w: %s is not UTF-8", ErrInvalid, what)
+	}
 	return nil
+}
+
+// checkLambdaVersion checks the parts of a version to be written that the
+// store does not make itself.
+func checkLambdaVersion(v LambdaVersion) error {
+	if err := lambdaJSON("config", v.Config); err != nil {
+		return err
+	}
+	return lambdaTexts("code SHA-256", v.CodeSha256, "revision id", v.RevisionID)
 }
 
 // lambdaAffected returns how many rows an Exec changed.
@@ -283,7 +320,7 @@ func (db *DB) CreateFunction(ctx context.Context, latest LambdaVersion) error {
 	if latest.Version != latestVersion {
 		return fmt.Errorf("create function %s: %w: version is %q, not $LATEST", latest.Function, ErrInvalid, latest.Version)
 	}
-	if err := lambdaJSON("config", latest.Config); err != nil {
+	if err := checkLambdaVersion(latest); err != nil {
 		return fmt.Errorf("create function %s: %w", latest.Function, err)
 	}
 	now := db.now().UTC()
@@ -317,6 +354,9 @@ func (db *DB) CreateFunction(ctx context.Context, latest LambdaVersion) error {
 
 // LambdaFunction returns the function or ErrNotFound.
 func (db *DB) LambdaFunction(ctx context.Context, accountID, name string) (LambdaFunction, error) {
+	if !allFit(accountID, name) {
+		return LambdaFunction{}, fmt.Errorf("function %q: %w", name, ErrNotFound)
+	}
 	f, err := scanLambdaFunction(db.conn.QueryRowContext(ctx,
 		"SELECT "+lambdaFunctionColumns+" FROM lambda_functions WHERE account_id = $1 AND name = $2",
 		accountID, name))
@@ -332,6 +372,9 @@ func (db *DB) LambdaFunction(ctx context.Context, accountID, name string) (Lambd
 // FunctionVersion returns one version ("$LATEST" or a number) of a function,
 // or ErrNotFound.
 func (db *DB) FunctionVersion(ctx context.Context, accountID, name, version string) (LambdaVersion, error) {
+	if !allFit(accountID, name, version) {
+		return LambdaVersion{}, fmt.Errorf("version %q of %q: %w", version, name, ErrNotFound)
+	}
 	v, err := scanLambdaVersion(db.queryRow(ctx, db.lambdaVersionStmt, lambdaVersionQuery, accountID, name, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return LambdaVersion{}, fmt.Errorf("version %s of %s: %w", version, name, ErrNotFound)
@@ -348,6 +391,9 @@ func (db *DB) FunctionVersion(ctx context.Context, accountID, name, version stri
 // update aborts and is returned as it is. ErrNotFound if there is no such
 // function.
 func (db *DB) UpdateLatest(ctx context.Context, accountID, name string, update func(v *LambdaVersion) error) (LambdaVersion, error) {
+	if !allFit(accountID, name) {
+		return LambdaVersion{}, fmt.Errorf("update function %q: %w", name, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return LambdaVersion{}, fmt.Errorf("update function %s: %w", name, err)
@@ -368,7 +414,7 @@ func (db *DB) UpdateLatest(ctx context.Context, accountID, name string, update f
 	if v.AccountID != old.AccountID || v.Function != old.Function || v.Version != old.Version {
 		return LambdaVersion{}, fmt.Errorf("update function %s: %w: the update changed the version's key", name, ErrInvalid)
 	}
-	if err := lambdaJSON("config", v.Config); err != nil {
+	if err := checkLambdaVersion(v); err != nil {
 		return LambdaVersion{}, fmt.Errorf("update function %s: %w", name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE lambda_versions
@@ -390,8 +436,21 @@ func (db *DB) ListFunctions(ctx context.Context, accountID, after string, limit 
 	if limit < 1 {
 		return nil, fmt.Errorf("list functions: %w: limit %d is not positive", ErrInvalid, limit)
 	}
+	if !fitsText(accountID) {
+		return nil, nil
+	}
+	// A marker that is not storable text becomes the least one above it
+	// that is, which no name equals: the same functions follow it.
+	cmp := ">"
+	if !fitsText(after) {
+		var ok bool
+		if after, ok = textCeil(after); !ok {
+			return nil, nil
+		}
+		cmp = ">="
+	}
 	rows, err := db.conn.QueryContext(ctx, "SELECT "+lambdaVersionColumns+` FROM lambda_versions
-		WHERE account_id = $1 AND version = '$LATEST' AND function > $2
+		WHERE account_id = $1 AND version = '$LATEST' AND function `+cmp+` $2
 		ORDER BY function LIMIT $3`, accountID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list functions: %w", err)
@@ -423,6 +482,9 @@ func (db *DB) ListFunctionVersions(ctx context.Context, accountID, name, after s
 			return nil, fmt.Errorf("list versions of %s: %w", name, err)
 		}
 		start = n
+	}
+	if !allFit(accountID, name) {
+		return nil, fmt.Errorf("list versions of %q: %w", name, ErrNotFound)
 	}
 	// A read-only transaction is a snapshot, so "no such function" and the
 	// list agree, without taking the write lock.
@@ -464,6 +526,9 @@ func (db *DB) ListFunctionVersions(ctx context.Context, accountID, name, after s
 func (db *DB) PublishVersion(ctx context.Context, accountID, name string,
 	build func(latest LambdaVersion, newest *LambdaVersion, next int) (v LambdaVersion, publish bool, err error),
 ) (LambdaVersion, bool, error) {
+	if !allFit(accountID, name) {
+		return LambdaVersion{}, false, fmt.Errorf("publish version of %q: %w", name, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return LambdaVersion{}, false, fmt.Errorf("publish version of %s: %w", name, err)
@@ -514,7 +579,7 @@ func (db *DB) PublishVersion(ctx context.Context, accountID, name string,
 		return LambdaVersion{}, false, fmt.Errorf("publish version of %s: %w: built %s:%s:%s, want %s:%s:%s",
 			name, ErrInvalid, v.AccountID, v.Function, v.Version, accountID, name, want)
 	}
-	if err := lambdaJSON("config", v.Config); err != nil {
+	if err := checkLambdaVersion(v); err != nil {
 		return LambdaVersion{}, false, fmt.Errorf("publish version of %s: %w", name, err)
 	}
 	if v.LastModified.IsZero() {
@@ -538,14 +603,31 @@ func (db *DB) PublishVersion(ctx context.Context, accountID, name string,
 // concurrency settings and event invoke configurations. ErrNotFound if there
 // is no such function.
 func (db *DB) DeleteFunction(ctx context.Context, accountID, name string) error {
+	if !allFit(accountID, name) {
+		return fmt.Errorf("delete function %q: %w", name, ErrNotFound)
+	}
+	// In a write transaction, though it is one statement: the writers that
+	// check that the function exists and then add to it (an alias, a
+	// version, a policy statement) count on no other writer between the
+	// two. SQLite has one writer at a time anyway; on PostgreSQL a delete
+	// outside the write lock could land between them, and the add would
+	// fail on the foreign key instead of finding no function.
+	tx, err := db.begin(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete function %s: %w", name, err)
+	}
+	defer tx.Rollback()
 	// The foreign keys cascade from lambda_functions to everything else.
-	n, err := lambdaAffected(db.conn.ExecContext(ctx,
+	n, err := lambdaAffected(tx.ExecContext(ctx,
 		"DELETE FROM lambda_functions WHERE account_id = $1 AND name = $2", accountID, name))
 	if err != nil {
 		return fmt.Errorf("delete function %s: %w", name, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("delete function %s: %w", name, ErrNotFound)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("delete function %s: commit: %w", name, err)
 	}
 	return nil
 }
@@ -559,6 +641,9 @@ func (db *DB) DeleteFunction(ctx context.Context, accountID, name string) error 
 func (db *DB) DeleteFunctionVersion(ctx context.Context, accountID, name, version string) error {
 	if _, err := lambdaVersionNumber(version); err != nil {
 		return fmt.Errorf("delete version %s of %s: %w", version, name, err)
+	}
+	if !allFit(accountID, name) {
+		return fmt.Errorf("delete version %s of %q: %w", version, name, ErrNotFound)
 	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
@@ -619,11 +704,24 @@ func scanLambdaAlias(row rowScanner) (LambdaAlias, error) {
 const lambdaAliasQuery = "SELECT " + lambdaAliasColumns +
 	" FROM lambda_aliases WHERE account_id = $1 AND function = $2 AND name = $3"
 
+// checkLambdaAlias refuses an alias's own text that a TEXT column cannot
+// keep: a description is the learner's words, and may hold a NUL. (The
+// versions it names must exist, so one that cannot is not found.)
+func checkLambdaAlias(a LambdaAlias) error {
+	return lambdaTexts("alias description", a.Description, "revision id", a.RevisionID)
+}
+
 // CreateAlias stores a new alias. ErrExists if the function already has an
 // alias of that name; ErrNotFound if the function, or a version the alias
 // routes to, does not exist.
 func (db *DB) CreateAlias(ctx context.Context, a LambdaAlias) error {
+	if !allFit(a.Function, a.Version, a.AdditionalVersion) {
+		return fmt.Errorf("create alias %s of %q: %w: function %q, version %q or %q", a.Name, a.Function, ErrNotFound, a.Function, a.Version, a.AdditionalVersion)
+	}
 	if err := lambdaKeys("account id", a.AccountID, "function name", a.Function, "alias name", a.Name, "alias version", a.Version); err != nil {
+		return fmt.Errorf("create alias %s of %s: %w", a.Name, a.Function, err)
+	}
+	if err := checkLambdaAlias(a); err != nil {
 		return fmt.Errorf("create alias %s of %s: %w", a.Name, a.Function, err)
 	}
 	tx, err := db.begin(ctx, nil)
@@ -657,6 +755,9 @@ func (db *DB) CreateAlias(ctx context.Context, a LambdaAlias) error {
 
 // Alias returns one alias of a function, or ErrNotFound.
 func (db *DB) Alias(ctx context.Context, accountID, function, name string) (LambdaAlias, error) {
+	if !allFit(accountID, function, name) {
+		return LambdaAlias{}, fmt.Errorf("alias %q of %q: %w", name, function, ErrNotFound)
+	}
 	a, err := scanLambdaAlias(db.queryRow(ctx, db.lambdaAliasStmt, lambdaAliasQuery, accountID, function, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return LambdaAlias{}, fmt.Errorf("alias %s of %s: %w", name, function, ErrNotFound)
@@ -673,6 +774,9 @@ func (db *DB) Alias(ctx context.Context, accountID, function, name string) (Lamb
 // (ErrInvalid); an error from update aborts and is returned as it is.
 // ErrNotFound if there is no such alias.
 func (db *DB) UpdateAlias(ctx context.Context, accountID, function, name string, update func(a *LambdaAlias) error) (LambdaAlias, error) {
+	if !allFit(accountID, function, name) {
+		return LambdaAlias{}, fmt.Errorf("update alias %q of %q: %w", name, function, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return LambdaAlias{}, fmt.Errorf("update alias %s of %s: %w", name, function, err)
@@ -695,6 +799,12 @@ func (db *DB) UpdateAlias(ctx context.Context, accountID, function, name string,
 	if a.Version == "" {
 		return LambdaAlias{}, fmt.Errorf("update alias %s of %s: %w: empty alias version", name, function, ErrInvalid)
 	}
+	if !allFit(a.Version, a.AdditionalVersion) {
+		return LambdaAlias{}, fmt.Errorf("update alias %s of %s: %w: version %q or %q", name, function, ErrNotFound, a.Version, a.AdditionalVersion)
+	}
+	if err := checkLambdaAlias(a); err != nil {
+		return LambdaAlias{}, fmt.Errorf("update alias %s of %s: %w", name, function, err)
+	}
 	if err := lambdaCheckVersions(ctx, tx, accountID, function, a.Version, a.AdditionalVersion); err != nil {
 		return LambdaAlias{}, fmt.Errorf("update alias %s of %s: %w", name, function, err)
 	}
@@ -714,6 +824,9 @@ func (db *DB) UpdateAlias(ctx context.Context, accountID, function, name string,
 // version is "", else those whose Version or AdditionalVersion is version.
 // ErrNotFound if there is no such function.
 func (db *DB) ListAliases(ctx context.Context, accountID, function, version string) ([]LambdaAlias, error) {
+	if !allFit(accountID, function) {
+		return nil, fmt.Errorf("list aliases of %q: %w", function, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("list aliases of %s: %w", function, err)
@@ -723,6 +836,9 @@ func (db *DB) ListAliases(ctx context.Context, accountID, function, version stri
 		return nil, fmt.Errorf("list aliases of %s: %w", function, err)
 	} else if !ok {
 		return nil, fmt.Errorf("list aliases of %s: %w", function, ErrNotFound)
+	}
+	if !fitsText(version) {
+		return nil, nil // no alias routes to a version of that name
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT "+lambdaAliasColumns+` FROM lambda_aliases
 		WHERE account_id = $1 AND function = $2 AND ($3 = '' OR version = $3 OR additional_version = $3)
@@ -750,6 +866,9 @@ func (db *DB) ListAliases(ctx context.Context, accountID, function, version stri
 // must release the instances and then DeleteProvisionedConcurrency.
 // ErrNotFound if there is no such alias.
 func (db *DB) DeleteAlias(ctx context.Context, accountID, function, name string) error {
+	if !allFit(accountID, function, name) {
+		return fmt.Errorf("delete alias %q of %q: %w", name, function, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete alias %s of %s: %w", name, function, err)
@@ -813,6 +932,9 @@ func (db *DB) PublishLayerVersion(ctx context.Context, lv LambdaLayerVersion) (L
 	if err := lambdaJSON("config", lv.Config); err != nil {
 		return LambdaLayerVersion{}, fmt.Errorf("publish version of layer %s: %w", lv.Layer, err)
 	}
+	if err := lambdaTexts("code SHA-256", lv.CodeSha256); err != nil {
+		return LambdaLayerVersion{}, fmt.Errorf("publish version of layer %s: %w", lv.Layer, err)
+	}
 	if lv.CreatedAt.IsZero() {
 		lv.CreatedAt = db.now().UTC()
 	}
@@ -844,6 +966,9 @@ func (db *DB) PublishLayerVersion(ctx context.Context, lv LambdaLayerVersion) (L
 
 // LayerVersion returns one version of a layer, or ErrNotFound.
 func (db *DB) LayerVersion(ctx context.Context, accountID, layer string, version int) (LambdaLayerVersion, error) {
+	if !allFit(accountID, layer) {
+		return LambdaLayerVersion{}, fmt.Errorf("version %d of layer %q: %w", version, layer, ErrNotFound)
+	}
 	lv, err := scanLambdaLayerVersion(db.conn.QueryRowContext(ctx, "SELECT "+lambdaLayerVersionColumns+
 		" FROM lambda_layer_versions WHERE account_id = $1 AND layer = $2 AND version = $3",
 		accountID, layer, version))
@@ -859,6 +984,9 @@ func (db *DB) LayerVersion(ctx context.Context, accountID, layer string, version
 // ListLayers returns the newest existing version of each of the account's
 // layers, by layer name. A layer whose versions were all deleted is left out.
 func (db *DB) ListLayers(ctx context.Context, accountID string) ([]LambdaLayerVersion, error) {
+	if !fitsText(accountID) {
+		return nil, nil
+	}
 	rows, err := db.conn.QueryContext(ctx, `SELECT v.account_id, v.layer, v.version, v.code_sha256, v.code_size, v.unzipped_size, v.config, v.created_at
 		FROM lambda_layer_versions v
 		WHERE v.account_id = $1 AND v.version = (
@@ -877,6 +1005,9 @@ func (db *DB) ListLayers(ctx context.Context, accountID string) ([]LambdaLayerVe
 // ListLayerVersions returns the layer's versions, newest first as Lambda
 // lists them; none (and no error) for an unknown layer, as Lambda answers.
 func (db *DB) ListLayerVersions(ctx context.Context, accountID, layer string) ([]LambdaLayerVersion, error) {
+	if !allFit(accountID, layer) {
+		return nil, nil
+	}
 	rows, err := db.conn.QueryContext(ctx, "SELECT "+lambdaLayerVersionColumns+
 		" FROM lambda_layer_versions WHERE account_id = $1 AND layer = $2 ORDER BY version DESC",
 		accountID, layer)
@@ -894,6 +1025,9 @@ func (db *DB) ListLayerVersions(ctx context.Context, accountID, layer string) ([
 // not an error: Lambda answers 204 either way. The layer itself stays, so its
 // numbers are never reused.
 func (db *DB) DeleteLayerVersion(ctx context.Context, accountID, layer string, version int) error {
+	if !allFit(accountID, layer) {
+		return nil // no such layer, so no such version
+	}
 	if _, err := db.conn.ExecContext(ctx,
 		"DELETE FROM lambda_layer_versions WHERE account_id = $1 AND layer = $2 AND version = $3",
 		accountID, layer, version); err != nil {
@@ -911,6 +1045,9 @@ func (db *DB) DeleteLayerVersion(ctx context.Context, accountID, layer string, v
 // steps back. ErrExists if the policy already has a statement with that id;
 // ErrNotFound if the function or qualifier does not exist.
 func (db *DB) AddPolicyStatement(ctx context.Context, s LambdaPolicyStatement) error {
+	if !allFit(s.Function, s.Qualifier) {
+		return fmt.Errorf("add statement %s to %q: %w: function or version or alias %q", s.StatementID, s.Function, ErrNotFound, s.Qualifier)
+	}
 	if err := lambdaKeys("account id", s.AccountID, "function name", s.Function, "statement id", s.StatementID); err != nil {
 		return fmt.Errorf("add statement %s to %s: %w", s.StatementID, s.Function, err)
 	}
@@ -957,6 +1094,9 @@ func (db *DB) AddPolicyStatement(ctx context.Context, s LambdaPolicyStatement) e
 // RemovePolicyStatement removes one statement from a policy. ErrNotFound if
 // the policy has no statement with that id.
 func (db *DB) RemovePolicyStatement(ctx context.Context, accountID, function, qualifier, sid string) error {
+	if !allFit(accountID, function, qualifier, sid) {
+		return fmt.Errorf("remove statement %q from %q: %w", sid, function, ErrNotFound)
+	}
 	n, err := lambdaAffected(db.conn.ExecContext(ctx, `DELETE FROM lambda_policy_statements
 		WHERE account_id = $1 AND function = $2 AND qualifier = $3 AND statement_id = $4`,
 		accountID, function, qualifier, sid))
@@ -973,6 +1113,9 @@ func (db *DB) RemovePolicyStatement(ctx context.Context, accountID, function, qu
 // (qualifier "") or of one of its versions or aliases, in creation order;
 // none when it has no policy. ErrNotFound if there is no such function.
 func (db *DB) PolicyStatements(ctx context.Context, accountID, function, qualifier string) ([]LambdaPolicyStatement, error) {
+	if !allFit(accountID, function) {
+		return nil, fmt.Errorf("policy of %q: %w", function, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("policy of %s: %w", function, err)
@@ -982,6 +1125,9 @@ func (db *DB) PolicyStatements(ctx context.Context, accountID, function, qualifi
 		return nil, fmt.Errorf("policy of %s: %w", function, err)
 	} else if !ok {
 		return nil, fmt.Errorf("policy of %s: %w", function, ErrNotFound)
+	}
+	if !fitsText(qualifier) {
+		return nil, nil // no version or alias of that name has a policy
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT account_id, function, qualifier, statement_id, statement, created_at
 		FROM lambda_policy_statements
@@ -1020,6 +1166,9 @@ func (db *DB) SetReservedConcurrency(ctx context.Context, accountID, function st
 			return fmt.Errorf("set reserved concurrency of %s: %w: %d is negative", function, ErrInvalid, *n)
 		}
 		reserved = *n
+	}
+	if !allFit(accountID, function) {
+		return fmt.Errorf("set reserved concurrency of %q: %w", function, ErrNotFound)
 	}
 	rows, err := lambdaAffected(db.conn.ExecContext(ctx,
 		"UPDATE lambda_functions SET reserved_concurrency = $3 WHERE account_id = $1 AND name = $2",
@@ -1076,6 +1225,9 @@ func scanLambdaProvisioned(row rowScanner) (LambdaProvisioned, error) {
 // Requested is at least 1; ErrNotFound if the function or qualifier does not
 // exist.
 func (db *DB) PutProvisionedConcurrency(ctx context.Context, p LambdaProvisioned) error {
+	if !allFit(p.Function, p.Qualifier) {
+		return fmt.Errorf("put provisioned concurrency of %q:%q: %w", p.Function, p.Qualifier, ErrNotFound)
+	}
 	if err := lambdaKeys("account id", p.AccountID, "function name", p.Function, "qualifier", p.Qualifier); err != nil {
 		return fmt.Errorf("put provisioned concurrency of %s:%s: %w", p.Function, p.Qualifier, err)
 	}
@@ -1109,6 +1261,9 @@ func (db *DB) PutProvisionedConcurrency(ctx context.Context, p LambdaProvisioned
 // ProvisionedConcurrency returns the provisioned concurrency of a version or
 // alias, or ErrNotFound.
 func (db *DB) ProvisionedConcurrency(ctx context.Context, accountID, function, qualifier string) (LambdaProvisioned, error) {
+	if !allFit(accountID, function, qualifier) {
+		return LambdaProvisioned{}, fmt.Errorf("provisioned concurrency of %q:%q: %w", function, qualifier, ErrNotFound)
+	}
 	p, err := scanLambdaProvisioned(db.conn.QueryRowContext(ctx, "SELECT "+lambdaProvisionedColumns+
 		" FROM lambda_provisioned_concurrency WHERE account_id = $1 AND function = $2 AND qualifier = $3",
 		accountID, function, qualifier))
@@ -1128,6 +1283,12 @@ func (db *DB) ProvisionedConcurrency(ctx context.Context, accountID, function, q
 // exist; ErrInvalid for a function without an account.
 func (db *DB) ListProvisionedConcurrency(ctx context.Context, accountID, function string) ([]LambdaProvisioned, error) {
 	const cols = "SELECT " + lambdaProvisionedColumns + " FROM lambda_provisioned_concurrency "
+	if !allFit(accountID, function) {
+		if function == "" {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list provisioned concurrency of %q: %w", function, ErrNotFound)
+	}
 	var (
 		rows *sql.Rows
 		err  error
@@ -1173,6 +1334,9 @@ func (db *DB) ListProvisionedConcurrency(ctx context.Context, accountID, functio
 // DeleteProvisionedConcurrency deletes the provisioned concurrency of a
 // version or alias. ErrNotFound if it has none.
 func (db *DB) DeleteProvisionedConcurrency(ctx context.Context, accountID, function, qualifier string) error {
+	if !allFit(accountID, function, qualifier) {
+		return fmt.Errorf("delete provisioned concurrency of %q:%q: %w", function, qualifier, ErrNotFound)
+	}
 	n, err := lambdaAffected(db.conn.ExecContext(ctx,
 		"DELETE FROM lambda_provisioned_concurrency WHERE account_id = $1 AND function = $2 AND qualifier = $3",
 		accountID, function, qualifier))
@@ -1206,6 +1370,9 @@ func scanLambdaEventInvokeConfig(row rowScanner) (LambdaEventInvokeConfig, error
 // LastModified means now). ErrNotFound if the function or qualifier does not
 // exist.
 func (db *DB) PutEventInvokeConfig(ctx context.Context, c LambdaEventInvokeConfig) error {
+	if !allFit(c.Function, c.Qualifier) {
+		return fmt.Errorf("put event invoke config of %q: %w: function or version or alias %q", c.Function, ErrNotFound, c.Qualifier)
+	}
 	if err := lambdaKeys("account id", c.AccountID, "function name", c.Function); err != nil {
 		return fmt.Errorf("put event invoke config of %s: %w", c.Function, err)
 	}
@@ -1239,6 +1406,9 @@ func (db *DB) PutEventInvokeConfig(ctx context.Context, c LambdaEventInvokeConfi
 // EventInvokeConfig returns the event invoke configuration of a function
 // (qualifier "") or of one of its versions or aliases, or ErrNotFound.
 func (db *DB) EventInvokeConfig(ctx context.Context, accountID, function, qualifier string) (LambdaEventInvokeConfig, error) {
+	if !allFit(accountID, function, qualifier) {
+		return LambdaEventInvokeConfig{}, fmt.Errorf("event invoke config of %q: %w", function, ErrNotFound)
+	}
 	c, err := scanLambdaEventInvokeConfig(db.conn.QueryRowContext(ctx, "SELECT "+lambdaEventInvokeColumns+
 		" FROM lambda_event_invoke_configs WHERE account_id = $1 AND function = $2 AND qualifier = $3",
 		accountID, function, qualifier))
@@ -1255,6 +1425,9 @@ func (db *DB) EventInvokeConfig(ctx context.Context, accountID, function, qualif
 // by qualifier, the unqualified one first. ErrNotFound if there is no such
 // function.
 func (db *DB) ListEventInvokeConfigs(ctx context.Context, accountID, function string) ([]LambdaEventInvokeConfig, error) {
+	if !allFit(accountID, function) {
+		return nil, fmt.Errorf("list event invoke configs of %q: %w", function, ErrNotFound)
+	}
 	tx, err := db.begin(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("list event invoke configs of %s: %w", function, err)
@@ -1290,6 +1463,9 @@ func (db *DB) ListEventInvokeConfigs(ctx context.Context, accountID, function st
 // function (qualifier "") or of one of its versions or aliases. ErrNotFound
 // if it has none.
 func (db *DB) DeleteEventInvokeConfig(ctx context.Context, accountID, function, qualifier string) error {
+	if !allFit(accountID, function, qualifier) {
+		return fmt.Errorf("delete event invoke config of %q: %w", function, ErrNotFound)
+	}
 	n, err := lambdaAffected(db.conn.ExecContext(ctx,
 		"DELETE FROM lambda_event_invoke_configs WHERE account_id = $1 AND function = $2 AND qualifier = $3",
 		accountID, function, qualifier))

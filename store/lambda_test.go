@@ -1327,3 +1327,135 @@ func TestLambdaAccountIsolation(t *testing.T) {
 		t.Errorf("A's alias after B's attempts: %v", err)
 	}
 }
+
+// TestLambdaTextThatCannotBeStored: PostgreSQL's text holds no invalid
+// UTF-8 and no NUL, and the store answers alike on both engines: a name
+// looked up that no row can hold is not found, new text is ErrInvalid.
+func TestLambdaTextThatCannotBeStored(t *testing.T) {
+	ctx := context.Background()
+	db, _ := newLambdaDB(t)
+	mustCreateFunction(t, db, acctA, "fn")
+	mustPublish(t, db, acctA, "fn")
+	if err := db.CreateAlias(ctx, LambdaAlias{AccountID: acctA, Function: "fn", Name: "live", Version: "1", RevisionID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"x\xff", "x\x00"} {
+		notFound := map[string]error{}
+		_, notFound["LambdaFunction"] = db.LambdaFunction(ctx, acctA, bad)
+		_, notFound["FunctionVersion"] = db.FunctionVersion(ctx, acctA, "fn", bad)
+		_, notFound["UpdateLatest"] = db.UpdateLatest(ctx, acctA, bad, func(*LambdaVersion) error { return nil })
+		_, notFound["ListFunctionVersions"] = db.ListFunctionVersions(ctx, acctA, bad, "", 10)
+		_, _, notFound["PublishVersion"] = db.PublishVersion(ctx, acctA, bad, publishCopy)
+		notFound["DeleteFunction"] = db.DeleteFunction(ctx, acctA, bad)
+		notFound["DeleteFunctionVersion"] = db.DeleteFunctionVersion(ctx, bad, "fn", "1")
+		notFound["CreateAlias to a version"] = db.CreateAlias(ctx, LambdaAlias{AccountID: acctA, Function: "fn", Name: "a", Version: bad})
+		_, notFound["Alias"] = db.Alias(ctx, acctA, "fn", bad)
+		_, notFound["UpdateAlias"] = db.UpdateAlias(ctx, acctA, "fn", bad, func(*LambdaAlias) error { return nil })
+		_, notFound["UpdateAlias to a version"] = db.UpdateAlias(ctx, acctA, "fn", "live", func(a *LambdaAlias) error { a.AdditionalVersion = bad; return nil })
+		_, notFound["ListAliases"] = db.ListAliases(ctx, acctA, bad, "")
+		notFound["DeleteAlias"] = db.DeleteAlias(ctx, acctA, "fn", bad)
+		_, notFound["LayerVersion"] = db.LayerVersion(ctx, acctA, bad, 1)
+		notFound["AddPolicyStatement"] = db.AddPolicyStatement(ctx, LambdaPolicyStatement{AccountID: acctA, Function: "fn", Qualifier: bad, StatementID: "s", Statement: []byte("{}")})
+		notFound["RemovePolicyStatement"] = db.RemovePolicyStatement(ctx, acctA, "fn", "", bad)
+		_, notFound["PolicyStatements"] = db.PolicyStatements(ctx, acctA, bad, "")
+		notFound["SetReservedConcurrency"] = db.SetReservedConcurrency(ctx, acctA, bad, nil)
+		notFound["PutProvisionedConcurrency"] = db.PutProvisionedConcurrency(ctx, LambdaProvisioned{AccountID: acctA, Function: "fn", Qualifier: bad, Requested: 1})
+		_, notFound["ProvisionedConcurrency"] = db.ProvisionedConcurrency(ctx, acctA, "fn", bad)
+		_, notFound["ListProvisionedConcurrency"] = db.ListProvisionedConcurrency(ctx, acctA, bad)
+		notFound["DeleteProvisionedConcurrency"] = db.DeleteProvisionedConcurrency(ctx, acctA, "fn", bad)
+		notFound["PutEventInvokeConfig"] = db.PutEventInvokeConfig(ctx, LambdaEventInvokeConfig{AccountID: acctA, Function: "fn", Qualifier: bad, Config: []byte("{}")})
+		_, notFound["EventInvokeConfig"] = db.EventInvokeConfig(ctx, acctA, "fn", bad)
+		_, notFound["ListEventInvokeConfigs"] = db.ListEventInvokeConfigs(ctx, acctA, bad)
+		notFound["DeleteEventInvokeConfig"] = db.DeleteEventInvokeConfig(ctx, acctA, "fn", bad)
+		notFound["SetRecursiveLoop"] = db.SetRecursiveLoop(ctx, acctA, bad, RecursiveLoopAllow)
+		_, notFound["RecursiveLoop"] = db.RecursiveLoop(ctx, acctA, bad)
+		for op, err := range notFound {
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s with %q = %v, want ErrNotFound", op, bad, err)
+			}
+		}
+
+		invalid := map[string]error{}
+		invalid["CreateFunction"] = db.CreateFunction(ctx, latestOf(acctA, bad))
+		v := latestOf(acctA, "other")
+		v.Config = []byte(`{"Description":"` + bad + `"}`)
+		if !strings.Contains(bad, "\x00") { // a raw NUL is not JSON at all
+			invalid["CreateFunction with a config"] = db.CreateFunction(ctx, v)
+		}
+		_, invalid["UpdateLatest with a revision"] = db.UpdateLatest(ctx, acctA, "fn", func(v *LambdaVersion) error { v.RevisionID = bad; return nil })
+		invalid["CreateAlias named"] = db.CreateAlias(ctx, LambdaAlias{AccountID: acctA, Function: "fn", Name: bad, Version: "1"})
+		invalid["CreateAlias described"] = db.CreateAlias(ctx, LambdaAlias{AccountID: acctA, Function: "fn", Name: "b", Version: "1", Description: bad})
+		_, invalid["UpdateAlias described"] = db.UpdateAlias(ctx, acctA, "fn", "live", func(a *LambdaAlias) error { a.Description = bad; return nil })
+		_, invalid["PublishLayerVersion"] = db.PublishLayerVersion(ctx, LambdaLayerVersion{AccountID: acctA, Layer: bad, Config: []byte("{}")})
+		invalid["AddPolicyStatement"] = db.AddPolicyStatement(ctx, LambdaPolicyStatement{AccountID: acctA, Function: "fn", StatementID: bad, Statement: []byte("{}")})
+		for op, err := range invalid {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s with %q = %v, want ErrInvalid", op, bad, err)
+			}
+		}
+
+		if got, err := db.ListLayerVersions(ctx, acctA, bad); err != nil || len(got) != 0 {
+			t.Errorf("ListLayerVersions(%q) = %v, %v", bad, got, err)
+		}
+		if err := db.DeleteLayerVersion(ctx, acctA, bad, 1); err != nil {
+			t.Errorf("DeleteLayerVersion(%q) = %v", bad, err)
+		}
+		if got, err := db.ListAliases(ctx, acctA, "fn", bad); err != nil || len(got) != 0 {
+			t.Errorf("ListAliases(fn, version %q) = %v, %v", bad, got, err)
+		}
+		if got, err := db.PolicyStatements(ctx, acctA, "fn", bad); err != nil || len(got) != 0 {
+			t.Errorf("PolicyStatements(fn, %q) = %v, %v", bad, got, err)
+		}
+		if got, err := db.ListFunctions(ctx, acctA, "e"+bad[1:], 10); err != nil || len(versionNames(got)) != 1 {
+			t.Errorf("ListFunctions after %q = %v, %v; want fn", "e"+bad[1:], got, err)
+		}
+	}
+	if a, err := db.Alias(ctx, acctA, "fn", "live"); err != nil || a.Description != "" || a.AdditionalVersion != "" {
+		t.Errorf("alias live after refused updates = %+v, %v", a, err)
+	}
+}
+
+// TestLambdaDeleteFunctionRacesWriters: a writer that finds the function
+// and then adds to it, racing DeleteFunction, either adds before the
+// delete (which then takes it along) or finds no function; never a
+// foreign-key failure in between, on any engine.
+func TestLambdaDeleteFunctionRacesWriters(t *testing.T) {
+	ctx := context.Background()
+	db, _ := newLambdaDB(t)
+	for i := range 40 {
+		fn := fmt.Sprint("fn", i)
+		mustCreateFunction(t, db, acctA, fn)
+		mustPublish(t, db, acctA, fn)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			errs[0] = db.DeleteFunction(ctx, acctA, fn)
+		}()
+		go func() {
+			defer wg.Done()
+			errs[1] = db.CreateAlias(ctx, LambdaAlias{AccountID: acctA, Function: fn, Name: "live", Version: "1", RevisionID: "r"})
+		}()
+		go func() {
+			defer wg.Done()
+			errs[2] = db.AddPolicyStatement(ctx, LambdaPolicyStatement{AccountID: acctA, Function: fn, StatementID: "s", Statement: []byte("{}")})
+		}()
+		go func() {
+			defer wg.Done()
+			errs[3] = db.PutEventInvokeConfig(ctx, LambdaEventInvokeConfig{AccountID: acctA, Function: fn, Config: []byte("{}")})
+		}()
+		wg.Wait()
+		if errs[0] != nil {
+			t.Fatalf("DeleteFunction(%s): %v", fn, errs[0])
+		}
+		for _, err := range errs[1:] {
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				t.Errorf("a write racing DeleteFunction(%s) = %v, want nil or ErrNotFound", fn, err)
+			}
+		}
+		if n := countRows(t, db, "lambda_aliases", acctA, fn) + countRows(t, db, "lambda_policy_statements", acctA, fn); n != 0 {
+			t.Errorf("%d rows of %s left after its delete", n, fn)
+		}
+	}
+}

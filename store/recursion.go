@@ -21,6 +21,9 @@ func (db *DB) SetRecursiveLoop(ctx context.Context, accountID, function, mode st
 	if mode != RecursiveLoopTerminate && mode != RecursiveLoopAllow {
 		return fmt.Errorf("set recursive loop of %s: %w: %q is neither Terminate nor Allow", function, ErrInvalid, mode)
 	}
+	if !allFit(accountID, function) {
+		return fmt.Errorf("set recursive loop of %q: %w", function, ErrNotFound)
+	}
 	rows, err := lambdaAffected(db.conn.ExecContext(ctx,
 		"UPDATE lambda_functions SET recursive_loop = $3 WHERE account_id = $1 AND name = $2",
 		accountID, function, mode))
@@ -37,6 +40,9 @@ func (db *DB) SetRecursiveLoop(ctx context.Context, accountID, function, mode st
 // RecursiveLoopTerminate unless it was set otherwise. ErrNotFound if there
 // is no such function.
 func (db *DB) RecursiveLoop(ctx context.Context, accountID, function string) (string, error) {
+	if !allFit(accountID, function) {
+		return "", fmt.Errorf("recursive loop of %q: %w", function, ErrNotFound)
+	}
 	var mode string
 	err := db.conn.QueryRowContext(ctx,
 		"SELECT recursive_loop FROM lambda_functions WHERE account_id = $1 AND name = $2",

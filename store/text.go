@@ -18,6 +18,18 @@ func fitsText(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
+// allFit reports whether every one of ss fits a TEXT column. A lookup by
+// a name that does not finds nothing: no row can hold it, and PostgreSQL
+// would fail the query rather than answer.
+func allFit(ss ...string) bool {
+	for _, s := range ss {
+		if !fitsText(s) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkText returns ErrInvalid, naming what s is and what is wrong with
 // it, unless s fits a TEXT column.
 func checkText(what, s string) error {
