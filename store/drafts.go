@@ -54,12 +54,13 @@ func checkDraftKey(k DraftKey) error {
 }
 
 // checkDraftPath is the store's own guard on a path; the web layer says
-// more precisely what is wrong before it gets here.
+// more precisely what is wrong before it gets here. fs.ValidPath takes
+// only UTF-8 but lets a NUL through, which PostgreSQL's text refuses.
 func checkDraftPath(p string) error {
 	if p == "" || len(p) > MaxDraftPath || !fs.ValidPath(p) || p == "." || strings.Contains(p, `\`) {
 		return fmt.Errorf("%w: draft path %q", ErrInvalid, p)
 	}
-	return nil
+	return checkText("draft path", p)
 }
 
 // StartDraft seeds the draft with the files seed returns, once: the first
@@ -140,6 +141,9 @@ func (db *DB) Draft(ctx context.Context, k DraftKey) ([]DraftFile, error) {
 }
 
 func (db *DB) draftFiles(ctx context.Context, k DraftKey, bodies bool) ([]DraftFile, error) {
+	if !allFit(k.Lab, k.Function) {
+		return nil, nil // no draft has that key
+	}
 	body := "NULL"
 	if bodies {
 		body = "body"
@@ -175,6 +179,9 @@ func (db *DB) draftFiles(ctx context.Context, k DraftKey, bodies bool) ([]DraftF
 
 // DraftFile returns one file of the draft with its body, or ErrNotFound.
 func (db *DB) DraftFile(ctx context.Context, k DraftKey, path string) (DraftFile, error) {
+	if !allFit(k.Lab, k.Function, path) {
+		return DraftFile{}, fmt.Errorf("%s: file %q: %w", k, path, ErrNotFound)
+	}
 	f := DraftFile{Path: path}
 	var updated int64
 	err := db.conn.QueryRowContext(ctx,
@@ -245,6 +252,9 @@ func (db *DB) RenameDraftFile(ctx context.Context, k DraftKey, from, to string) 
 	if err := checkDraftPath(to); err != nil {
 		return fmt.Errorf("rename in %s: %w", k, err)
 	}
+	if !allFit(k.Lab, k.Function, from) {
+		return fmt.Errorf("rename %q in %s: %w", from, k, ErrNotFound)
+	}
 	res, err := db.conn.ExecContext(ctx,
 		"UPDATE drafts SET path = $5, updated_at = $6 WHERE user_id = $1 AND lab = $2 AND function = $3 AND path = $4",
 		k.UserID, k.Lab, k.Function, from, to, toNanos(db.now()))
@@ -262,6 +272,9 @@ func (db *DB) RenameDraftFile(ctx context.Context, k DraftKey, from, to string) 
 
 // DeleteDraftFile removes a file of the draft, or says ErrNotFound.
 func (db *DB) DeleteDraftFile(ctx context.Context, k DraftKey, path string) error {
+	if !allFit(k.Lab, k.Function, path) {
+		return fmt.Errorf("delete %q from %s: %w", path, k, ErrNotFound)
+	}
 	res, err := db.conn.ExecContext(ctx,
 		"DELETE FROM drafts WHERE user_id = $1 AND lab = $2 AND function = $3 AND path = $4",
 		k.UserID, k.Lab, k.Function, path)

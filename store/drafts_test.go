@@ -215,3 +215,49 @@ func TestLabVisits(t *testing.T) {
 		t.Errorf("visit by no such user: %v, want ErrNotFound", err)
 	}
 }
+
+// TestDraftPathsMustBeText: a path PostgreSQL's text cannot hold (a NUL;
+// fs.ValidPath already refuses what is not UTF-8) is refused where it is
+// written and not found where it is looked up, on every engine. A body is
+// bytes and may hold anything.
+func TestDraftPathsMustBeText(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	u, err := db.CreateUser(ctx, "t@example.com", "h", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := DraftKey{UserID: u.ID, Lab: "lab", Function: "fn"}
+	if err := db.SaveDraftFile(ctx, k, "app.py", []byte("a\x00\xff"), false); err != nil {
+		t.Fatalf("save a body of any bytes: %v", err)
+	}
+	for _, p := range []string{"a\x00.py", "lib/\x00"} {
+		if err := db.SaveDraftFile(ctx, k, p, nil, false); !errors.Is(err, ErrInvalid) {
+			t.Errorf("SaveDraftFile(%q) = %v, want ErrInvalid", p, err)
+		}
+		if err := db.RenameDraftFile(ctx, k, "app.py", p); !errors.Is(err, ErrInvalid) {
+			t.Errorf("RenameDraftFile(app.py, %q) = %v, want ErrInvalid", p, err)
+		}
+		if err := db.ReplaceDraft(ctx, k, []DraftFile{{Path: p}}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ReplaceDraft(%q) = %v, want ErrInvalid", p, err)
+		}
+	}
+	for _, p := range []string{"a\x00.py", "a\xff.py"} {
+		if _, err := db.DraftFile(ctx, k, p); !errors.Is(err, ErrNotFound) {
+			t.Errorf("DraftFile(%q) = %v, want ErrNotFound", p, err)
+		}
+		if err := db.DeleteDraftFile(ctx, k, p); !errors.Is(err, ErrNotFound) {
+			t.Errorf("DeleteDraftFile(%q) = %v, want ErrNotFound", p, err)
+		}
+		if err := db.RenameDraftFile(ctx, k, p, "b.py"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("RenameDraftFile(%q, b.py) = %v, want ErrNotFound", p, err)
+		}
+	}
+	if files, err := db.Draft(ctx, DraftKey{UserID: u.ID, Lab: "lab\xff", Function: "fn"}); err != nil || len(files) != 0 {
+		t.Errorf("Draft of lab\\xff = %v, %v; want none", files, err)
+	}
+	f, err := db.DraftFile(ctx, k, "app.py")
+	if err != nil || !bytes.Equal(f.Body, []byte("a\x00\xff")) {
+		t.Errorf("app.py = %q, %v", f.Body, err)
+	}
+}
