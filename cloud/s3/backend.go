@@ -40,6 +40,19 @@ func (b *backend) account(ctx context.Context) (string, error) {
 	return p.AccountID, nil
 }
 
+// checkKey refuses a key that no object can have, as S3 does: S3 takes
+// only keys of UTF-8 and answers one that is not (sent percent-encoded, as
+// every SDK sends keys) with 400 InvalidURI; a NUL is refused alike, since
+// the store keeps none (PostgreSQL's text cannot hold one; see
+// store.checkS3Key). Without this check the store's ErrInvalid would be a
+// 500, which the SDKs retry.
+func checkKey(key string) error {
+	if utf8.ValidString(key) && strings.IndexByte(key, 0) < 0 {
+		return nil
+	}
+	return errCode(string(gofakes3.ErrInvalidURI), "Couldn't parse the specified URI.")
+}
+
 // internal logs a platform failure and answers it as S3 does.
 func (b *backend) internal(ctx context.Context, op string, err error) error {
 	b.s.logger.ErrorContext(ctx, "s3 "+op, "err", err)
@@ -212,6 +225,11 @@ func (b *backend) object(ctx context.Context, bucket, key string, withData bool)
 	if err != nil {
 		return store.S3Object{}, err
 	}
+	// The front door checked the key in the URL; a copy's source key comes
+	// from a header, decoded by the library.
+	if err := checkKey(key); err != nil {
+		return store.S3Object{}, err
+	}
 	o, err := b.s.db.S3Object(ctx, acct, bucket, key, withData)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -304,6 +322,9 @@ func (b *backend) PutObject(ctx context.Context, bucket, key string, meta map[st
 	if err != nil {
 		return gofakes3.PutObjectResult{}, err
 	}
+	if err := checkKey(key); err != nil {
+		return gofakes3.PutObjectResult{}, err
+	}
 	if size > b.s.limits.MaxObjectSize {
 		return gofakes3.PutObjectResult{}, gofakes3.ErrEntityTooLarge
 	}
@@ -349,7 +370,9 @@ func (b *backend) storeLimits() store.S3Limits {
 
 // writeErr answers a refused write. S3 has no per-account storage quota;
 // QuotaExceeded (403) is the code S3-compatible stores use for one (Ceph's
-// RGW), and a 403 keeps the SDKs from retrying.
+// RGW), and a 403 keeps the SDKs from retrying. Keys are checked before
+// they reach the store (checkKey), so its ErrInvalid here is a fault of
+// ours, not the client's, and stays a 500.
 func (b *backend) writeErr(ctx context.Context, bucket string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -362,6 +385,11 @@ func (b *backend) writeErr(ctx context.Context, bucket string, err error) error 
 }
 
 func (b *backend) DeleteObject(ctx context.Context, bucket, key string) (gofakes3.ObjectDeleteResult, error) {
+	// DeleteMulti reports a key it refuses in its result; one key alone is
+	// refused as a request.
+	if err := checkKey(key); err != nil {
+		return gofakes3.ObjectDeleteResult{}, err
+	}
 	_, err := b.DeleteMulti(ctx, bucket, key)
 	return gofakes3.ObjectDeleteResult{}, err
 }
@@ -371,7 +399,24 @@ func (b *backend) DeleteMulti(ctx context.Context, bucket string, keys ...string
 	if err != nil {
 		return gofakes3.MultiDeleteResult{}, err
 	}
-	gone, err := b.s.db.DeleteS3Objects(ctx, acct, bucket, keys...)
+	// A key no object can have is answered in the result, as S3 answers
+	// each key it cannot delete, and the others are deleted: the store
+	// would refuse the whole batch for it.
+	var res gofakes3.MultiDeleteResult
+	valid := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			e := gofakes3.ErrorResultFromError(err)
+			e.Key = k
+			res.Error = append(res.Error, e)
+			continue
+		}
+		valid = append(valid, k)
+	}
+	if len(valid) == 0 {
+		return res, nil
+	}
+	gone, err := b.s.db.DeleteS3Objects(ctx, acct, bucket, valid...)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return gofakes3.MultiDeleteResult{}, gofakes3.BucketNotFound(bucket)
@@ -386,8 +431,7 @@ func (b *backend) DeleteMulti(ctx context.Context, bucket string, keys ...string
 		}
 	}
 	// S3 reports every key deleted, whether or not it existed.
-	var res gofakes3.MultiDeleteResult
-	for _, k := range keys {
+	for _, k := range valid {
 		res.Deleted = append(res.Deleted, gofakes3.ObjectID{Key: k})
 	}
 	return res, nil
@@ -396,6 +440,9 @@ func (b *backend) DeleteMulti(ctx context.Context, bucket string, keys ...string
 func (b *backend) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
 	acct, err := b.account(ctx)
 	if err != nil {
+		return gofakes3.CopyObjectResult{}, err
+	}
+	if err := checkKey(dstKey); err != nil {
 		return gofakes3.CopyObjectResult{}, err
 	}
 	src, err := b.object(ctx, srcBucket, srcKey, true)
@@ -451,6 +498,9 @@ func (b *backend) SetObjectTagging(ctx context.Context, bucket, key, tagging str
 func (b *backend) CreateMultipartUpload(ctx context.Context, bucket, key string, meta map[string]string) (gofakes3.UploadID, error) {
 	acct, err := b.account(ctx)
 	if err != nil {
+		return "", err
+	}
+	if err := checkKey(key); err != nil {
 		return "", err
 	}
 	id := rand.Text() + rand.Text()
@@ -516,6 +566,9 @@ func (b *backend) UploadPart(ctx context.Context, bucket, key string, id gofakes
 func (b *backend) CompleteMultipartUpload(ctx context.Context, bucket, key string, id gofakes3.UploadID, in *gofakes3.CompleteMultipartUploadRequest) (gofakes3.VersionID, string, error) {
 	acct, err := b.account(ctx)
 	if err != nil {
+		return "", "", err
+	}
+	if err := checkKey(key); err != nil {
 		return "", "", err
 	}
 	up, err := b.s.db.S3Upload(ctx, acct, string(id))

@@ -243,6 +243,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, chunks *sigv4.Ch
 		r.URL.Path, r.URL.RawPath = path, ""
 	}
 	bucket, key := splitPath(r.URL.Path)
+	if err := checkKey(key); err != nil {
+		// Refused before the body is read: nothing of it is kept, and the
+		// 400 tells the SDKs not to send it again.
+		writeLibError(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	st := &request{principal: p}
 
