@@ -184,6 +184,12 @@ func ParseDocument(doc []byte) (*Entity, error) {
 	if len(doc) > MaxDocument {
 		return nil, fmt.Errorf("%w: %d bytes is over the 64 KB limit", ErrInvalidDocument, len(doc))
 	}
+	// JSON is UTF-8 (RFC 8259 §8.1) and every SDK sends it so. encoding/json
+	// would quietly turn stray bytes into U+FFFD; refusing them instead
+	// tells the sender, and keeps the stored document the one it parsed.
+	if !utf8.Valid(doc) {
+		return nil, fmt.Errorf("%w: the document is not valid UTF-8 (at byte %d)", ErrInvalidDocument, invalidUTF8At(doc))
+	}
 	var e Entity
 	if err := json.Unmarshal(doc, &e); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidDocument, err)
@@ -217,6 +223,9 @@ func (e *Entity) check(depth int) error {
 	if e.Name == "" || utf8.RuneCountInString(e.Name) > 200 {
 		return fmt.Errorf("%w: entity %s: name must be 1 to 200 characters", ErrInvalidDocument, e.ID)
 	}
+	if err := e.checkText(); err != nil {
+		return err
+	}
 	if !(e.StartTime > 0) || math.IsInf(e.StartTime, 0) {
 		return fmt.Errorf("%w: entity %s: start_time must be epoch seconds", ErrInvalidDocument, e.ID)
 	}
@@ -246,6 +255,41 @@ func (e *Entity) check(depth int) error {
 		}
 	}
 	return nil
+}
+
+// checkText refuses a NUL in the entity's name, origin or http request
+// fields: they are what the store keeps as text, beside the document, and
+// PostgreSQL's text holds no NUL; the store would leave such a document
+// out of its batch without a word. (X-Ray's names allow no control
+// character either: reference/lambda-behaviour.md §14.2.) Only NUL is
+// looked for: a JSON string can spell it, \u0000, while invalid UTF-8 is
+// refused in the whole document before it is decoded.
+func (e *Entity) checkText() error {
+	fields := [][2]string{{"name", e.Name}, {"origin", e.Origin}}
+	if e.HTTP != nil && e.HTTP.Request != nil {
+		r := e.HTTP.Request
+		fields = append(fields, [2]string{"http.request.method", r.Method}, [2]string{"http.request.url", r.URL},
+			[2]string{"http.request.user_agent", r.UserAgent}, [2]string{"http.request.client_ip", r.ClientIP})
+	}
+	for _, f := range fields {
+		if strings.IndexByte(f[1], 0) >= 0 {
+			return fmt.Errorf("%w: entity %s: %s contains a NUL character (\\u0000), which X-Ray does not keep", ErrInvalidDocument, e.ID, f[0])
+		}
+	}
+	return nil
+}
+
+// invalidUTF8At is the offset of the first byte of b that does not begin
+// a valid UTF-8 encoding.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
 }
 
 func validAnnotationKey(k string) bool {

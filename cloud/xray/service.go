@@ -141,9 +141,15 @@ func (s *Service) Stats() Stats {
 // InstanceSink takes the datagrams of function instances: it is what
 // sandbox.Config.XRay wants. The account is the instance's, whatever the
 // document says. It never blocks: a datagram the queue has no room for is
-// dropped and counted.
+// dropped and counted. A refused one is dropped too, as the daemon drops
+// what it cannot parse, with a debug line saying why: it is the learner's
+// code that sent it, maybe once per invocation, so not for the server log
+// at its usual level.
 func (s *Service) InstanceSink(c sandbox.Caller, datagram []byte) {
-	s.Datagram(c.AccountID, datagram)
+	if err := s.Datagram(c.AccountID, datagram); errors.Is(err, ErrInvalidDocument) {
+		s.logger.Debug("x-ray datagram refused", "account", c.AccountID, "function", c.Function,
+			"instance", c.InstanceID, "bytes", len(datagram), "reason", err)
+	}
 }
 
 // Datagram parses one daemon-protocol datagram for account and queues it
@@ -377,11 +383,13 @@ func (s *Service) hostDatagram(d []byte) {
 	e, err := ParseDatagram(d)
 	if err != nil {
 		s.refused.Add(1)
+		s.logger.Debug("x-ray host datagram refused", "bytes", len(d), "reason", err)
 		return
 	}
 	acct, _ := e.AWS["account_id"].(string)
 	if !validAccount(acct) {
 		s.refused.Add(1)
+		s.logger.Debug("x-ray host datagram refused", "bytes", len(d), "reason", "aws.account_id is not 12 digits")
 		return
 	}
 	s.enqueue(nil, acct, e, trimmedBody(d))
