@@ -169,8 +169,8 @@ func (c *versionConfig) apply(in ConfigInput) error {
 		c.Role = *in.Role
 	}
 	if in.Description != nil {
-		if len(*in.Description) > 256 {
-			return invalid("Description must be at most 256 characters")
+		if err := checkDescription(*in.Description); err != nil {
+			return err
 		}
 		c.Description = *in.Description
 	}

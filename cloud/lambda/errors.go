@@ -3,6 +3,8 @@ package lambda
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"lambdalab/sandbox"
 )
@@ -26,6 +28,46 @@ func (e *Error) Is(target error) bool {
 
 func invalid(format string, args ...any) error {
 	return &Error{Type: "InvalidParameterValueException", Status: 400, Message: fmt.Sprintf(format, args...)}
+}
+
+// validation refuses a request parameter outside the length or pattern of
+// Lambda's API model, as Lambda's request validation does: with a
+// ValidationException, before the operation looks anything up. (Older
+// checks here answer InvalidParameterValueException with the same words.)
+func validation(format string, args ...any) error {
+	return &Error{Type: "ValidationException", Status: 400, Message: fmt.Sprintf(format, args...)}
+}
+
+// constraint is the message of a refused parameter, in Lambda's words:
+// "1 validation error detected: Value 'v' at 'field' failed to satisfy
+// constraint: Member must …", each failed constraint its own error.
+func constraint(field, value string, failed ...string) string {
+	errs := make([]string, len(failed))
+	for i, f := range failed {
+		errs[i] = fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: %s", value, field, f)
+	}
+	n := "1 validation error"
+	if len(failed) > 1 {
+		n = fmt.Sprintf("%d validation errors", len(failed))
+	}
+	return n + " detected: " + strings.Join(errs, "; ")
+}
+
+// checkDescription refuses a description of a function, version, alias or
+// layer that Lambda's 256 characters do not hold, or that is not text the
+// store keeps: PostgreSQL's text takes neither a NUL nor invalid UTF-8
+// (store.checkText), and a description is refused alike wherever it goes,
+// in a column or inside a JSON document.
+func checkDescription(d string) error {
+	switch {
+	case !utf8.ValidString(d):
+		return invalid("Description must be valid UTF-8")
+	case strings.IndexByte(d, 0) >= 0:
+		return invalid("Description must not contain a NUL character (\\u0000)")
+	case utf8.RuneCountInString(d) > 256:
+		return invalid("Description must be at most 256 characters")
+	}
+	return nil
 }
 
 func notFound(format string, args ...any) error {

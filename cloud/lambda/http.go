@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"lambdalab/cloud"
 	"lambdalab/sandbox"
+	"lambdalab/store"
 )
 
 // Request body caps, checked before a body is read in full. A deployment
@@ -130,6 +132,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (h *apiHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := AsError(err); ok {
 		writeError(w, e)
+		return
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		// Input the store refused (text PostgreSQL's text cannot hold, say)
+		// that no check of the service caught: the caller's to fix, so a
+		// 400, which the SDKs do not retry as they retry a 500. Logged, as
+		// a check is missing.
+		h.s.logger.WarnContext(r.Context(), "lambda api: the store refused the input", "op", r.Method+" "+r.URL.Path, "err", err)
+		msg := "lambdalab cannot store a value of this request"
+		if _, why, ok := strings.Cut(err.Error(), store.ErrInvalid.Error()+": "); ok {
+			msg += ": " + why
+		}
+		writeError(w, &Error{Type: "InvalidParameterValueException", Status: 400, Message: msg})
 		return
 	}
 	ref := sandbox.NewRequestID()[:8]

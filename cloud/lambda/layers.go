@@ -66,6 +66,9 @@ func (s *Service) PublishLayerVersion(ctx context.Context, account, layer string
 	if !layerNamRE.MatchString(layer) {
 		return LayerVersion{}, invalid("1 validation error detected: Value '%s' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+", layer)
 	}
+	if err := checkDescription(in.Description); err != nil {
+		return LayerVersion{}, err
+	}
 	if len(in.CompatibleRuntimes) > 15 {
 		return LayerVersion{}, invalid("CompatibleRuntimes can hold at most 15 runtimes")
 	}
@@ -89,8 +92,28 @@ func (s *Service) PublishLayerVersion(ctx context.Context, account, layer string
 	return layerDoc(lv, true), nil
 }
 
+// checkLayerName refuses a LayerName outside the pattern and length Lambda
+// documents for it (a name or a layer ARN, 1 to 140 characters), with the
+// exception PublishLayerVersion answers for a bad name.
+func checkLayerName(layer string) error {
+	var failed []string
+	if len(layer) > 140 {
+		failed = append(failed, "Member must have length less than or equal to 140")
+	}
+	if !layerParamRE.MatchString(layer) {
+		failed = append(failed, "Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
+	}
+	if failed != nil {
+		return invalid("%s", constraint("layerName", layer, failed...))
+	}
+	return nil
+}
+
 // GetLayerVersion describes one layer version of the account.
 func (s *Service) GetLayerVersion(ctx context.Context, account, layer string, version int) (LayerVersion, error) {
+	if err := checkLayerName(layer); err != nil {
+		return LayerVersion{}, err
+	}
 	lv, err := s.db.LayerVersion(ctx, account, layer, version)
 	if err != nil {
 		return LayerVersion{}, storeErr(err, "The resource you requested does not exist.")
@@ -142,6 +165,9 @@ type ListLayerVersionsOutput struct {
 
 // ListLayerVersions lists a layer's versions, newest first.
 func (s *Service) ListLayerVersions(ctx context.Context, account, layer string) (ListLayerVersionsOutput, error) {
+	if err := checkLayerName(layer); err != nil {
+		return ListLayerVersionsOutput{}, err
+	}
 	lvs, err := s.db.ListLayerVersions(ctx, account, layer)
 	if err != nil {
 		return ListLayerVersionsOutput{}, fmt.Errorf("list versions of layer %s: %w", layer, err)
@@ -156,6 +182,9 @@ func (s *Service) ListLayerVersions(ctx context.Context, account, layer string) 
 // DeleteLayerVersion deletes a layer version; functions already using it
 // keep it, and its number is never given out again.
 func (s *Service) DeleteLayerVersion(ctx context.Context, account, layer string, version int) error {
+	if err := checkLayerName(layer); err != nil {
+		return err
+	}
 	if err := s.db.DeleteLayerVersion(ctx, account, layer, version); err != nil {
 		return fmt.Errorf("delete layer %s version %d: %w", layer, version, err)
 	}

@@ -31,12 +31,57 @@ func parseFunctionRef(s, qualifier string) (functionRef, error) {
 		return functionRef{}, invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64", ref.Name)
 	}
 	if qualifier != "" {
+		if err := checkQualifier(qualifier); err != nil {
+			return functionRef{}, err
+		}
 		if ref.Qualifier != "" && ref.Qualifier != qualifier {
 			return functionRef{}, invalid("The derived qualifier from the function name does not match the specified qualifier.")
 		}
 		ref.Qualifier = qualifier
 	}
 	return ref, nil
+}
+
+// Patterns of parameters that arrive in the URL, from Lambda's API
+// reference: the Qualifier query parameter, RemovePermission's StatementId
+// and a LayerName. A value outside them names nothing Lambda could hold,
+// and is refused before anything is looked up.
+var (
+	qualifierRE  = regexp.MustCompile(`^[a-zA-Z0-9$_-]*$`)
+	removeSidRE  = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+	layerParamRE = regexp.MustCompile(`^(?:arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]+|[a-zA-Z0-9_-]+)$`)
+)
+
+// checkQualifier refuses a Qualifier parameter outside (|[a-zA-Z0-9$_-]+)
+// or longer than 128 characters.
+func checkQualifier(q string) error {
+	var failed []string
+	if len(q) > 128 {
+		failed = append(failed, "Member must have length less than or equal to 128")
+	}
+	if !qualifierRE.MatchString(q) {
+		failed = append(failed, "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
+	}
+	if failed != nil {
+		return validation("%s", constraint("qualifier", q, failed...))
+	}
+	return nil
+}
+
+// checkStatementID refuses a StatementId in RemovePermission's URL
+// outside ([a-zA-Z0-9-_.]+) or longer than 100 characters.
+func checkStatementID(sid string) error {
+	var failed []string
+	if len(sid) > 100 {
+		failed = append(failed, "Member must have length less than or equal to 100")
+	}
+	if !removeSidRE.MatchString(sid) {
+		failed = append(failed, "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)")
+	}
+	if failed != nil {
+		return validation("%s", constraint("statementId", sid, failed...))
+	}
+	return nil
 }
 
 func (r functionRef) arn(account string) string {

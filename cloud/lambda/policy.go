@@ -119,6 +119,9 @@ func (s *Service) RemovePermission(ctx context.Context, account, name, qualifier
 	if err != nil {
 		return err
 	}
+	if err := checkStatementID(sid); err != nil {
+		return err
+	}
 	if err := s.db.RemovePolicyStatement(ctx, account, ref.Name, ref.Qualifier, sid); err != nil {
 		return storeErr(err, fmt.Sprintf("Statement %s is not found in resource policy.", sid))
 	}

@@ -26,6 +26,9 @@ func (s *Service) PublishVersion(ctx context.Context, account, name string, in P
 	if err != nil {
 		return FunctionConfiguration{}, err
 	}
+	if err := checkDescription(in.Description); err != nil {
+		return FunctionConfiguration{}, err
+	}
 	var cfg versionConfig
 	v, created, err := s.db.PublishVersion(ctx, account, ref.Name, func(latest store.LambdaVersion, newest *store.LambdaVersion, next int) (store.LambdaVersion, bool, error) {
 		if in.CodeSha256 != "" && in.CodeSha256 != latest.CodeSha256 {
@@ -149,8 +152,8 @@ func applyAlias(a *store.LambdaAlias, in AliasInput) error {
 		a.Version = *in.FunctionVersion
 	}
 	if in.Description != nil {
-		if len(*in.Description) > 256 {
-			return invalid("Description must be at most 256 characters")
+		if err := checkDescription(*in.Description); err != nil {
+			return err
 		}
 		a.Description = *in.Description
 	}
