@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -87,7 +88,7 @@ func (db *DB) begin(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
 
 // openPostgres opens the PostgreSQL database at rawURL.
 func openPostgres(ctx context.Context, rawURL string, target int, prepare bool) (*DB, error) {
-	shown := redactURL(rawURL)
+	shown := RedactTarget(rawURL)
 	conn, err := sql.Open("pgx", rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", shown, err)
@@ -115,9 +116,33 @@ func openPostgres(ctx context.Context, rawURL string, target int, prepare bool) 
 	return db, nil
 }
 
-// redactURL hides a password in a database URL (in its user part or its
-// query), for messages and logs.
-func redactURL(raw string) string { return RedactTarget(raw) }
+// RedactTarget returns a database target fit for logs and messages: a URL
+// with any password hidden (in the user info or a password query
+// parameter), a SQLite path unchanged.
+func RedactTarget(target string) string {
+	if !strings.Contains(target, "://") {
+		return target
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return "(unparsable database URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// flag is a bool as its 0/1 BIGINT column holds it: pgx will not encode a
+// Go bool as an integer (SQLite's driver does). Scanning 0/1 back into a
+// bool works on both.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // schemaVersion reads the number of migrations applied.
 func (d *dialect) schemaVersion(ctx context.Context, q interface {

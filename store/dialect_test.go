@@ -33,16 +33,16 @@ func TestIsPostgresURL(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	got := redactURL("postgres://alice:s3cret@db.example:5432/lambdalab")
+func TestRedactTarget(t *testing.T) {
+	got := RedactTarget("postgres://alice:s3cret@db.example:5432/lambdalab")
 	if got != "postgres://alice:xxxxx@db.example:5432/lambdalab" {
-		t.Errorf("redactURL = %q, want the password hidden", got)
+		t.Errorf("RedactTarget = %q, want the password hidden", got)
 	}
 }
 
-func TestRedactURLQueryPassword(t *testing.T) {
-	got := redactURL("postgres:///lambdalab?host=/run/pg&password=s3cret")
+func TestRedactTargetQueryPassword(t *testing.T) {
+	got := RedactTarget("postgres:///lambdalab?host=/run/pg&password=s3cret")
 	if strings.Contains(got, "s3cret") {
-		t.Errorf("redactURL = %q, shows the password from the query", got)
+		t.Errorf("RedactTarget = %q, shows the password from the query", got)
 	}
 }

@@ -55,13 +55,8 @@ func (db *DB) InsertInvocation(ctx context.Context, inv Invocation) error {
 			return fmt.Errorf("insert invocation %q: %w", inv.RequestID, err)
 		}
 	}
-	// cold is a 0/1 integer column: pgx will not encode a Go bool as one.
-	cold := 0
-	if inv.Cold {
-		cold = 1
-	}
 	_, err := db.exec(ctx, db.insertInvocationStmt, insertInvocationQuery,
-		inv.RequestID, inv.AccountID, inv.Function, inv.Version, inv.InstanceID, cold,
+		inv.RequestID, inv.AccountID, inv.Function, inv.Version, inv.InstanceID, flag(inv.Cold),
 		toNanos(inv.Start), toNanos(inv.End), inv.DurationMS, inv.BilledMS, inv.InitMS, inv.MemoryMB, inv.MaxMemoryMB,
 		inv.Outcome, inv.ErrorType, inv.GBSeconds, inv.CostUSD)
 	if err != nil {

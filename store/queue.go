@@ -24,7 +24,6 @@ import (
 // them the same way, through stamp, so that the two agree.
 type Queue struct {
 	db         *DB
-	conn       *sql.DB
 	name       string
 	visibility time.Duration
 	q          *goqite.Queue
@@ -75,7 +74,6 @@ func (db *DB) Queue(name string, visibility time.Duration) *Queue {
 	}
 	return &Queue{
 		db:         db,
-		conn:       db.conn,
 		name:       name,
 		visibility: visibility,
 		q: goqite.New(goqite.NewOpts{
@@ -147,7 +145,7 @@ func (q *Queue) receiveStmt(ctx context.Context) (*sql.Stmt, error) {
 	if q.db.dialect == postgresDialect {
 		query = receiveQueryPostgres
 	}
-	q.prepare.Do(func() { q.receive, q.prepErr = q.conn.PrepareContext(ctx, query) })
+	q.prepare.Do(func() { q.receive, q.prepErr = q.db.conn.PrepareContext(ctx, query) })
 	return q.receive, q.prepErr
 }
 
@@ -206,7 +204,7 @@ func (q *Queue) Requeue(ctx context.Context) (int, error) {
 	// the future is exactly "received and hidden"; Send's delay leaves
 	// received at 0.
 	now := q.stamp(time.Now())
-	n, err := lambdaAffected(q.conn.ExecContext(ctx,
+	n, err := lambdaAffected(q.db.conn.ExecContext(ctx,
 		"UPDATE goqite SET timeout = $1 WHERE queue = $2 AND received > 0 AND timeout > $1", now, q.name))
 	if err != nil {
 		return 0, fmt.Errorf("requeue queue %s: %w", q.name, err)
@@ -220,7 +218,7 @@ func (q *Queue) Requeue(ctx context.Context) (int, error) {
 func (q *Queue) NextDue(ctx context.Context) (t time.Time, ok bool, err error) {
 	// A time on PostgreSQL, goqite's text on SQLite.
 	var due any
-	if err := q.conn.QueryRowContext(ctx, "SELECT min(timeout) FROM goqite WHERE queue = $1", q.name).Scan(&due); err != nil {
+	if err := q.db.conn.QueryRowContext(ctx, "SELECT min(timeout) FROM goqite WHERE queue = $1", q.name).Scan(&due); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due in queue %s: %w", q.name, err)
 	}
 	switch d := due.(type) {
@@ -243,7 +241,7 @@ func (q *Queue) NextDue(ctx context.Context) (t time.Time, ok bool, err error) {
 // flight.
 func (q *Queue) Len(ctx context.Context) (int, error) {
 	var n int
-	if err := q.conn.QueryRowContext(ctx, "SELECT count(*) FROM goqite WHERE queue = $1", q.name).Scan(&n); err != nil {
+	if err := q.db.conn.QueryRowContext(ctx, "SELECT count(*) FROM goqite WHERE queue = $1", q.name).Scan(&n); err != nil {
 		return 0, fmt.Errorf("length of queue %s: %w", q.name, err)
 	}
 	return n, nil

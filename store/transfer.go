@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -46,24 +45,6 @@ func (r TransferReport) Rows() int64 {
 		n += t.Rows
 	}
 	return n
-}
-
-// RedactTarget returns a database target fit for logs and messages: a URL
-// with any password hidden (in the user info or a password query
-// parameter), a SQLite path unchanged.
-func RedactTarget(target string) string {
-	if !strings.Contains(target, "://") {
-		return target
-	}
-	u, err := url.Parse(target)
-	if err != nil {
-		return "(unparsable database URL)"
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
 }
 
 // transferBatchRows and transferBatchBytes bound one INSERT: PostgreSQL's
@@ -243,7 +224,7 @@ func sqliteTables(ctx context.Context, tx *sql.Tx) ([]transferTable, error) {
 	tables := make([]transferTable, 0, len(names))
 	for _, name := range names {
 		t := transferTable{name: name}
-		if t.cols, err = queryStrings(ctx, tx, "SELECT name FROM pragma_table_info($1) ORDER BY cid", name); err != nil {
+		if t.cols, err = tableColumns(ctx, sqliteDialect, tx, name); err != nil {
 			return nil, fmt.Errorf("columns of %s: %w", name, err)
 		}
 		if t.parents, err = queryStrings(ctx, tx, `SELECT DISTINCT "table" FROM pragma_foreign_key_list($1) ORDER BY 1`, name); err != nil {

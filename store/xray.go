@@ -182,7 +182,7 @@ func (db *DB) PutXRaySegments(ctx context.Context, segs []XRaySegment, lim XRayL
 			doc = []byte{}
 		}
 		res, err := segSt.ExecContext(ctx, e.seq, s.ID, s.ParentID, kind, s.Name, s.Origin,
-			toNanos(s.Start), toNanos(s.End), xrayFlag(s.InProgress), xrayFlag(s.Error), xrayFlag(s.Fault), xrayFlag(s.Throttle),
+			toNanos(s.Start), toNanos(s.End), flag(s.InProgress), flag(s.Error), flag(s.Fault), flag(s.Throttle),
 			s.HTTPMethod, s.HTTPURL, s.HTTPStatus, s.Annotations, doc)
 		if err != nil {
 			return 0, fmt.Errorf("put x-ray segment %s of %s: %w", s.ID, s.TraceID, err)
@@ -217,16 +217,6 @@ func xraySegmentFits(s *XRaySegment) bool {
 		}
 	}
 	return true
-}
-
-// xrayFlag is a flag as its BIGINT 0/1 column holds it: pgx will not
-// encode a Go bool as an integer (SQLite's driver does). Scanning 0/1 back
-// into a bool works on both.
-func xrayFlag(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // trimXRay drops an account's oldest traces until it is within lim.
