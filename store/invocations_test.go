@@ -241,19 +241,7 @@ func TestConcurrentWriters(t *testing.T) {
 // replicas, would) write to one database at once.
 func TestConcurrentDatabases(t *testing.T) {
 	ctx := context.Background()
-	// The target itself, not a.path: on PostgreSQL that is the URL with any
-	// password hidden, for messages.
-	target := testTarget(t)
-	a, err := Open(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoHandles(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 400)
 	for i, db := range []*DB{a, b} {

@@ -13,17 +13,7 @@ import (
 // process out there).
 func TestTryLock(t *testing.T) {
 	ctx := context.Background()
-	target := testTarget(t)
-	a, err := Open(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoHandles(t)
 	release, err := a.TryLock(ctx, "serve")
 	if err != nil {
 		t.Fatalf("first TryLock: %v", err)

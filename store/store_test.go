@@ -36,10 +36,7 @@ func newTestDB(t testing.TB) *DB {
 // (again, or twice).
 func testTarget(t testing.TB) string {
 	t.Helper()
-	if storetest.Engine() == "postgres" {
-		return storetest.PostgresURL(t)
-	}
-	return filepath.Join(t.TempDir(), "test.db")
+	return storetest.Target(t, "test.db")
 }
 
 // sqliteOnly skips a test of something only a SQLite file has (its file

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lambdalab/sandbox"
+	"lambdalab/store/storetest"
 )
 
 func intp(n int) *int { return &n }
@@ -220,7 +221,7 @@ func TestClock(t *testing.T) {
 // build destination records.
 func recordService(t *testing.T, c Clock) *Service {
 	t.Helper()
-	return New(Config{DB: openTestDB(t, testTarget(t)), Clock: c})
+	return New(Config{DB: openTestDB(t, storetest.Target(t, "lambdalab.db")), Clock: c})
 }
 
 func TestDestinationRecord(t *testing.T) {
@@ -369,7 +370,7 @@ const stubSrc = "def handler(event, context):\n    return 'ok'\n"
 // the 16-minute visibility timeout.
 func TestAsyncCrashRedelivers(t *testing.T) {
 	ctx := context.Background()
-	target := testTarget(t)
+	target := storetest.Target(t, "lambdalab.db")
 	cfg := Config{Clock: Clock{Scale: 600}}
 	before := openLab(t, target, nil, "", cfg)
 	before.pyFunction(t, "work", stubSrc)
@@ -435,7 +436,7 @@ func TestAsyncStopSettlesDelivery(t *testing.T) {
 // its retry delay and attempt count; a new Service on the same database
 // delivers the retry, and the record counts both invocations.
 func TestAsyncRetrySurvivesRestart(t *testing.T) {
-	target := testTarget(t)
+	target := storetest.Target(t, "lambdalab.db")
 	// At scale 200 the one-minute retry waits 300 ms.
 	cfg := Config{Clock: Clock{Scale: 200}}
 	c := newCalls()

@@ -89,18 +89,6 @@ func (i *stubInstance) Close(ctx context.Context) (sandbox.CloseInfo, error) {
 	return sandbox.CloseInfo{}, nil
 }
 
-// testTarget is a fresh database for store.Open on the engine the run asks
-// for (LAMBDALAB_TEST_DATABASE): a SQLite file in a temp folder, or a new
-// PostgreSQL database's URL. Opening it again reaches the same database, as
-// a restarted server would.
-func testTarget(t testing.TB) string {
-	t.Helper()
-	if storetest.Engine() == "postgres" {
-		return storetest.PostgresURL(t)
-	}
-	return filepath.Join(t.TempDir(), "lambdalab.db")
-}
-
 // openTestDB opens target and closes it when the test ends.
 func openTestDB(t testing.TB, target string) *store.DB {
 	t.Helper()
@@ -117,7 +105,7 @@ type lab struct {
 	acct   string // the learner account the tests act in
 	svc    *Service
 	db     *store.DB
-	target string // what db was opened from (testTarget)
+	target string // what db was opened from (storetest.Target)
 	pkgs   *codepkg.Store
 	engine *sandbox.Engine
 }
@@ -127,12 +115,12 @@ type lab struct {
 // from ecfg.AWS.
 func newLab(t testing.TB, backend sandbox.Backend, ecfg sandbox.Config, cfg Config) *lab {
 	t.Helper()
-	l := openLab(t, testTarget(t), nil, "", cfg)
+	l := openLab(t, storetest.Target(t, "lambdalab.db"), nil, "", cfg)
 	l.start(t, backend, ecfg)
 	return l
 }
 
-// openLab opens the database at target (testTarget) and makes a Service on
+// openLab opens the database at target (storetest.Target) and makes a Service on
 // it without an engine. pkgs nil opens a package store in a temp folder;
 // acct "" makes a fresh account to act in.
 func openLab(t testing.TB, target string, pkgs *codepkg.Store, acct string, cfg Config) *lab {

@@ -11,15 +11,16 @@ import (
 
 	"lambdalab/cloud/codepkg"
 	"lambdalab/store"
+	"lambdalab/store/storetest"
 )
 
 // These tests need no Docker: they hold the control plane's rules, with a
-// real database (testTarget) and a real package store.
+// real database (storetest.Target) and a real package store.
 
 func newTestService(t *testing.T) (*Service, string) {
 	t.Helper()
 	ctx := context.Background()
-	db := openTestDB(t, testTarget(t))
+	db := openTestDB(t, storetest.Target(t, "lambdalab.db"))
 	pkgs, err := codepkg.Open(filepath.Join(t.TempDir(), "packages"))
 	if err != nil {
 		t.Fatal(err)

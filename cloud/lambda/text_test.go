@@ -25,7 +25,7 @@ import (
 // outside Lambda's patterns are refused with Lambda's 400s, through the
 // real SDK with its default retryer: one request each, where a 500 would
 // be sent three times. These run on the engine the run asks for
-// (testTarget), PostgreSQL included.
+// (storetest.Target), PostgreSQL included.
 
 // sdkLab is the service's REST API behind an httptest server, as the
 // endpoint serves it once a signature is verified, and an SDK client whose

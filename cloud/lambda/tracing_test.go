@@ -8,6 +8,7 @@ import (
 
 	"lambdalab/cloud/xray"
 	"lambdalab/sandbox"
+	"lambdalab/store/storetest"
 )
 
 // An actively traced invocation carries Lambda's trace header, gets the
@@ -17,7 +18,7 @@ import (
 func TestActiveTracing(t *testing.T) {
 	ctx := context.Background()
 	// The collector gets its own handle on the lab's database.
-	target := testTarget(t)
+	target := storetest.Target(t, "lambdalab.db")
 	xr := xray.New(xray.Config{DB: openTestDB(t, target)})
 	t.Cleanup(func() { xr.Close(context.Background()) })
 	l := openLab(t, target, nil, "", Config{XRay: xr})

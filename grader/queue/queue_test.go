@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -24,17 +23,6 @@ import (
 // TestMain stops the test PostgreSQL, if a test started one.
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// testTarget is a fresh database on the engine the run asks for
-// (LAMBDALAB_TEST_DATABASE): a SQLite file in a temp folder or a new
-// PostgreSQL database's URL. Another process may open it too.
-func testTarget(t *testing.T) string {
-	t.Helper()
-	if storetest.Engine() == "postgres" {
-		return storetest.PostgresURL(t)
-	}
-	return filepath.Join(t.TempDir(), "grading.db")
-}
-
 func openDB(t *testing.T, target string) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), target)
@@ -46,7 +34,7 @@ func openDB(t *testing.T, target string) *store.DB {
 }
 
 func newDB(t *testing.T) *store.DB {
-	return openDB(t, testTarget(t))
+	return openDB(t, storetest.Target(t, "lambdalab.db"))
 }
 
 func newUser(t *testing.T, db *store.DB, email string) int64 {
@@ -617,7 +605,7 @@ func TestKilledChild(t *testing.T) {
 func TestRecoveryAfterKill(t *testing.T) {
 	ctx := context.Background()
 	setup := func(t *testing.T) (*store.DB, string, store.GradingJob) {
-		target := testTarget(t)
+		target := storetest.Target(t, "lambdalab.db")
 		db := openDB(t, target)
 		u := newUser(t, db, "killed@example.com")
 		s, err := db.CreateSubmission(ctx, store.Submission{UserID: u, Lab: "lab", Source: store.SourceDir})

@@ -50,6 +50,18 @@ func Engine() string {
 	}
 }
 
+// Target is a fresh database for store.Open on the engine the run asks for
+// (Engine): a SQLite file named name in a temp folder of t's, or
+// PostgresURL(t). Opening it again, from this process or another, reaches
+// the same database, as a restarted server would.
+func Target(t testing.TB, name string) string {
+	t.Helper()
+	if Engine() == "postgres" {
+		return PostgresURL(t)
+	}
+	return filepath.Join(t.TempDir(), name)
+}
+
 // fix is what to run when the machine has no PostgreSQL.
 const fix = "install PostgreSQL's server binaries with scripts/deps.sh postgres"
 
