@@ -28,12 +28,8 @@ import (
 // grader's own code keeps its race coverage in grader's tests.
 func TestCheckEmbeddedCourse(t *testing.T) {
 	requireDocker(t)
-	bin := filepath.Join(t.TempDir(), "lambdalab")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	var out, errOut bytes.Buffer
-	cmd := exec.Command(bin, "check")
+	cmd := exec.Command(buildLambdalab(t), "check")
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	t.Logf("lambdalab check:\n%s", out.String())

@@ -588,16 +588,24 @@ func TestBrowserCourseFlow(t *testing.T) {
 	shot("billing-calculator", `[data-testid="calculator-billing"]`)
 }
 
+// buildLambdalab builds the program as `go build` does (no race detector,
+// whatever the test binary has) into a temp folder and returns its path.
+func buildLambdalab(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "lambdalab")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // BenchmarkBinaryStartup builds the real binary, then for each iteration
 // starts `lambdalab serve` on a fresh data folder and measures the time until
 // the home page is served (startup_ms). After the last start it lets the
 // server sit idle for a second and reports its resident memory (idle_rss_MB,
 // VmRSS from /proc).
 func BenchmarkBinaryStartup(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "lambdalab")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLambdalab(b)
 	var total time.Duration
 	var rssKB int
 	for i := range b.N {
