@@ -14,7 +14,7 @@ import (
 func TestTryLock(t *testing.T) {
 	ctx := context.Background()
 	a, b := twoHandles(t)
-	release, err := a.TryLock(ctx, "serve")
+	held, err := a.TryLock(ctx, "serve")
 	if err != nil {
 		t.Fatalf("first TryLock: %v", err)
 	}
@@ -26,14 +26,20 @@ func TestTryLock(t *testing.T) {
 		if _, err := b.TryLock(ctx, "another name"); err != nil {
 			t.Errorf("a lock of another name: %v", err)
 		}
-		release()
+		held.Release()
+		held.Release() // twice is harmless
 		if other, err = b.TryLock(ctx, "serve"); err != nil {
 			t.Fatalf("TryLock after release: %v", err)
 		}
 	} else if err != nil {
 		t.Fatalf("TryLock on SQLite: %v", err)
 	}
-	other()
+	other.Release()
+	select {
+	case <-other.Lost():
+		t.Error("a released lock reports itself lost")
+	default:
+	}
 }
 
 // TestTryLockDiesWithItsHolder: when the holder's session ends (as a
@@ -49,9 +55,11 @@ func TestTryLockDiesWithItsHolder(t *testing.T) {
 		a.Close()
 		t.Skip("SQLite's lock is the data folder's flock, tested in cloud/codepkg")
 	}
-	if _, err := a.TryLock(ctx, "serve"); err != nil {
+	held, err := a.TryLock(ctx, "serve")
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer held.Release()
 	b, err := Open(ctx, target)
 	if err != nil {
 		t.Fatal(err)
@@ -68,17 +76,67 @@ func TestTryLockDiesWithItsHolder(t *testing.T) {
 		WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&ended); err != nil || !ended {
 		t.Fatalf("end the holder's session: %v %v", ended, err)
 	}
+	// The holder finds out, so it can stop doing what the lock guarded.
+	select {
+	case <-held.Lost():
+	case <-time.After(5 * lockCheckEvery):
+		t.Error("the holder was not told that its lock's session ended")
+	}
 	// The signal is sent at once; the session ends a moment later.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		release, err := b.TryLock(ctx, "serve")
+		other, err := b.TryLock(ctx, "serve")
 		if err == nil {
-			release()
+			other.Release()
 			return
 		}
 		if !errors.Is(err, ErrLocked) || time.Now().After(deadline) {
 			t.Fatalf("TryLock after the holder went away: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLockNotLostWhileHeld: a healthy session keeps its lock through
+// several checks.
+func TestLockNotLostWhileHeld(t *testing.T) {
+	ctx := context.Background()
+	a, _ := twoHandles(t)
+	held, err := a.TryLock(ctx, "quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	select {
+	case <-held.Lost():
+		t.Fatal("a held lock was reported lost")
+	case <-time.After(3 * lockCheckEvery):
+	}
+}
+
+// TestController: the row is absent before the first controller, then
+// holds the latest one.
+func TestController(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	if _, err := db.Controller(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Controller before any = %v, want ErrNotFound", err)
+	}
+	first := Controller{Replica: "a:1", WebURL: "http://10.0.0.1:8080", AWSURL: "http://10.0.0.1:4566", Token: "t1", Since: time.Unix(100, 0)}
+	second := Controller{Replica: "b:2", WebURL: "http://10.0.0.2:8080", Token: "t2", Since: time.Unix(200, 0)}
+	for _, c := range []Controller{first, second} {
+		if err := db.SetController(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.Controller(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Replica != "b:2" || got.WebURL != second.WebURL || got.AWSURL != "" || got.Token != "t2" || !got.Since.Equal(second.Since) {
+		t.Errorf("Controller = %+v, want %+v", got, second)
+	}
+	if err := db.SetController(ctx, Controller{Replica: "x\x00", WebURL: "u", Token: "t"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("SetController with a NUL = %v, want ErrInvalid", err)
 	}
 }

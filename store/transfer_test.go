@@ -47,6 +47,7 @@ func newTransferSource(t *testing.T) transferSource {
 
 	teacher, err := db.CreateUser(ctx, "teacher@example.edu", "teacher-hash", true)
 	must(err)
+	must(db.SetController(ctx, Controller{Replica: "host:1", WebURL: "http://127.0.0.1:8080", Token: "t", Since: time.Unix(1, 0)}))
 	_, code, err := db.CreateInvite(ctx, NewInvite{Note: "section A", MaxUses: 3, CreatedBy: teacher.ID})
 	must(err)
 	src.student, err = db.CreateInvitedUser(ctx, "Student@Example.edu", "student-hash", code)
