@@ -171,6 +171,8 @@ func TestServeRejectsBadArguments(t *testing.T) {
 		{"stray argument", []string{"serve", "--data", t.TempDir(), "extra"}, `unexpected argument "extra"`},
 		{"missing content folder", []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--content", filepath.Join(t.TempDir(), "nope")}, "no such file"},
 		{"unusable address", []string{"serve", "--addr", "256.0.0.1:80", "--data", t.TempDir()}, "listen on 256.0.0.1:80"},
+		{"advertised address with a path", []string{"serve", "--data", t.TempDir(), "--advertise-url", "http://10.0.0.5:8080/site"}, `--advertise-url: "http://10.0.0.5:8080/site" is not an address`},
+		{"advertised address not http", []string{"serve", "--data", t.TempDir(), "--advertise-aws-url", "10.0.0.5:4566"}, "--advertise-aws-url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,6 +33,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	dbFlag := fl.String("database", "", databaseHelp)
 	contentDir := fl.String("content", "", "author mode: read the course from this folder and reload on every change")
 	awsAddr := fl.String("aws-addr", "127.0.0.1:4566", "address for the AWS-compatible endpoint (the AWS CLI and SDKs), or off")
+	advertiseWeb := fl.String("advertise-url", "", "with several serves on one PostgreSQL database: the address the other serves reach this one's web site at, like http://10.0.0.5:8080 (default: the --addr listener, with this host's name for 0.0.0.0)")
+	advertiseAWS := fl.String("advertise-aws-url", "", "the same for the AWS endpoint (default: the --aws-addr listener)")
 	proxiesFlag := fl.String("trusted-proxies", getenv("LAMBDALAB_TRUSTED_PROXIES"),
 		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default $LAMBDALAB_TRUSTED_PROXIES, else none)")
 	tlsCert := fl.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
@@ -62,6 +64,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("serve: --signup-domain: %w", err)
 	}
+	for name, v := range map[string]string{"--advertise-url": *advertiseWeb, "--advertise-aws-url": *advertiseAWS} {
+		if _, err := advertisedURL(v, "http", nil); err != nil {
+			return fmt.Errorf("serve: %s: %w", name, err)
+		}
+	}
 	tlsConfig, err := loadTLS(*tlsCert, *tlsKey)
 	if err != nil {
 		return err
@@ -83,19 +90,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer db.Close()
-	// Until replicas share the sandbox (issue 12, part 2), one serve per
-	// PostgreSQL database: a second would run its own instances, counters
-	// and queue runners beside the first, and the account's concurrency
-	// limits would no longer hold. The lock is its session's, so a serve
-	// that dies frees it.
-	releaseServe, err := db.TryLock(ctx, "serve")
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("serve: another lambdalab serve is using the database %s; one serve per database for now (several replicas need the sandbox shared, not built yet)", store.RedactTarget(dbTarget))
-	}
-	if err != nil {
+	// On PostgreSQL several serves may share the database (cluster.go):
+	// the one holding the controller lock runs the sandbox, the others
+	// forward to it until the lock passes to them. On SQLite the lock is
+	// always this process's.
+	role := &clusterRole{name: replicaName(), db: db}
+	lock, err := db.TryLock(ctx, "controller")
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		if *contentDir != "" {
+			return fmt.Errorf("serve: author mode (--content) runs on a serve of its own, and another lambdalab serve is using the database %s", store.RedactTarget(dbTarget))
+		}
+		lock = nil
+		role.set(replicaRole)
+	case err != nil:
 		return fmt.Errorf("serve: %w", err)
+	default:
+		defer lock.Release() // at the latest; the running controller gives it up in order
+		role.set(controllerRole)
 	}
-	defer releaseServe()
 
 	// The AWS endpoint listens first so the account page can show its real
 	// address (it may be a port the system picked).
@@ -106,51 +119,39 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer awsLn.Close()
 	}
-	acct, err := startAccounts(ctx, db, *dataDir, getenv, logger)
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	defer acct.close(ctx)
-	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != "", XRayLayer: acct.xrayLayer, Cloud: acct.cloud()}
+	defer ln.Close()
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	here := store.Controller{Replica: role.name}
+	if here.WebURL, err = advertisedURL(*advertiseWeb, scheme, ln); err != nil {
+		return fmt.Errorf("serve: --advertise-url: %w", err)
+	}
+	if here.AWSURL, err = advertisedURL(*advertiseAWS, "http", awsLn); err != nil {
+		return fmt.Errorf("serve: --advertise-aws-url: %w", err)
+	}
+
+	cfg := web.Config{DB: db, Logger: logger, AuthorMode: *contentDir != ""}
 	cfg.TrustedProxies, cfg.BaseURL = trusted, *baseURL
 	cfg.Signup, cfg.SignupDomain = signupMode, domain
 	if awsLn != nil {
 		cfg.AWSEndpoint = "http://" + awsLn.Addr().String()
 	}
 	// The labs graded here; author mode replaces them on every reload.
-	var courseLabs []*labs.Lab
 	if !cfg.AuthorMode {
-		if cfg.Course, courseLabs, err = loadCourse(""); err != nil {
+		if cfg.Course, cfg.Labs, err = loadCourse(""); err != nil {
 			return fmt.Errorf("load embedded course: %w", err)
 		}
 	}
-	cfg.Labs = courseLabs
-	site, err := web.New(cfg)
-	if err != nil {
-		return err
-	}
-	var labsMu sync.Mutex
-	setLabs := func(all []*labs.Lab) {
-		labsMu.Lock()
-		defer labsMu.Unlock()
-		courseLabs = all
-		site.SetLabs(all)
-		if gr := acct.grading.Load(); gr != nil {
-			gr.SetLabs(all)
-		}
-	}
-	if cfg.AuthorMode {
-		if err := watchCourse(ctx, *contentDir, logger, site, setLabs); err != nil {
-			return err
-		}
-	}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
-	}
+	webSlot, awsSlot := &handlerSlot{}, &handlerSlot{}
 	srv := &http.Server{
-		Handler:           site.Routes(),
+		Handler:           role.withClusterStatus(webSlot),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -158,36 +159,72 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConfig,
 	}
-	srv.RegisterOnShutdown(site.Close)
-	go sweepSessions(ctx, db, logger)
+	awsSrv := &http.Server{
+		Handler:           awsSlot,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	start := controllerStart{db: db, cfg: cfg, dataDir: *dataDir, contentDir: *contentDir, getenv: getenv,
+		logger: logger, srv: srv, webSlot: webSlot, awsSlot: awsSlot, awsLn: awsLn, here: here}
 
-	engine := startSandboxInBackground(ctx, db, *dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, logger, func(e *sandbox.Engine) {
-		acct.engineReady(ctx, e)
-		labsMu.Lock()
-		all := courseLabs
-		labsMu.Unlock()
-		if err := acct.startGrading(ctx, db, e, all, getenv); err != nil {
-			logger.Error("grading unavailable", "err", err)
+	// lost is closed when this serve, as controller, loses its lock: another
+	// replica may be taking over, so this one must stop running functions.
+	lost := make(chan struct{})
+	var ctl *controllerRun
+	var ctlMu sync.Mutex
+	defer func() {
+		ctlMu.Lock()
+		defer ctlMu.Unlock()
+		if ctl != nil {
+			ctl.close(ctx)
 		}
-	})
-	defer engine.close(ctx)
-	var awsSrv *http.Server
+	}()
+	if lock != nil {
+		if ctl, err = start.run(ctx, lock); err != nil {
+			lock.Release()
+			return err
+		}
+		go watchLock(ctx, lock, lost)
+	} else {
+		site, err := web.New(cfg) // lessons only: the labs' pages are forwarded
+		if err != nil {
+			return err
+		}
+		srv.RegisterOnShutdown(site.Close)
+		link := &controllerLink{db: db}
+		webSlot.set(replicaRoutes(site.Routes(), newForwarder(link, "web", func(c store.Controller) string { return c.WebURL }, logger)))
+		awsSlot.set(newForwarder(link, "aws", func(c store.Controller) string { return c.AWSURL }, logger))
+		logger.Info("replica: another serve is the controller; serving lessons here and forwarding the rest to it", "replica", role.name)
+		go func() {
+			l := awaitLock(ctx, db, logger)
+			if l == nil {
+				return
+			}
+			began := time.Now()
+			ctlMu.Lock()
+			c, err := start.run(ctx, l)
+			ctl = c
+			ctlMu.Unlock()
+			if err != nil {
+				// Whatever stopped it (the data folder still locked by a
+				// controller that lost its database session but lives on)
+				// stops this serve too; a supervisor starts it again.
+				logger.Error("take over as controller", "err", err)
+				l.Release()
+				close(lost)
+				return
+			}
+			role.set(controllerRole)
+			logger.Info("took over as controller", "replica", role.name, "takeover_ms", time.Since(began).Milliseconds())
+			watchLock(ctx, l, lost)
+		}()
+	}
 	if awsLn != nil {
-		awsSrv = &http.Server{
-			Handler:           acct.endpoint,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		}
 		go awsSrv.Serve(awsLn)
 		logger.Info("aws endpoint serving", "url", "http://"+awsLn.Addr().String())
-		acct.listenXRay(ctx, awsLn.Addr().String())
 	}
 
-	scheme := "http"
-	if tlsConfig != nil {
-		scheme = "https"
-	}
 	logger.Info("lambdalab serving", "url", scheme+"://"+ln.Addr().String(), "data", *dataDir,
 		"engine", db.Engine(), "database", store.RedactTarget(dbTarget), "author_mode", cfg.AuthorMode,
 		"trusted_proxies", len(trusted), "base_url", *baseURL, "startup_ms", time.Since(begin).Milliseconds())
@@ -200,21 +237,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		served <- srv.Serve(ln)
 	}()
 
+	var stopErr error
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
+	case <-lost:
+		stopErr = errors.New("serve: this serve lost the controller lock (its database session ended), so another may be taking over; stopping")
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if awsSrv != nil {
-		awsSrv.Shutdown(shutdownCtx)
-	}
+	awsSrv.Shutdown(shutdownCtx)
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shut down http server: %w", err)
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve http: %w", err)
+	}
+	if stopErr != nil {
+		return stopErr
 	}
 	logger.Info("lambdalab stopped")
 	return nil

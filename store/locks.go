@@ -36,6 +36,17 @@ type Lock struct {
 // database is served from one data folder, and the folder's own file lock
 // (cloud/codepkg) already keeps a second process out.
 func (db *DB) TryLock(ctx context.Context, name string) (*Lock, error) {
+	return db.lock(ctx, name, "SELECT pg_try_advisory_lock($1)")
+}
+
+// WaitLock is TryLock that waits, for as long as ctx allows, until the
+// holder releases the lock or dies. The database wakes the waiter the
+// moment the holder's session ends, so a standby learns at once.
+func (db *DB) WaitLock(ctx context.Context, name string) (*Lock, error) {
+	return db.lock(ctx, name, "SELECT pg_advisory_lock($1) IS NOT NULL")
+}
+
+func (db *DB) lock(ctx context.Context, name, query string) (*Lock, error) {
 	l := &Lock{lost: make(chan struct{}), stop: make(chan struct{})}
 	if db.dialect != postgresDialect {
 		return l, nil
@@ -48,7 +59,7 @@ func (db *DB) TryLock(ctx context.Context, name string) (*Lock, error) {
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
 	var got bool
-	if err := c.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", l.key).Scan(&got); err != nil {
+	if err := c.QueryRowContext(ctx, query, l.key).Scan(&got); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}

@@ -140,3 +140,52 @@ func TestController(t *testing.T) {
 		t.Errorf("SetController with a NUL = %v, want ErrInvalid", err)
 	}
 }
+
+// TestWaitLock: a waiter gets the lock when the holder releases it, and
+// gives up when its context ends first.
+func TestWaitLock(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoHandles(t)
+	held, err := a.TryLock(ctx, "wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Engine() != "postgres" {
+		held.Release()
+		got, err := b.WaitLock(ctx, "wait")
+		if err != nil {
+			t.Fatalf("WaitLock on SQLite: %v", err)
+		}
+		got.Release()
+		return
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := b.WaitLock(short, "wait"); err == nil {
+		t.Fatal("WaitLock got a lock that is held")
+	}
+	type result struct {
+		l   *Lock
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		l, err := b.WaitLock(ctx, "wait")
+		done <- result{l, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("WaitLock returned while the lock was held: %v", r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	held.Release()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("WaitLock after release: %v", r.err)
+		}
+		r.l.Release()
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitLock did not return after the holder released")
+	}
+}
