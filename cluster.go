@@ -316,7 +316,9 @@ type handlerSlot struct{ h atomic.Pointer[http.Handler] }
 
 func (s *handlerSlot) set(h http.Handler) { s.h.Store(&h) }
 
-func (s *handlerSlot) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+func (s *handlerSlot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
 
 // clusterRole is what this serve is now, for /_lambdalab/cluster and logs.
 type clusterRole struct {
