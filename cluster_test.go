@@ -223,3 +223,24 @@ func TestForwarderWaitsForController(t *testing.T) {
 			len(seen.body), seen.host, seen.token, seen.peer, len(body), req.RemoteAddr)
 	}
 }
+
+// TestControllerStopsWhenItsLockIsGone: a controller whose lock session
+// ends while it runs (the database restarted, an operator ended it) may
+// have a successor already, so it stops with an error a supervisor sees.
+func TestControllerStopsWhenItsLockIsGone(t *testing.T) {
+	pgURL := storetest.PostgresURL(t)
+	s := startServe(t, t.TempDir(), "--database", pgURL)
+	if n := storetest.EndLockSessions(t, pgURL); n != 1 {
+		t.Fatalf("ended %d lock sessions, want the controller's one", n)
+	}
+	waitFor(t, 20*time.Second, "the controller to stop", func() bool {
+		resp, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
+	if err := s.stop(); err == nil || !strings.Contains(err.Error(), "lost the controller lock") {
+		t.Errorf("serve ended with %v, want the lost lock named", err)
+	}
+}

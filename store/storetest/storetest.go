@@ -446,3 +446,30 @@ func versionLess(a, b string) bool {
 	}
 	return len(va) < len(vb)
 }
+
+// EndLockSessions ends, as an operator's pg_terminate_backend would, every
+// session of the database at url that holds an advisory lock, and returns
+// how many it ended: what a lock holder sees when its database restarts.
+func EndLockSessions(t testing.TB, url string) int {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("end lock sessions: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if srv == nil {
+		t.Fatal("end lock sessions: no test PostgreSQL is running")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.exec(ctx, "SELECT 1"); err != nil { // connects the admin session
+		t.Fatalf("end lock sessions: %v", err)
+	}
+	var n int
+	if err := srv.admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+		WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`, cfg.Database).Scan(&n); err != nil {
+		t.Fatalf("end lock sessions of %s: %v", cfg.Database, err)
+	}
+	return n
+}
