@@ -68,12 +68,12 @@ type server struct {
 //
 // The sandbox is off: these tests are about the site. sandbox_main_test.go
 // starts it.
-func startServe(t *testing.T, dataDir string, extra ...string) *server {
+func startServe(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
 	return startServeEnv(t, map[string]string{"LAMBDALAB_SANDBOX": "off"}, dataDir, extra...)
 }
 
-func startServeEnv(t *testing.T, env map[string]string, dataDir string, extra ...string) *server {
+func startServeEnv(t testing.TB, env map[string]string, dataDir string, extra ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := newLogSink()
