@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"lambdalab/labs"
+	"lambdalab/store/storetest"
 )
 
 // browser is one headless Chromium tab on the site, with the test's
@@ -224,13 +225,13 @@ func labSolution(t *testing.T, lab *labs.Lab, variant, file string) string {
 // REPORT line arrive in the console, read the masked copy, and check the
 // work until every check passes. Then a burst on the concurrency lab's
 // function draws its instance timeline and concurrency chart.
-func TestBrowserS3TransformLab(t *testing.T) {
-	requireDocker(t)
+// browserLabs are the two labs the browser tests walk through.
+func browserLabs(t *testing.T) (transform, conc *labs.Lab) {
+	t.Helper()
 	_, all, err := loadCourse("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var transform, conc *labs.Lab
 	for _, l := range all {
 		switch l.ID {
 		case "s3-transform":
@@ -242,7 +243,12 @@ func TestBrowserS3TransformLab(t *testing.T) {
 	if transform == nil || conc == nil {
 		t.Fatal("the embedded labs lack s3-transform or concurrency")
 	}
-	s := startServeEnv(t, map[string]string{"LAMBDALAB_PRESTART": "1"}, t.TempDir())
+	return transform, conc
+}
+
+// waitSandbox waits until the serve's sandbox runs.
+func waitSandbox(t *testing.T, s *server) {
+	t.Helper()
 	for !strings.Contains(s.Logs.String(), "sandbox ready") {
 		select {
 		case <-s.Logs.wake:
@@ -250,6 +256,46 @@ func TestBrowserS3TransformLab(t *testing.T) {
 			t.Fatalf("the sandbox did not start:\n%s", s.Logs)
 		}
 	}
+}
+
+// TestBrowserS3TransformLab: a learner does the S3 transform lab in
+// Chromium, from sign-up to a passing check, then watches a burst in the
+// concurrency lab's monitor.
+func TestBrowserS3TransformLab(t *testing.T) {
+	requireDocker(t)
+	transform, conc := browserLabs(t)
+	s := startServeEnv(t, map[string]string{"LAMBDALAB_PRESTART": "1"}, t.TempDir())
+	waitSandbox(t, s)
+	labInBrowser(t, s, transform, conc)
+}
+
+// TestBrowserLabThroughReplica is the same learner on a replica of a
+// two-serve cluster on PostgreSQL: every workspace request, the uploads
+// and the event streams of the console and the check, and the learner's SDK
+// calls, are forwarded to the controller; the home page and lessons are
+// the replica's own.
+func TestBrowserLabThroughReplica(t *testing.T) {
+	requireDocker(t)
+	transform, conc := browserLabs(t)
+	pgURL := storetest.PostgresURL(t)
+	data := t.TempDir()
+	env := map[string]string{"LAMBDALAB_PRESTART": "1"}
+	controller := startServeEnv(t, env, data, "--database", pgURL)
+	waitSandbox(t, controller)
+	replica := startServeEnv(t, env, data, "--database", pgURL)
+	if role := clusterRoleOf(t, replica.URL); role != "replica" {
+		t.Fatalf("the second serve is %s, want replica", role)
+	}
+	labInBrowser(t, replica, transform, conc)
+	for _, want := range []string{"method=POST path=/labs/s3-transform/deploy status=303", "path=/labs/s3-transform/console status=200", "method=POST path=/labs/s3-transform/check status=303"} {
+		if !strings.Contains(controller.Logs.String(), want) {
+			t.Errorf("the controller's log has no %q: the workspace was not forwarded", want)
+		}
+	}
+}
+
+// labInBrowser is the learner's whole session on the site s.
+func labInBrowser(t *testing.T, s *server, transform, conc *labs.Lab) {
 	b := newBrowser(t, s.URL)
 
 	b.do("sign up",
