@@ -86,7 +86,7 @@ func (s controllerStart) run(parent context.Context, lock *store.Lock) (*control
 		if err := acct.startGrading(ctx, s.db, e, all, s.getenv); err != nil {
 			s.logger.Error("grading unavailable", "err", err)
 		}
-	})
+	}, acct.lambda.NoEngine)
 
 	token := newTermToken()
 	s.webSlot.set(fromReplicas(token, site.Routes()))

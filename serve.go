@@ -225,7 +225,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		logger.Info("aws endpoint serving", "url", "http://"+awsLn.Addr().String())
 	}
 
-	logger.Info("lambdalab serving", "url", scheme+"://"+ln.Addr().String(), "data", *dataDir,
+	logger.Info("lambdalab serving", "url", scheme+"://"+ln.Addr().String(), "role", role.get(), "data", *dataDir,
 		"engine", db.Engine(), "database", store.RedactTarget(dbTarget), "author_mode", cfg.AuthorMode,
 		"trusted_proxies", len(trusted), "base_url", *baseURL, "startup_ms", time.Since(begin).Milliseconds())
 	served := make(chan error, 1)
@@ -347,10 +347,11 @@ type backgroundEngine struct {
 	logger *slog.Logger
 }
 
-func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, logger *slog.Logger, ready func(*sandbox.Engine)) *backgroundEngine {
+func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, logger *slog.Logger, ready func(*sandbox.Engine), failed func(reason string)) *backgroundEngine {
 	b := &backgroundEngine{done: make(chan struct{}), logger: logger}
 	if getenv("LAMBDALAB_SANDBOX") == "off" {
 		logger.Info("sandbox off (LAMBDALAB_SANDBOX=off): lessons only, labs unavailable")
+		failed("this server runs with its sandbox off (LAMBDALAB_SANDBOX=off)")
 		close(b.done)
 		return b
 	}
@@ -361,6 +362,7 @@ func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string,
 			if ctx.Err() == nil {
 				logger.Warn("labs are unavailable: they need a running Docker engine and the runtime image; run `make deps` (or scripts/deps.sh docker) and restart lambdalab", "err", err)
 			}
+			failed("its sandbox needs a running Docker engine and the runtime image (run `make deps`, then restart lambdalab)")
 			return
 		}
 		b.engine = e

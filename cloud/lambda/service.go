@@ -47,6 +47,9 @@ type Service struct {
 	logger *slog.Logger
 
 	engine atomic.Pointer[sandbox.Engine]
+	// noEngine is why there is no engine yet, for callers who invoke
+	// before there is one; nil while it is starting.
+	noEngine atomic.Pointer[string]
 
 	xray     *xray.Service
 	samplers sync.Map // account id → *sampler
@@ -100,13 +103,24 @@ func (s *Service) Close() {
 	s.async.wait()
 }
 
+// NoEngine says the sandbox will not start (reason is for the caller: what
+// to do about it). Until it is called, or SetEngine, an invoke hears that
+// the sandbox is starting.
+func (s *Service) NoEngine(reason string) { s.noEngine.Store(&reason) }
+
 func (s *Service) eng() (*sandbox.Engine, error) {
 	e := s.engine.Load()
-	if e == nil {
-		return nil, &Error{Type: "ServiceException", Status: 500,
-			Message: "lambdalab cannot run functions yet: its sandbox needs a running Docker engine and the runtime image (run `make deps`, then restart lambdalab)"}
+	if e != nil {
+		return e, nil
 	}
-	return e, nil
+	// ServiceException is Lambda's own "try again": the SDKs and the CLI
+	// retry it, which is right while the sandbox starts (or this serve
+	// takes over from a controller that died).
+	msg := "lambdalab's sandbox is starting; try again in a moment"
+	if why := s.noEngine.Load(); why != nil {
+		msg = "lambdalab cannot run functions: " + *why
+	}
+	return nil, &Error{Type: "ServiceException", Status: 500, Message: msg}
 }
 
 // restoreConcurrency puts every stored reservation and provisioned

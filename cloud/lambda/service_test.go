@@ -354,3 +354,15 @@ func TestAddPermissionKeepsBothStringEquals(t *testing.T) {
 		}
 	}
 }
+
+// TestInvokeBeforeTheEngine: while the sandbox starts an invoke hears to
+// try again; once the sandbox is known not to start, it hears why.
+func TestInvokeBeforeTheEngine(t *testing.T) {
+	s, acct := newTestService(t)
+	createPy(t, s, acct, "early", "def handler(e, c):\n    return 1\n")
+	_, err := s.Invoke(context.Background(), acct, InvokeInput{FunctionName: "early"})
+	wantLambdaError(t, err, "ServiceException", "sandbox is starting; try again")
+	s.NoEngine("its sandbox is off")
+	_, err = s.Invoke(context.Background(), acct, InvokeInput{FunctionName: "early"})
+	wantLambdaError(t, err, "ServiceException", "cannot run functions: its sandbox is off")
+}
