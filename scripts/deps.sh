@@ -44,7 +44,9 @@ ensure_docker() {
   fi
   echo "deps: starting dockerd (log: /var/log/lambdalab-dockerd.log)"
   if command -v systemctl >/dev/null 2>&1 && systemctl start docker >/dev/null 2>&1; then :; else
-    nohup dockerd >/var/log/lambdalab-dockerd.log 2>&1 &
+    # In a session of its own: the engine outlives the shell, job or test
+    # run that started it (a killed process group took it down with it).
+    setsid nohup dockerd >/var/log/lambdalab-dockerd.log 2>&1 < /dev/null &
   fi
   for _ in $(seq 1 60); do docker_up && return 0; sleep 0.5; done
   echo "dockerd did not come up in 30 s; see /var/log/lambdalab-dockerd.log" >&2
