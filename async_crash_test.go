@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,8 +120,20 @@ type proc struct {
 // ready"). A test's end kills what is still running.
 func startProgram(t *testing.T, bin, data string, awsPort int, env ...string) *proc {
 	t.Helper()
+	p := launchServe(t, "", bin, []string{"serve", "--addr", "127.0.0.1:0", "--aws-addr", fmt.Sprintf("127.0.0.1:%d", awsPort), "--data", data}, env)
+	if !slices.Contains(env, "LAMBDALAB_SANDBOX=off") {
+		waitForSandbox(t, p, 10*time.Minute)
+	}
+	return p
+}
+
+// launchServe starts bin with args (a serve) and env, and waits for its
+// start-up lines, which give its web and AWS addresses. A test's end kills
+// what is still running; name tells serves apart in a failed test's log.
+func launchServe(t *testing.T, name, bin string, args, env []string) *proc {
+	t.Helper()
 	p := &proc{Logs: newLogSink(), exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--aws-addr", fmt.Sprintf("127.0.0.1:%d", awsPort), "--data", data)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = io.Discard, p.Logs
 	if err := p.cmd.Start(); err != nil {
@@ -133,29 +146,45 @@ func startProgram(t *testing.T, bin, data string, awsPort int, env ...string) *p
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("log of serve (pid %d):\n%s", p.cmd.Process.Pid, lastLines(p.Logs.String(), 60))
+			t.Logf("log of serve %s(pid %d):\n%s", name+" ", p.cmd.Process.Pid, lastLines(p.Logs.String(), 120))
 		}
 	})
-	sandboxOff := false
-	for _, kv := range env {
-		sandboxOff = sandboxOff || kv == "LAMBDALAB_SANDBOX=off"
-	}
 	deadline := time.After(10 * time.Minute) // a first image build takes minutes
 	for {
 		logs := p.Logs.String()
-		m, a := urlLine.FindStringSubmatch(logs), awsURLLine.FindStringSubmatch(logs)
-		if m != nil && a != nil && (sandboxOff || strings.Contains(logs, "sandbox ready")) {
-			p.URL, p.AWSURL = m[1], a[1]
+		web, aws := urlLine.FindStringSubmatch(logs), awsURLLine.FindStringSubmatch(logs)
+		if web != nil && aws != nil {
+			p.URL, p.AWSURL = web[1], aws[1]
 			return p
-		}
-		if strings.Contains(logs, "labs are unavailable") {
-			t.Fatalf("sandbox did not start:\n%s", logs)
 		}
 		select {
 		case <-p.exited:
-			t.Fatalf("serve exited during start-up: %v\n%s", p.err, logs)
+			t.Fatalf("serve %s exited during start-up: %v\n%s", name, p.err, logs)
 		case <-deadline:
-			t.Fatalf("serve not ready within 10 minutes:\n%s", logs)
+			t.Fatalf("serve %s not ready within 10 minutes:\n%s", name, logs)
+		case <-p.Logs.wake:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitForSandbox waits for p's "sandbox ready" line.
+func waitForSandbox(t *testing.T, p *proc, limit time.Duration) {
+	t.Helper()
+	deadline := time.After(limit)
+	for {
+		logs := p.Logs.String()
+		if strings.Contains(logs, "sandbox ready") {
+			return
+		}
+		if strings.Contains(logs, "labs are unavailable") || strings.Contains(logs, `msg="take over as controller"`) {
+			t.Fatalf("sandbox did not start:\n%s", lastLines(logs, 60))
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("serve exited before its sandbox was ready: %v\n%s", p.err, lastLines(logs, 60))
+		case <-deadline:
+			t.Fatalf("no sandbox ready within %v:\n%s", limit, lastLines(logs, 60))
 		case <-p.Logs.wake:
 		case <-time.After(50 * time.Millisecond):
 		}

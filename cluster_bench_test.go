@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,24 +32,12 @@ func BenchmarkClusterThroughput(b *testing.B) {
 		pg       bool
 	}{{"sqlite-1", 1, false}, {"postgres-1", 1, true}, {"postgres-2", 2, true}} {
 		b.Run(setup.name, func(b *testing.B) {
-			args := []string{}
 			data := b.TempDir()
+			args := []string{"--data", data}
 			if setup.pg {
-				args = append(args, "--database", storetest.PostgresURL(b))
+				args = []string{"--database", storetest.PostgresURL(b)}
 			}
-			userArgs := append([]string{"user", "add", "--email", "bench@example.com", "--password-stdin", "--data", data}, args...)
-			var out strings.Builder
-			if err := run(context.Background(), userArgs, func(string) string { return "" }, strings.NewReader("bench password 123\n"), io.Discard, &out); err != nil {
-				b.Fatalf("user add: %v %s", err, out.String())
-			}
-			var keysOut strings.Builder
-			if err := run(context.Background(), append([]string{"user", "keys", "--email", "bench@example.com", "--data", data}, args...), func(string) string { return "" }, strings.NewReader(""), &keysOut, io.Discard); err != nil {
-				b.Fatal(err)
-			}
-			keys := map[string]string{}
-			for _, m := range regexp.MustCompile(`export (AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)='([^']*)';`).FindAllStringSubmatch(keysOut.String(), -1) {
-				keys[m[1]] = m[2]
-			}
+			keys := userIn(b, "bench@example.com", "bench password 123", args...)
 			var serves []*server
 			for range setup.replicas {
 				serves = append(serves, startServe(b, data, args...))

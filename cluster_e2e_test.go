@@ -5,12 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -105,11 +101,11 @@ def handler(event, context):
 
 	// 4 (before 3: it must already run when the events are sent). A
 	// learner signs in through B and hands in the s3-transform lab.
-	learner := newClusterBrowser(t, b.URL)
-	if resp := learner.postForm("/login", url.Values{"email": {email}, "password": {password}}); resp.StatusCode != http.StatusSeeOther {
+	learner := newHTTPUser(t, b.URL)
+	if resp := learner.submit("/login", url.Values{"email": {email}, "password": {password}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /login through B: %d, want 303", resp.StatusCode)
 	}
-	resp := learner.postForm("/labs/s3-transform/check", url.Values{})
+	resp := learner.submit("/labs/s3-transform/check", url.Values{})
 	jobID, err := jobFromLocation(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusSeeOther || err != nil {
 		t.Fatalf("POST /labs/s3-transform/check through B: %d, Location %q; want 303 to the job", resp.StatusCode, resp.Header.Get("Location"))
@@ -236,27 +232,6 @@ def handler(event, context):
 	}
 }
 
-// clusterUser adds a user to the database at pgURL with `lambdalab user add`
-// and returns the AWS keys `lambdalab user keys` prints for them.
-func clusterUser(t *testing.T, pgURL, email, password string) map[string]string {
-	t.Helper()
-	if _, errOut, err := runCmd(t, nil, password+"\n", "user", "add", "--email", email, "--password-stdin", "--database", pgURL); err != nil {
-		t.Fatalf("user add: %v\n%s", err, errOut)
-	}
-	out, errOut, err := runCmd(t, nil, "", "user", "keys", "--email", email, "--database", pgURL)
-	if err != nil {
-		t.Fatalf("user keys: %v\n%s", err, errOut)
-	}
-	keys := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^export ([A-Z_]+)='([^']*)';$`).FindAllStringSubmatch(out, -1) {
-		keys[m[1]] = m[2]
-	}
-	if keys["AWS_ACCESS_KEY_ID"] == "" || keys["AWS_SECRET_ACCESS_KEY"] == "" {
-		t.Fatalf("user keys printed no key pair:\n%s", out)
-	}
-	return keys
-}
-
 // startClusterServe is startProgram for a member of a cluster: bin serve on
 // data and the database pgURL, both listeners on ports the system picks.
 // It waits for the start-up lines and, when sandbox is set, "sandbox ready"
@@ -264,95 +239,11 @@ func clusterUser(t *testing.T, pgURL, email, password string) map[string]string 
 // what is still running.
 func startClusterServe(t *testing.T, name, bin, data, pgURL string, sandbox bool, env ...string) *proc {
 	t.Helper()
-	p := &proc{Logs: newLogSink(), exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--aws-addr", "127.0.0.1:0", "--data", data, "--database", pgURL)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, p.Logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("log of serve %s (pid %d):\n%s", name, p.cmd.Process.Pid, lastLines(p.Logs.String(), 120))
-		}
-	})
-	deadline := time.After(10 * time.Minute) // a first image build takes minutes
-	for {
-		logs := p.Logs.String()
-		web, aws := urlLine.FindStringSubmatch(logs), awsURLLine.FindStringSubmatch(logs)
-		if web != nil && aws != nil {
-			p.URL, p.AWSURL = web[1], aws[1]
-			break
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("serve %s exited during start-up: %v\n%s", name, p.err, logs)
-		case <-deadline:
-			t.Fatalf("serve %s not ready within 10 minutes:\n%s", name, logs)
-		case <-p.Logs.wake:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	p := launchServe(t, name, bin, []string{"serve", "--addr", "127.0.0.1:0", "--aws-addr", "127.0.0.1:0", "--data", data, "--database", pgURL}, env)
 	if sandbox {
 		waitForSandbox(t, p, 10*time.Minute)
 	}
 	return p
-}
-
-// waitForSandbox waits for p's "sandbox ready" line.
-func waitForSandbox(t *testing.T, p *proc, limit time.Duration) {
-	t.Helper()
-	deadline := time.After(limit)
-	for {
-		logs := p.Logs.String()
-		if strings.Contains(logs, "sandbox ready") {
-			return
-		}
-		if strings.Contains(logs, "labs are unavailable") || strings.Contains(logs, `msg="take over as controller"`) {
-			t.Fatalf("sandbox did not start:\n%s", lastLines(logs, 60))
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("serve exited before its sandbox was ready: %v\n%s", p.err, lastLines(logs, 60))
-		case <-deadline:
-			t.Fatalf("no sandbox ready within %v:\n%s", limit, lastLines(logs, 60))
-		case <-p.Logs.wake:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// clusterStatus is a serve's answer to GET /_lambdalab/cluster.
-type clusterStatus struct{ Role, Replica, Controller string }
-
-var clusterStatusLine = regexp.MustCompile(`^role=(\w+) replica=(\S+) controller=(\S+)\n$`)
-
-func tryClusterStatus(base string) (clusterStatus, error) {
-	resp, err := http.Get(base + "/_lambdalab/cluster")
-	if err != nil {
-		return clusterStatus{}, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	m := clusterStatusLine.FindStringSubmatch(string(body))
-	if resp.StatusCode != http.StatusOK || m == nil {
-		return clusterStatus{}, fmt.Errorf("GET /_lambdalab/cluster: %d %q", resp.StatusCode, body)
-	}
-	return clusterStatus{Role: m[1], Replica: m[2], Controller: m[3]}, nil
-}
-
-func clusterStatusOf(t *testing.T, base string) clusterStatus {
-	t.Helper()
-	st, err := tryClusterStatus(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 // noRetryLambda is lambdaClient making one attempt per call: a throttle is
@@ -456,33 +347,4 @@ func jobFromLocation(loc string) (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(u.Query().Get("job"), 10, 64)
-}
-
-// clusterBrowser is a cookie-keeping client that posts forms as our pages
-// do and shows the test each redirect instead of following it.
-type clusterBrowser struct {
-	t    *testing.T
-	base string
-	c    *http.Client
-}
-
-func newClusterBrowser(t *testing.T, base string) *clusterBrowser {
-	jar, _ := cookiejar.New(nil)
-	return &clusterBrowser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: time.Minute,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-// postForm posts form to path and returns the response, its body read.
-func (b *clusterBrowser) postForm(path string, form url.Values) *http.Response {
-	b.t.Helper()
-	resp, err := b.c.PostForm(b.base+path, form)
-	if err != nil {
-		b.t.Fatalf("POST %s: %v", path, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		b.t.Fatalf("POST %s: %d\n%.800s", path, resp.StatusCode, body)
-	}
-	return resp
 }

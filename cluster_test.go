@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,20 +20,72 @@ import (
 	"lambdalab/store/storetest"
 )
 
-// clusterRoleOf is what a serve's /_lambdalab/cluster says it is.
-func clusterRoleOf(t *testing.T, base string) string {
-	t.Helper()
+// clusterStatus is a serve's answer to GET /_lambdalab/cluster.
+type clusterStatus struct{ Role, Replica, Controller string }
+
+var clusterStatusLine = regexp.MustCompile(`^role=(\w+) replica=(\S+) controller=(\S+)\n$`)
+
+func tryClusterStatus(base string) (clusterStatus, error) {
 	resp, err := http.Get(base + "/_lambdalab/cluster")
 	if err != nil {
-		return "unreachable"
+		return clusterStatus{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`^role=(\w+) replica=\S+ controller=\S+\n$`).FindStringSubmatch(string(body))
-	if m == nil {
-		t.Fatalf("/_lambdalab/cluster answered %q", body)
+	m := clusterStatusLine.FindStringSubmatch(string(body))
+	if resp.StatusCode != http.StatusOK || m == nil {
+		return clusterStatus{}, fmt.Errorf("GET /_lambdalab/cluster: %d %q", resp.StatusCode, body)
 	}
-	return m[1]
+	return clusterStatus{Role: m[1], Replica: m[2], Controller: m[3]}, nil
+}
+
+func clusterStatusOf(t *testing.T, base string) clusterStatus {
+	t.Helper()
+	st, err := tryClusterStatus(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// clusterUser adds a user to the database at pgURL with `lambdalab user add`
+// and returns the AWS keys `lambdalab user keys` prints for them.
+func clusterUser(t testing.TB, pgURL, email, password string) map[string]string {
+	t.Helper()
+	return userIn(t, email, password, "--database", pgURL)
+}
+
+// userIn adds a user with `lambdalab user add` to the database that where
+// names (--database URL or --data DIR) and returns the AWS keys `lambdalab
+// user keys` prints for them.
+func userIn(t testing.TB, email, password string, where ...string) map[string]string {
+	t.Helper()
+	if _, errOut, err := runCmd(t, nil, password+"\n", append([]string{"user", "add", "--email", email, "--password-stdin"}, where...)...); err != nil {
+		t.Fatalf("user add: %v\n%s", err, errOut)
+	}
+	out, errOut, err := runCmd(t, nil, "", append([]string{"user", "keys", "--email", email}, where...)...)
+	if err != nil {
+		t.Fatalf("user keys: %v\n%s", err, errOut)
+	}
+	keys := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^export ([A-Z_]+)='([^']*)';$`).FindAllStringSubmatch(out, -1) {
+		keys[m[1]] = m[2]
+	}
+	if keys["AWS_ACCESS_KEY_ID"] == "" || keys["AWS_SECRET_ACCESS_KEY"] == "" {
+		t.Fatalf("user keys printed no key pair:\n%s", out)
+	}
+	return keys
+}
+
+// clusterRoleOf is what a serve's /_lambdalab/cluster says it is, or
+// "unreachable".
+func clusterRoleOf(t *testing.T, base string) string {
+	t.Helper()
+	st, err := tryClusterStatus(base)
+	if err != nil {
+		return "unreachable"
+	}
+	return st.Role
 }
 
 // TestClusterReplicaForwards runs two serves on one PostgreSQL database and
@@ -42,20 +95,7 @@ func clusterRoleOf(t *testing.T, base string) string {
 func TestClusterReplicaForwards(t *testing.T) {
 	pgURL := storetest.PostgresURL(t)
 	data := t.TempDir()
-	if _, _, err := runCmd(t, nil, "cluster password 1\n", "user", "add", "--email", "member@example.com", "--password-stdin", "--database", pgURL); err != nil {
-		t.Fatalf("user add: %v", err)
-	}
-	keysOut, _, err := runCmd(t, nil, "", "user", "keys", "--email", "member@example.com", "--database", pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]string{}
-	for _, m := range regexp.MustCompile(`export (AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)='([^']*)';`).FindAllStringSubmatch(keysOut, -1) {
-		keys[m[1]] = m[2]
-	}
-	if len(keys) != 2 {
-		t.Fatalf("user keys printed no keys:\n%s", keysOut)
-	}
+	keys := clusterUser(t, pgURL, "member@example.com", "cluster password 1")
 
 	// Both believe a proxy on loopback, as replicas behind one load
 	// balancer share its address in --trusted-proxies.

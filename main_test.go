@@ -210,6 +210,24 @@ func (u *httpUser) post(path string, form url.Values) string {
 	return string(b)
 }
 
+// submit posts form to path as a page's form does and returns the response
+// without following a redirect, its body read and closed: for a test that
+// wants to see where a post sends the browser.
+func (u *httpUser) submit(path string, form url.Values) *http.Response {
+	u.t.Helper()
+	c := &http.Client{Jar: u.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(u.base+path, form)
+	if err != nil {
+		u.t.Fatalf("POST %s: %v", path, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		u.t.Fatalf("POST %s: %d\n%.800s", path, resp.StatusCode, body)
+	}
+	return resp
+}
+
 func (u *httpUser) get(path string) string {
 	u.t.Helper()
 	resp, err := u.c.Get(u.base + path)
