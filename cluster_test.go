@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -282,5 +284,51 @@ func TestControllerStopsWhenItsLockIsGone(t *testing.T) {
 	})
 	if err := s.stop(); err == nil || !strings.Contains(err.Error(), "lost the controller lock") {
 		t.Errorf("serve ended with %v, want the lost lock named", err)
+	}
+}
+
+// TestAdvertisedURL: how the other serves are told to reach this one.
+func TestAdvertisedURL(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := func(addr string) net.Listener {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln
+	}
+	loop, any := listen("127.0.0.1:0"), listen("0.0.0.0:0")
+	_, loopPort, _ := net.SplitHostPort(loop.Addr().String())
+	_, anyPort, _ := net.SplitHostPort(any.Addr().String())
+	tests := []struct {
+		flag, scheme string
+		ln           net.Listener
+		want, err    string
+	}{
+		{"", "http", loop, "http://127.0.0.1:" + loopPort, ""},
+		{"", "https", any, "https://" + net.JoinHostPort(host, anyPort), ""},
+		{"", "http", nil, "", ""}, // --aws-addr off: no endpoint to reach
+		{"http://10.0.0.5:8080/", "http", loop, "http://10.0.0.5:8080", ""},
+		{"https://class-1.internal", "http", loop, "https://class-1.internal", ""},
+		{"10.0.0.5:8080", "http", loop, "", "is not an address"},
+		{"http://10.0.0.5:8080/site", "http", loop, "", "is not an address"},
+		{"http://10.0.0.5:8080?x=1", "http", loop, "", "is not an address"},
+		{"ftp://10.0.0.5", "http", loop, "", "is not an address"},
+	}
+	for _, tt := range tests {
+		got, err := advertisedURL(tt.flag, tt.scheme, tt.ln)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("advertisedURL(%q) = %q, %v; want an error containing %q", tt.flag, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("advertisedURL(%q, %s, %v) = %q, %v; want %q", tt.flag, tt.scheme, tt.ln, got, err, tt.want)
+		}
 	}
 }
