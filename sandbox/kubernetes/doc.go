@@ -1,0 +1,70 @@
+// Package kubernetes is the Kubernetes half of a sandbox backend that runs
+// each Lambda execution environment as one Pod on a sandbox node: the Pod
+// (PodFor), its life on the API server (Cluster: create, wait until it
+// runs, read its state, resize its CPU in place, delete, sweep). It and
+// its test helper k8stest are the only packages that import client-go. It
+// does not implement
+// sandbox.Backend: that needs the node agent (`lambdalab node`, not yet
+// written), which prepares each instance's folders on its node and serves
+// the instance's Runtime API on the Unix socket there
+// (reference/scale-out.md). It knows nothing of Docker.
+//
+// # What the Pod enforces
+//
+// The container profile of sandbox/docker, as far as a Pod expresses it:
+// uid and gid 993 (runAsNonRoot), no capabilities, allowPrivilegeEscalation
+// false (no-new-privileges), the runtime's default seccomp profile, a
+// read-only root, the init binary, code, layers and socket folder mounted
+// read-only from the node, the memory limit exactly the function's memory,
+// a CPU limit in proportion to it (sandbox.NanoCPUs, resizable in place
+// through pods/resize), requests equal to limits, no service account token,
+// no service environment variables, no DNS, never restarted.
+//
+// # What Kubernetes cannot enforce, and how the node closes it
+//
+// Measured on kubelet 1.37.2 with containerd 2.4.2 (reference/scale-out.md):
+//
+//   - No network interface. Docker's NetworkMode none leaves only lo; every
+//     Pod gets an interface from the node's CNI plugin (a loopback-only CNI
+//     configuration fails: "failed to find network info for sandbox").
+//     Sandbox nodes get a CNI bridge of their own with no gateway and no
+//     masquerade, so that a Pod reaches nothing, plus a default-deny
+//     NetworkPolicy for the namespace (enforced only by a CNI plugin that
+//     implements policies; not testable here). The Runtime API does not
+//     need the network: it is the Unix socket in the read-only socket
+//     folder.
+//   - Ulimits. A Pod has no per-container rlimits (Docker sets nofile 1024
+//     and core 0). Sandbox nodes set them in containerd's base runtime
+//     spec, which applies to every container on the node. The process
+//     limit (Docker's pids limit, Lambda's 1,024) is the kubelet's
+//     podPidsLimit, also per node.
+//   - A hard /tmp size. An emptyDir's sizeLimit is enforced only by
+//     eviction, after the disk has filled. The node agent keeps the Docker
+//     backend's per-instance loop file system, a sparse file formatted as
+//     ext4 and mounted at PodInput.TmpDir, which the Pod mounts by
+//     hostPath: it fills up at its size. Its size is also requested as
+//     ephemeral-storage, so that the scheduler books the node's disk for it.
+//   - User namespaces. hostUsers: false was refused by containerd 1.6 and
+//     2.4.2 on these machines, so uid 993 in the Pod is uid 993 on the node,
+//     as under Docker: no node account may have that uid, which the node
+//     agent is to check as the Docker backend does at start-up.
+//   - Swap. Docker sets swap equal to memory (none); the kubelet gives a
+//     Guaranteed Pod no swap, and sandbox nodes run without swap anyway.
+//   - A prompt SIGKILL. Docker's Close kills at once; the kubelet gives any
+//     container at least 2 s after SIGTERM. The node agent kills the
+//     instance's processes itself when it closes one, then deletes the Pod.
+//   - A reliable OOM verdict. The kubelet reports OOMKilled from the
+//     runtime, which can miss a kill as Docker's engine can; the node agent
+//     reads the memory cgroup's oom_kill counter as the Docker backend does.
+//
+// # Names
+//
+// A Pod is named "lambdalab-<instance id>" and labelled like the Docker
+// backend's containers (lambdalab=1, lambdalab.instance, lambdalab.owner,
+// lambdalab.account, lambdalab.function, lambdalab.version). A namespace
+// belongs to one lambdalab installation; Sweep relies on it. It must admit
+// hostPath volumes, which the Pod Security "baseline" and "restricted"
+// levels forbid: the sandbox namespace must be labelled privileged
+// (pod-security.kubernetes.io/enforce), and the profile above is what
+// stands in for those levels' other checks.
+package kubernetes
