@@ -9,12 +9,13 @@ export GOFLAGS ?= -buildvcs=false
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{ i = index($$0, ": "); printf "  %-11s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }'
 
-## deps: ensure a running Docker engine, the runtime image and (for the tests) Debian's chromium, AWS CLI v2 and PostgreSQL's binaries; installs Debian packages when root
+## deps: ensure a running Docker engine, the runtime image and (for the tests) Debian's chromium, AWS CLI v2, PostgreSQL's binaries and a Kubernetes control plane (kube-apiserver and etcd built once from the module proxy, scripts/k8s-bins.sh); installs Debian packages when root
 deps:
 	@scripts/deps.sh docker
 	@scripts/deps.sh browser
 	@scripts/deps.sh awscli
 	@scripts/deps.sh postgres
+	@scripts/k8s-bins.sh >/dev/null
 	@$(GO) run . image
 
 ## generate: regenerate templ components (the generated files are committed)
@@ -44,7 +45,7 @@ run: deps build
 ## test: every test, race detector on, Docker and Chromium required; then the store and the queues built on it again on PostgreSQL (a private server the tests start)
 PG_PKGS := ./store/ ./grader/queue/ ./cloud/lambda/
 test: deps lint
-	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_REQUIRE_BROWSER=1 LAMBDALAB_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 -timeout 40m ./...
+	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_REQUIRE_BROWSER=1 LAMBDALAB_REQUIRE_POSTGRES=1 LAMBDALAB_REQUIRE_K8S=1 $(GO) test -race -count=1 -timeout 40m ./...
 	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_REQUIRE_POSTGRES=1 LAMBDALAB_TEST_DATABASE=postgres $(GO) test -race -count=1 -timeout 20m $(PG_PKGS)
 
 ## test-gvisor: the tests of every package that starts sandboxes, with the instances under gVisor (runsc; scripts/deps.sh gvisor registers it); the root package's tests start serve with their own settings and stay on runc

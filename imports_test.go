@@ -8,7 +8,8 @@ import (
 )
 
 // TestImportRules holds the package boundaries DESIGN.md draws: only
-// sandbox/docker imports the Docker SDK, only store imports database/sql, a
+// sandbox/docker imports the Docker SDK, only sandbox/kubernetes the
+// Kubernetes libraries, only store imports database/sql, a
 // parent never imports its subpackage, and the leaf packages import no other
 // lambdalab package.
 func TestImportRules(t *testing.T) {
@@ -39,6 +40,13 @@ func TestImportRules(t *testing.T) {
 		for _, imp := range p.Imports {
 			if strings.HasPrefix(imp, "github.com/docker/") && p.ImportPath != "lambdalab/sandbox/docker" {
 				t.Errorf("%s imports %s: only lambdalab/sandbox/docker may use the Docker SDK", p.ImportPath, imp)
+			}
+			// Kubernetes' client libraries are big; they stay in the
+			// backend that speaks to a cluster and its test harness, so the
+			// binary carries them only once main wires that backend.
+			if (strings.HasPrefix(imp, "k8s.io/") || strings.HasPrefix(imp, "sigs.k8s.io/")) &&
+				p.ImportPath != "lambdalab/sandbox/kubernetes" && !strings.HasPrefix(p.ImportPath, "lambdalab/sandbox/kubernetes/") {
+				t.Errorf("%s imports %s: only lambdalab/sandbox/kubernetes may use the Kubernetes libraries", p.ImportPath, imp)
 			}
 			if imp == "database/sql" && p.ImportPath != "lambdalab/store" {
 				t.Errorf("%s imports database/sql: only lambdalab/store may", p.ImportPath)
