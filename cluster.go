@@ -245,6 +245,15 @@ func newForwarder(link *controllerLink, what string, pick func(store.Controller)
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(tokenHeader) != "" {
+			// Another replica forwarded this here, so the controller's
+			// recorded address leads to a replica (a loopback address
+			// advertised across machines, say). Forwarding again would go
+			// round for ever.
+			logger.ErrorContext(r.Context(), "forwarded request reached a replica: the controller's advertised address leads here", "to", what, "path", r.URL.Path)
+			http.Error(w, "lambdalab: this request was forwarded to a replica, not the controller: the controller's advertised address (--advertise-url, --advertise-aws-url) leads to another serve", http.StatusLoopDetected)
+			return
+		}
 		// The controller keeps its own timeouts; this server's write
 		// timeout would cut the event streams it forwards.
 		http.NewResponseController(w).SetWriteDeadline(time.Time{})

@@ -332,3 +332,74 @@ func TestAdvertisedURL(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterOfThree: when the controller of three stops, one replica
+// takes over and the other forwards to the new controller; a controller
+// whose advertised address leads to a replica gets a clear refusal, not a
+// loop.
+func TestClusterOfThree(t *testing.T) {
+	pgURL := storetest.PostgresURL(t)
+	data := t.TempDir()
+	clusterUser(t, pgURL, "three@example.com", "three password 1")
+	a := startServe(t, data, "--database", pgURL)
+	b := startServe(t, data, "--database", pgURL)
+	c := startServe(t, data, "--database", pgURL)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("A:\n%s\nB:\n%s\nC:\n%s", a.Logs, b.Logs, c.Logs)
+		}
+	})
+	u := newHTTPUser(t, c.URL)
+	u.post("/login", url.Values{"email": {"three@example.com"}, "password": {"three password 1"}, "next": {"/account"}})
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "one of the replicas to take over", func() bool {
+		return clusterRoleOf(t, b.URL) == "controller" || clusterRoleOf(t, c.URL) == "controller"
+	})
+	next, other := b, c
+	if clusterRoleOf(t, c.URL) == "controller" {
+		next, other = c, b
+	}
+	if got := clusterRoleOf(t, other.URL); got != "replica" {
+		t.Fatalf("the other serve is %s, want replica", got)
+	}
+	for _, s := range []*server{b, c} {
+		u.base = s.URL
+		if page := u.get("/account"); !strings.Contains(page, `data-testid="signed-in-as">three@example.com<`) {
+			t.Errorf("the account page through %s does not sign in after the takeover", s.URL)
+		}
+	}
+	before := strings.Count(next.Logs.String(), "path=/account status=200")
+	u.base = other.URL
+	u.get("/account")
+	if after := strings.Count(next.Logs.String(), "path=/account status=200"); after != before+1 {
+		t.Errorf("the replica's /account did not reach the new controller (%d answers before, %d after)", before, after)
+	}
+
+	// The new controller now claims the replica's address: a forwarded
+	// request arrives at a replica, which refuses it instead of going round.
+	db, err := store.Open(context.Background(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cur, err := db.Controller(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.WebURL = other.URL
+	if err := db.SetController(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the replica's cached row
+	resp, err := http.Get(other.URL + "/account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusLoopDetected || !strings.Contains(string(body), "--advertise-url") {
+		t.Errorf("a request the controller's address sends back to a replica = %d %q, want 508 naming --advertise-url", resp.StatusCode, body)
+	}
+}

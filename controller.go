@@ -96,10 +96,14 @@ func (s controllerStart) run(parent context.Context, lock *store.Lock) (*control
 	}
 	here := s.here
 	here.Token, here.Since = token, time.Now()
+
 	if err := s.db.SetController(ctx, here); err != nil {
 		run.close(ctx)
 		return nil, fmt.Errorf("serve: record this serve as the controller: %w", err)
 	}
+	// Where the other serves will forward to: an address only this machine
+	// can reach (a loopback one) serves replicas on this machine only.
+	s.logger.Info("controller", "replica", here.Replica, "advertised_url", here.WebURL, "advertised_aws_url", here.AWSURL)
 	return run, nil
 }
 
