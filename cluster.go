@@ -304,7 +304,7 @@ func fromReplicas(token string, next http.Handler) http.Handler {
 			r.Header.Del(h)
 		}
 		if got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 {
-			r2 := r.Clone(r.Context())
+			r2 := r.WithContext(r.Context()) // a shallow copy: only two fields change
 			if _, _, err := net.SplitHostPort(peer); err == nil {
 				r2.RemoteAddr = peer
 			}

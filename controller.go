@@ -42,12 +42,14 @@ type controllerRun struct {
 // run starts everything a controller owns (the accounts' services, the
 // sandbox in the background, grading once it runs), puts its routes in
 // place of whatever the slots served, and records this serve as the
-// controller. lock is the controller lock, held.
+// controller. lock is the controller lock, held: the run gives it up when
+// it closes, or at once when it fails to start.
 func (s controllerStart) run(parent context.Context, lock *store.Lock) (*controllerRun, error) {
 	ctx, cancel := context.WithCancel(parent)
 	acct, err := startAccounts(ctx, s.db, s.dataDir, s.getenv, s.logger)
 	if err != nil {
 		cancel()
+		lock.Release()
 		return nil, err
 	}
 	run := &controllerRun{lock: lock, acct: acct, cancel: cancel}

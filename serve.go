@@ -101,12 +101,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if *contentDir != "" {
 			return fmt.Errorf("serve: author mode (--content) runs on a serve of its own, and another lambdalab serve is using the database %s", store.RedactTarget(dbTarget))
 		}
-		lock = nil
 		role.set(replicaRole)
 	case err != nil:
 		return fmt.Errorf("serve: %w", err)
 	default:
-		defer lock.Release() // at the latest; the running controller gives it up in order
+		defer lock.Release() // should serve end before the controller runs; Release is idempotent
 		role.set(controllerRole)
 	}
 
@@ -182,7 +181,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}()
 	if lock != nil {
 		if ctl, err = start.run(ctx, lock); err != nil {
-			lock.Release()
 			return err
 		}
 		go watchLock(ctx, lock, lost)
@@ -211,7 +209,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 				// controller that lost its database session but lives on)
 				// stops this serve too; a supervisor starts it again.
 				logger.Error("take over as controller", "err", err)
-				l.Release()
 				close(lost)
 				return
 			}
