@@ -56,9 +56,9 @@ func requireAWSCLI(t *testing.T) {
 
 // startWithSandbox runs the program in-process with its sandbox (one
 // prestarted instance) and waits until it can run functions.
-func startWithSandbox(t *testing.T, dataDir string) *server {
+func startWithSandbox(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	s := startServeEnv(t, map[string]string{"LAMBDALAB_PRESTART": "1"}, dataDir)
+	s := startServeEnv(t, map[string]string{"LAMBDALAB_PRESTART": "1"}, dataDir, extra...)
 	deadline := time.Now().Add(10 * time.Minute) // a first image build takes minutes
 	for !strings.Contains(s.Logs.String(), "sandbox ready") {
 		if strings.Contains(s.Logs.String(), "labs are unavailable") || time.Now().After(deadline) {

@@ -246,27 +246,13 @@ func browserLabs(t *testing.T) (transform, conc *labs.Lab) {
 	return transform, conc
 }
 
-// waitSandbox waits until the serve's sandbox runs.
-func waitSandbox(t *testing.T, s *server) {
-	t.Helper()
-	for !strings.Contains(s.Logs.String(), "sandbox ready") {
-		select {
-		case <-s.Logs.wake:
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("the sandbox did not start:\n%s", s.Logs)
-		}
-	}
-}
-
 // TestBrowserS3TransformLab: a learner does the S3 transform lab in
 // Chromium, from sign-up to a passing check, then watches a burst in the
 // concurrency lab's monitor.
 func TestBrowserS3TransformLab(t *testing.T) {
 	requireDocker(t)
 	transform, conc := browserLabs(t)
-	s := startServeEnv(t, map[string]string{"LAMBDALAB_PRESTART": "1"}, t.TempDir())
-	waitSandbox(t, s)
-	labInBrowser(t, s, transform, conc)
+	labInBrowser(t, startWithSandbox(t, t.TempDir()), transform, conc)
 }
 
 // TestBrowserLabThroughReplica is the same learner on a replica of a
@@ -279,10 +265,8 @@ func TestBrowserLabThroughReplica(t *testing.T) {
 	transform, conc := browserLabs(t)
 	pgURL := storetest.PostgresURL(t)
 	data := t.TempDir()
-	env := map[string]string{"LAMBDALAB_PRESTART": "1"}
-	controller := startServeEnv(t, env, data, "--database", pgURL)
-	waitSandbox(t, controller)
-	replica := startServeEnv(t, env, data, "--database", pgURL)
+	controller := startWithSandbox(t, data, "--database", pgURL)
+	replica := startServeEnv(t, map[string]string{"LAMBDALAB_PRESTART": "1"}, data, "--database", pgURL)
 	if role := clusterRoleOf(t, replica.URL); role != "replica" {
 		t.Fatalf("the second serve is %s, want replica", role)
 	}

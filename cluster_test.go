@@ -157,7 +157,8 @@ func TestClusterReplicaForwards(t *testing.T) {
 	}
 	get(b.URL, "/account?via=lb", map[string]string{"X-Forwarded-For": "198.51.100.7"})
 	get(a.URL, "/account?forged=1", map[string]string{tokenHeader: "guess", peerHeader: "203.0.113.9:1", "X-Forwarded-For": ""})
-	waitForLog(t, a.Logs, regexp.MustCompile(`path=/account status=\d+ .*client=198.51.100.7`), "the forwarded client's address in the controller's log")
+	forwarded := regexp.MustCompile(`path=/account status=\d+ .*client=198.51.100.7`)
+	waitFor(t, 10*time.Second, "the forwarded client's address in the controller's log", func() bool { return forwarded.MatchString(a.Logs.String()) })
 	if strings.Contains(a.Logs.String(), "203.0.113.9") {
 		t.Errorf("the controller believed a client's own %s header", peerHeader)
 	}
@@ -206,18 +207,6 @@ func TestClusterReplicaForwards(t *testing.T) {
 	}
 	if !strings.Contains(b.Logs.String(), `msg="took over as controller"`) {
 		t.Errorf("the replica did not log its takeover")
-	}
-}
-
-// waitForLog waits until the log matches re.
-func waitForLog(t *testing.T, logs *logSink, re *regexp.Regexp, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !re.MatchString(logs.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 10s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

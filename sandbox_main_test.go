@@ -28,14 +28,7 @@ func requireDockerB(t testing.TB) {
 // must come up beside the site and say which runtime isolates instances.
 func TestServeStartsSandbox(t *testing.T) {
 	requireDocker(t)
-	s := startServeEnv(t, map[string]string{"LAMBDALAB_PRESTART": "1"}, t.TempDir())
-	deadline := time.Now().Add(10 * time.Minute) // a first image build takes minutes
-	for !strings.Contains(s.Logs.String(), "sandbox ready") {
-		if strings.Contains(s.Logs.String(), "labs are unavailable") || time.Now().After(deadline) {
-			t.Fatalf("sandbox did not start:\n%s", s.Logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := startWithSandbox(t, t.TempDir())
 	if !strings.Contains(s.Logs.String(), "isolation=") {
 		t.Errorf("start-up does not say which runtime isolates the sandboxes:\n%s", s.Logs)
 	}

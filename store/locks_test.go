@@ -102,6 +102,9 @@ func TestTryLockDiesWithItsHolder(t *testing.T) {
 func TestLockNotLostWhileHeld(t *testing.T) {
 	ctx := context.Background()
 	a, _ := twoHandles(t)
+	if a.Engine() != "postgres" {
+		t.Skip("a SQLite lock has no session to check; runs in the PostgreSQL pass")
+	}
 	held, err := a.TryLock(ctx, "quiet")
 	if err != nil {
 		t.Fatal(err)

@@ -297,11 +297,12 @@ func TestLambdaSegments(t *testing.T) {
 	}
 }
 
-func TestListenUDP(t *testing.T) {
-	s, db := newService(t, Config{})
-	acct := newAccount(t, db)
+// hostUDP is a client of s's daemon port for host tools, listening until
+// the test ends.
+func hostUDP(t *testing.T, s *Service) net.Conn {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	addr, err := s.ListenUDP(ctx, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +311,14 @@ func TestListenUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestListenUDP(t *testing.T) {
+	s, db := newService(t, Config{})
+	acct := newAccount(t, db)
+	c := hostUDP(t, s)
 	named := strings.Replace(hostSegment, "111122223333", acct, 1)
 	unnamed := header + `{"trace_id":"` + fxTrace + `","id":"defdfd9912dc5a56","start_time":1,"end_time":2,"name":"n"}`
 	unknown := strings.Replace(hostSegment, "defdfd9912dc5a56", "defdfd9912dc5a57", 1) // names 111122223333, no such account

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -148,17 +147,7 @@ func TestDaemonRefusesText(t *testing.T) {
 	}
 
 	// The host's UDP port: the document names its account.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr, err := s.ListenUDP(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("udp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := hostUDP(t, s)
 	const hostNul, hostGood = "1-66581a80-000000000000000000000021", "1-66581a80-000000000000000000000022"
 	aws := `"aws":{"account_id":"` + acct + `"},`
 	c.Write([]byte(header + nulDoc(hostNul, aws+`"name":"n","origin":"AWS::EC2::\u0000"`)))
