@@ -39,14 +39,10 @@ func NewCluster(client corev1client.CoreV1Interface, namespace string) *Cluster 
 	}
 }
 
-// Namespace is the namespace the Cluster's Pods live in.
-func (c *Cluster) Namespace() string { return c.namespace }
-
-// Create submits pod (from PodFor) in the Cluster's namespace.
+// Create submits pod (from PodFor) in the Cluster's namespace, which it
+// writes into pod.
 func (c *Cluster) Create(ctx context.Context, pod *corev1.Pod) error {
-	if pod.Namespace != "" && pod.Namespace != c.namespace {
-		return fmt.Errorf("create pod %s: it names namespace %q, the cluster's is %q", pod.Name, pod.Namespace, c.namespace)
-	}
+	pod.Namespace = c.namespace
 	if _, err := c.pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create pod %s: %w", pod.Name, err)
 	}
@@ -216,12 +212,12 @@ func (c *Cluster) Delete(ctx context.Context, name string) error {
 }
 
 // Sweep deletes the instance Pods that no live lambdalab process runs and
-// returns their names. owner is this process's PodInput.Owner. The rule is
-// the Docker backend's Sweep: a Pod of owner that this Cluster created
-// lives on; one of owner that it did not create was left by an earlier run
-// under the same owner, and goes; one of any other owner goes too. That
-// last is where Docker asks whether the owner's process is alive; here it
-// is known: in a namespace only the holder of lambdalab's controller lock
+// returns their names. owner is this process's PodInput.Owner. A Pod of
+// owner that this Cluster created lives on; one of owner that it did not
+// create was left by an earlier run under the same owner, and goes; one of
+// any other owner goes too. That last differs from the Docker backend's
+// Sweep, which keeps a live neighbour's containers: here none can be live,
+// because in a namespace only the holder of lambdalab's controller lock
 // (cluster.go in package main) runs instances, so any other owner is dead
 // or has lost the lock and must stop. A second lambdalab installation
 // therefore needs a namespace of its own. Pods without the lambdalab label,

@@ -62,7 +62,7 @@ func testInput(ns, owner string) PodInput {
 	id := newID()
 	dir := "/var/lib/lambdalab/instances/" + id
 	return PodInput{
-		InstanceID: id, Namespace: ns, Image: "lambdalab/runtime:test", Node: "sandbox-1",
+		InstanceID: id, Image: "lambdalab/runtime:test", Node: "sandbox-1",
 		MemoryMB: 128, EphemeralMB: 1024,
 		InitBinary: "/var/lib/lambdalab/lambdalab-init", SocketDir: dir + "/sock", CodeDir: dir + "/task",
 		LayersDir: dir + "/opt", TmpDir: dir + "/tmp",

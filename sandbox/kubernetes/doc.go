@@ -22,7 +22,9 @@
 //
 // # What Kubernetes cannot enforce, and how the node closes it
 //
-// Measured on kubelet 1.37.2 with containerd 2.4.2 (reference/scale-out.md):
+// The first four were measured on kubelet 1.37.2 with containerd 2.4.2
+// (reference/scale-out.md); the last three are read from the kubelet's
+// source and the Docker backend's, not measured here:
 //
 //   - No network interface. Docker's NetworkMode none leaves only lo; every
 //     Pod gets an interface from the node's CNI plugin (a loopback-only CNI

@@ -61,7 +61,6 @@ type PodInput struct {
 	// InstanceID is the instance's id (16 hex digits, as the Docker backend
 	// makes them); the Pod is named PodName(InstanceID).
 	InstanceID string
-	Namespace  string
 	// Image is the runtime image (`lambdalab image`), present on the node:
 	// it is never pulled when there.
 	Image string
@@ -172,7 +171,6 @@ func PodFor(in PodInput) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        PodName(in.InstanceID),
-			Namespace:   in.Namespace,
 			Labels:      labels,
 			Annotations: annotations,
 		},

@@ -23,9 +23,11 @@ var (
 	ErrUnschedulable = errors.New("no sandbox node has room for the instance")
 	// ErrImagePull: the node cannot get the runtime image.
 	ErrImagePull = errors.New("the sandbox node cannot pull the runtime image")
-	// ErrStartFailed: the node's container runtime could not create or
-	// start the container. (A missing host folder is not seen here: the
-	// Pod stays Pending, the reason only in the node's events.)
+	// ErrStartFailed: the Pod failed without its container running: the
+	// node's container runtime could not create or start it, the node
+	// refused the Pod for a reason other than room, or the node was lost
+	// (phase Unknown). (A missing host folder is not seen here: the Pod
+	// stays Pending, the reason only in the node's events.)
 	ErrStartFailed = errors.New("the sandbox node could not start the instance's container")
 	// ErrEvicted: the node evicted the Pod (it ran short of memory or disk).
 	ErrEvicted = errors.New("the sandbox node evicted the instance")
@@ -191,7 +193,7 @@ func statusOf(p *corev1.Pod) PodStatus {
 			case startFailReasons[w.Reason]:
 				st.State = StateFailed
 			}
-			if st.State != StatePending || w.Reason != "" {
+			if w.Reason != "" {
 				st.Reason, st.Message = w.Reason, w.Message
 			}
 			if st.State != StatePending {

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +49,7 @@ const (
 )
 
 // fix is what to run when the machine has no control plane binaries.
-const fix = "build them once (7 to 15 minutes on 2 cores) with scripts/k8s-bins.sh"
+const fix = "build them once (7 to 13 minutes on 2 cores) with scripts/k8s-bins.sh"
 
 var (
 	mu      sync.Mutex // guards cp, cpErr and noBins
@@ -251,7 +252,7 @@ func startIn(dir, apiserverBin, etcdBin string) (*controlPlane, error) {
 	}
 	env := &envtest.Environment{
 		ControlPlane: envtest.ControlPlane{APIServer: apiserver, Etcd: etcd},
-		// Each component got 3.5 s here when idle; the default 20 s is too
+		// The whole control plane started in 3.5 s here when idle; the default 20 s is too
 		// tight for a 2-core machine that is also building or running Docker.
 		ControlPlaneStartTimeout: 60 * time.Second,
 		ControlPlaneStopTimeout:  20 * time.Second,
@@ -408,7 +409,7 @@ func (c *controlPlane) deleteNamespace(ctx context.Context, name string) error {
 			return err
 		}
 		for _, r := range list.APIResources {
-			if !hasVerb(r.Verbs, "deletecollection") {
+			if !slices.Contains(r.Verbs, "deletecollection") {
 				continue
 			}
 			res := c.dynamic.Resource(gv.WithResource(r.Name)).Namespace(name)
@@ -437,15 +438,6 @@ func (c *controlPlane) deleteNamespace(ctx context.Context, name string) error {
 		return err
 	}
 	return nil
-}
-
-func hasVerb(verbs metav1.Verbs, verb string) bool {
-	for _, v := range verbs {
-		if v == verb {
-			return true
-		}
-	}
-	return false
 }
 
 // tempParent is where the control plane's folder goes: /dev/shm when it is a
