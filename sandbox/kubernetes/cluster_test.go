@@ -62,7 +62,7 @@ func testInput(ns, owner string) PodInput {
 	id := newID()
 	dir := "/var/lib/lambdalab/instances/" + id
 	return PodInput{
-		InstanceID: id, Image: "lambdalab/runtime:test", Node: "sandbox-1",
+		InstanceID: id, Image: "lambdalab/runtime:test",
 		MemoryMB: 128, EphemeralMB: 1024,
 		InitBinary: "/var/lib/lambdalab/lambdalab-init", SocketDir: dir + "/sock", CodeDir: dir + "/task",
 		LayersDir: dir + "/opt", TmpDir: dir + "/tmp",
@@ -77,15 +77,6 @@ func (e testEnv) create(t *testing.T, in PodInput) *corev1.Pod {
 		t.Fatalf("Create: %v", err)
 	}
 	return pod
-}
-
-// bind does the scheduler's part: it places the Pod on node.
-func (e testEnv) bind(t *testing.T, name, node string) {
-	t.Helper()
-	b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: name}, Target: corev1.ObjectReference{Kind: "Node", Name: node}}
-	if err := e.pods.Bind(testCtx(t), b, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("bind %s to %s: %v", name, node, err)
-	}
 }
 
 // setStatus does the kubelet's (or the scheduler's) part: it writes the
@@ -220,6 +211,7 @@ func TestPodAccepted(t *testing.T) {
 	e := newEnv(t)
 	ctx := testCtx(t)
 	in := testInput(e.ns, "4242@boot")
+	in.Node = "sandbox-1"
 	e.create(t, in)
 	got, err := e.pods.Get(ctx, PodName(in.InstanceID), metav1.GetOptions{})
 	if err != nil {
@@ -252,8 +244,7 @@ func TestPodAccepted(t *testing.T) {
 		{"imagePullPolicy IfNotPresent", c.ImagePullPolicy == corev1.PullIfNotPresent},
 		{"command is the init", slices.Equal(c.Command, []string{initPath})},
 		{"resize CPU NotRequired", slices.Contains(c.ResizePolicy, corev1.ContainerResizePolicy{ResourceName: corev1.ResourceCPU, RestartPolicy: corev1.NotRequired})},
-		{"placed on sandbox-1 only", s.Affinity != nil && s.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchFields[0].Values[0] == "sandbox-1"},
-		{"not bound by the spec", s.NodeName == ""},
+		{"bound to sandbox-1", s.NodeName == "sandbox-1" && s.Affinity == nil},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -389,10 +380,11 @@ func TestWaitRunning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pod := e.create(t, testInput(e.ns, "o"))
+			in := testInput(e.ns, "o")
 			if tt.bind {
-				e.bind(t, pod.Name, "sandbox-1")
+				in.Node = "sandbox-1"
 			}
+			pod := e.create(t, in)
 			out := e.waitInBackground(t, pod.Name)
 			for i, change := range tt.changes {
 				e.setStatus(t, pod.Name, change)
@@ -429,7 +421,6 @@ func TestWaitRunning(t *testing.T) {
 
 	t.Run("already running", func(t *testing.T) {
 		pod := e.create(t, testInput(e.ns, "o"))
-		e.bind(t, pod.Name, "sandbox-1")
 		e.setStatus(t, pod.Name, running)
 		st, err := e.c.WaitRunning(testCtx(t), pod.Name)
 		if err != nil || st.State != StateRunning {
@@ -456,9 +447,12 @@ func TestWaitRunningDeleted(t *testing.T) {
 	for _, bound := range []bool{false, true} {
 		name := map[bool]string{false: "unscheduled", true: "on a node"}[bound]
 		t.Run(name, func(t *testing.T) {
-			pod := e.create(t, testInput(e.ns, "o"))
+			in := testInput(e.ns, "o")
 			if bound {
-				e.bind(t, pod.Name, "sandbox-1")
+				in.Node = "sandbox-1"
+			}
+			pod := e.create(t, in)
+			if bound {
 				e.setStatus(t, pod.Name, creating)
 			}
 			out := e.waitInBackground(t, pod.Name)
@@ -487,7 +481,6 @@ func TestResizeCPU(t *testing.T) {
 		in := testInput(e.ns, "o")
 		in.Node = node
 		pod := e.create(t, in)
-		e.bind(t, pod.Name, node)
 		e.setStatus(t, pod.Name, status)
 		return pod
 	}
@@ -539,8 +532,9 @@ func TestResizeCPU(t *testing.T) {
 		}
 	})
 	t.Run("on a node that is not registered", func(t *testing.T) {
-		p := e.create(t, testInput(e.ns, "o"))
-		e.bind(t, p.Name, "sandbox-unregistered")
+		in := testInput(e.ns, "o")
+		in.Node = "sandbox-unregistered"
+		p := e.create(t, in)
 		e.setStatus(t, p.Name, running)
 		err := e.c.ResizeCPU(ctx, p.Name, 1e9)
 		if !apierrors.IsForbidden(err) || errors.Is(err, sandbox.ErrCapacity) {
@@ -558,7 +552,7 @@ func TestResizeCPU(t *testing.T) {
 		}
 	})
 	t.Run("before placement", func(t *testing.T) {
-		p := e.create(t, testInput(e.ns, "o"))
+		p := e.create(t, testInput(e.ns, "o")) // no node: a scheduler's to place
 		if err := e.c.ResizeCPU(ctx, p.Name, sandbox.NanoCPUs(1769)); err != nil {
 			t.Errorf("ResizeCPU of a Pending Pod: %v, want it taken (the scheduler then places the new size)", err)
 		}

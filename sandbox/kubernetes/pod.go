@@ -64,10 +64,8 @@ type PodInput struct {
 	// Image is the runtime image (`lambdalab image`), present on the node:
 	// it is never pulled when there.
 	Image string
-	// Node is the sandbox node whose agent prepared the folders below. The
-	// Pod may run on no other node, but the scheduler still checks that the
-	// node has room (an unschedulable Pod is how "no room" is told). Empty
-	// leaves the node to the scheduler.
+	// Node is the sandbox node whose agent prepared the folders below: the
+	// Pod's spec.nodeName. Empty leaves the node to the scheduler.
 	Node string
 
 	// MemoryMB is the function's memory (128 to 10,240, which the sandbox
@@ -149,23 +147,6 @@ func PodFor(in PodInput) *corev1.Pod {
 		annotations[kv[0]] = kv[1]
 	}
 
-	var affinity *corev1.Affinity
-	if in.Node != "" {
-		// A node selector on the node's name, as DaemonSets place their
-		// Pods, rather than spec.nodeName: nodeName skips the scheduler, and
-		// a node without room would then fail the Pod at admission instead
-		// of leaving it Pending with the scheduler's reason.
-		affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
-				NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-					MatchFields: []corev1.NodeSelectorRequirement{{
-						Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{in.Node},
-					}},
-				}},
-			},
-		}}
-	}
-
 	hostDir := corev1.HostPathDirectory // the node agent made it; never an empty stand-in
 	hostFile := corev1.HostPathFile
 	return &corev1.Pod{
@@ -186,7 +167,12 @@ func PodFor(in PodInput) *corev1.Pod {
 			// search domains name the cluster's services.
 			DNSPolicy: corev1.DNSNone,
 			DNSConfig: &corev1.PodDNSConfig{Nameservers: []string{"127.0.0.1"}},
-			Affinity:  affinity,
+			// Bound to the node outright: the agent made the folders there, so
+			// no other node can run it, and the kubelet's admission refuses a
+			// node without room at once (OutOfcpu, read as ErrUnschedulable)
+			// where a scheduler would leave it Pending. Sandbox namespaces then
+			// need no scheduler at all.
+			NodeName: in.Node,
 			Containers: []corev1.Container{{
 				Name:            containerName,
 				Image:           in.Image,
