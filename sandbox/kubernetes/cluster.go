@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -40,12 +41,15 @@ func NewCluster(client corev1client.CoreV1Interface, namespace string) *Cluster 
 }
 
 // Create submits pod (from PodFor) in the Cluster's namespace, which it
-// writes into pod.
+// writes into pod, with the UID the API server gave it (the node agent
+// finds the Pod's cgroup by it).
 func (c *Cluster) Create(ctx context.Context, pod *corev1.Pod) error {
 	pod.Namespace = c.namespace
-	if _, err := c.pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	made, err := c.pods.Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
 		return fmt.Errorf("create pod %s: %w", pod.Name, err)
 	}
+	pod.UID = made.UID
 	c.mu.Lock()
 	c.created[pod.Name] = true
 	c.mu.Unlock()
@@ -69,6 +73,26 @@ func (c *Cluster) Status(ctx context.Context, name string) (PodStatus, error) {
 // caller's deadline bounds the wait: a Pod whose host folder is missing
 // stays Pending, with the reason in the node's events, not in the Pod.
 func (c *Cluster) WaitRunning(ctx context.Context, name string) (PodStatus, error) {
+	return c.wait(ctx, name, func(st PodStatus) (bool, error) { return st.waitErr(name) })
+}
+
+// WaitEnded waits, on a watch of the Pod, until its container has ended
+// or the Pod is being deleted or gone, and returns its last status: how a
+// runtime that dies while bound is told to the node agent. Only ctx's end
+// is an error.
+func (c *Cluster) WaitEnded(ctx context.Context, name string) (PodStatus, error) {
+	st, err := c.wait(ctx, name, func(st PodStatus) (bool, error) {
+		return st.Deleting || (st.State != StatePending && st.State != StateRunning), nil
+	})
+	if errors.Is(err, ErrPodGone) {
+		st.Deleting = true
+		return st, nil
+	}
+	return st, err
+}
+
+// wait follows the Pod until decide says done, and returns decide's error.
+func (c *Cluster) wait(ctx context.Context, name string, decide func(PodStatus) (bool, error)) (PodStatus, error) {
 	var st PodStatus
 	rv := ""
 	for {
@@ -78,7 +102,7 @@ func (c *Cluster) WaitRunning(ctx context.Context, name string) (PodStatus, erro
 				return st, podErr("wait for", name, err)
 			}
 			st, rv = statusOf(pod), pod.ResourceVersion
-			if done, err := st.waitErr(name); done {
+			if done, err := decide(st); done {
 				return st, err
 			}
 		}
@@ -102,7 +126,7 @@ func (c *Cluster) WaitRunning(ctx context.Context, name string) (PodStatus, erro
 		}
 		began := time.Now()
 		var done bool
-		st, rv, done, err = c.follow(ctx, w, name, st, rv)
+		st, rv, done, err = c.follow(ctx, w, name, st, rv, decide)
 		w.Stop()
 		if done {
 			return st, err
@@ -121,7 +145,7 @@ func (c *Cluster) WaitRunning(ctx context.Context, name string) (PodStatus, erro
 
 // follow reads one watch until the Pod's wait is decided (done) or the
 // watch ends, and returns the last status and resource version seen.
-func (c *Cluster) follow(ctx context.Context, w watch.Interface, name string, st PodStatus, rv string) (PodStatus, string, bool, error) {
+func (c *Cluster) follow(ctx context.Context, w watch.Interface, name string, st PodStatus, rv string, decide func(PodStatus) (bool, error)) (PodStatus, string, bool, error) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -150,7 +174,7 @@ func (c *Cluster) follow(ctx context.Context, w watch.Interface, name string, st
 				}
 				rv = pod.ResourceVersion
 				st = statusOf(pod)
-				if done, err := st.waitErr(name); done {
+				if done, err := decide(st); done {
 					return st, rv, true, err
 				}
 			}
@@ -169,25 +193,34 @@ func (c *Cluster) follow(ctx context.Context, w watch.Interface, name string, st
 // allocate is refused, with an error wrapping sandbox.ErrCapacity.
 func (c *Cluster) ResizeCPU(ctx context.Context, name string, nanoCPUs int64) error {
 	q := cpuQuantity(nanoCPUs)
+	return c.resize(ctx, name, map[string]string{"cpu": q.String()})
+}
+
+// Resize sets memory and CPU together, as ResizeCPU sets the CPU: how an
+// instance started at the unbound size takes its function's.
+func (c *Cluster) Resize(ctx context.Context, name string, memoryMB int, nanoCPUs int64) error {
+	mem := resource.NewQuantity(int64(memoryMB)<<20, resource.BinarySI)
+	q := cpuQuantity(nanoCPUs)
+	return c.resize(ctx, name, map[string]string{"cpu": q.String(), "memory": mem.String()})
+}
+
+func (c *Cluster) resize(ctx context.Context, name string, to map[string]string) error {
 	// A strategic merge patch matches the container by name: one request,
 	// and no resourceVersion to lose to the kubelet's status writes.
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
-		"name": containerName,
-		"resources": map[string]any{
-			"requests": map[string]string{"cpu": q.String()},
-			"limits":   map[string]string{"cpu": q.String()},
-		},
+		"name":      containerName,
+		"resources": map[string]any{"requests": to, "limits": to},
 	}}}})
 	if err != nil {
-		return fmt.Errorf("resize cpu of pod %s: %w", name, err)
+		return fmt.Errorf("resize pod %s: %w", name, err)
 	}
 	if _, err := c.pods.Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "resize"); err != nil {
 		// The API server's PodResizeValidator admission refuses a resize
 		// of a placed Pod beyond its node's allocatable CPU or memory.
 		if apierrors.HasStatusCause(err, nodeCapacityCause) {
-			return fmt.Errorf("resize cpu of pod %s to %s: %w (%w)", name, q.String(), sandbox.ErrCapacity, err)
+			return fmt.Errorf("resize pod %s to %v: %w (%w)", name, to, sandbox.ErrCapacity, err)
 		}
-		return podErr("resize cpu of", name, err)
+		return podErr("resize", name, err)
 	}
 	return nil
 }

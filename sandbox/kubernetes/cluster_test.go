@@ -2,8 +2,6 @@ package kubernetes
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -50,12 +48,6 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func testInput(ns, owner string) PodInput {
@@ -175,20 +167,27 @@ type waitResult struct {
 // open.
 func (e testEnv) waitInBackground(t *testing.T, name string) <-chan waitResult {
 	t.Helper()
+	return e.waitWith(t, name, (*Cluster).WaitRunning)
+}
+
+// waitWith runs one of the Cluster's waits (WaitRunning, WaitEnded) in
+// the background, once it is watching.
+func (e testEnv) waitWith(t *testing.T, name string, wait func(*Cluster, context.Context, string) (PodStatus, error)) <-chan waitResult {
+	t.Helper()
 	spy := &watchSpy{PodInterface: e.c.pods, watched: make(chan struct{})}
 	c := &Cluster{pods: spy, namespace: e.ns, created: map[string]bool{}}
 	out := make(chan waitResult, 1)
 	ctx := testCtx(t)
 	go func() {
-		st, err := c.WaitRunning(ctx, name)
+		st, err := wait(c, ctx, name)
 		out <- waitResult{st, err}
 	}()
 	select {
 	case <-spy.watched:
 	case r := <-out:
-		t.Fatalf("WaitRunning returned before watching: %+v, %v", r.st, r.err)
+		t.Fatalf("wait returned before watching: %+v, %v", r.st, r.err)
 	case <-ctx.Done():
-		t.Fatal("WaitRunning never watched")
+		t.Fatal("wait never watched")
 	}
 	return out
 }
@@ -199,7 +198,7 @@ func receive(t *testing.T, out <-chan waitResult) waitResult {
 	case r := <-out:
 		return r
 	case <-time.After(30 * time.Second):
-		t.Fatal("WaitRunning did not return within 30 s of the change")
+		t.Fatal("the wait did not return within 30 s of the change")
 		return waitResult{}
 	}
 }
@@ -562,6 +561,83 @@ func TestResizeCPU(t *testing.T) {
 			t.Errorf("ResizeCPU of a missing Pod: %v, want ErrPodGone", err)
 		}
 	})
+}
+
+// WaitEnded returns when a running container ends (with how it ended) or
+// its Pod goes, and not on changes that leave it running.
+func TestWaitEnded(t *testing.T) {
+	e := newEnv(t)
+	placedRunning := func(t *testing.T) *corev1.Pod {
+		in := testInput(e.ns, "o")
+		in.Node = "sandbox-1"
+		pod := e.create(t, in)
+		e.setStatus(t, pod.Name, running)
+		return pod
+	}
+	t.Run("exit", func(t *testing.T) {
+		pod := placedRunning(t)
+		out := e.waitWith(t, pod.Name, (*Cluster).WaitEnded)
+		e.setStatus(t, pod.Name, func(p *corev1.Pod) {
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
+		})
+		select {
+		case r := <-out:
+			t.Fatalf("WaitEnded returned on a change that left the container running: %+v, %v", r.st, r.err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		e.setStatus(t, pod.Name, oomKilled)
+		r := receive(t, out)
+		if r.err != nil || r.st.State != StateExited || !r.st.OOMKilled || r.st.Exit() != "signal: killed" {
+			t.Errorf("WaitEnded after an OOM kill = %+v (%s), %v; want exited, OOMKilled, signal: killed", r.st, r.st.Exit(), r.err)
+		}
+	})
+	t.Run("deleted", func(t *testing.T) {
+		pod := placedRunning(t)
+		out := e.waitWith(t, pod.Name, (*Cluster).WaitEnded)
+		if err := e.c.Delete(testCtx(t), pod.Name); err != nil {
+			t.Fatal(err)
+		}
+		if r := receive(t, out); r.err != nil || !r.st.Deleting {
+			t.Errorf("WaitEnded after Delete = %+v, %v; want Deleting and no error", r.st, r.err)
+		}
+	})
+	t.Run("stopped", func(t *testing.T) {
+		pod := placedRunning(t)
+		ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+		defer cancel()
+		if st, err := e.c.WaitEnded(ctx, pod.Name); !errors.Is(err, context.DeadlineExceeded) || st.State != StateRunning {
+			t.Errorf("WaitEnded past its deadline = %+v, %v; want running and DeadlineExceeded", st, err)
+		}
+	})
+}
+
+// Resize moves memory and CPU together, as an unbound instance takes its
+// function's size.
+func TestResize(t *testing.T) {
+	e := newEnv(t)
+	ctx := testCtx(t)
+	in := testInput(e.ns, "o")
+	in.MemoryMB, in.NanoCPUs = 1024, sandbox.NanoCPUs(1024)
+	in.Node = e.node(t, "2", "4Gi")
+	pod := e.create(t, in)
+	e.setStatus(t, pod.Name, running)
+	if err := e.c.Resize(ctx, pod.Name, 256, sandbox.NanoCPUs(1024)); err != nil {
+		t.Fatalf("Resize: %v", err)
+	}
+	p, err := e.pods.Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := p.Spec.Containers[0].Resources.Limits
+	if q := lim[corev1.ResourceMemory]; q.Cmp(resource.MustParse("256Mi")) != 0 {
+		t.Errorf("memory limit after Resize %s, want 256Mi", q.String())
+	}
+	if q := lim[corev1.ResourceCPU]; q.Cmp(*resource.NewMilliQuantity(milliCPU(sandbox.NanoCPUs(1024)), resource.DecimalSI)) != 0 {
+		t.Errorf("cpu limit after Resize %s, want %dm still", q.String(), milliCPU(sandbox.NanoCPUs(1024)))
+	}
+	if err := e.c.Resize(ctx, pod.Name, 8192, sandbox.NanoCPUs(1024)); !errors.Is(err, sandbox.ErrCapacity) {
+		t.Errorf("Resize past the node's 4Gi: %v, want sandbox.ErrCapacity", err)
+	}
 }
 
 func TestDelete(t *testing.T) {

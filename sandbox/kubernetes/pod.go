@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -101,6 +102,13 @@ type PodInput struct {
 	AccountID string
 	Function  string
 	Version   string
+}
+
+// newID makes an instance id: 16 hex digits, as the Docker backend's.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // PodName is the name of an instance's Pod: the Docker backend's container
