@@ -7,13 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -29,6 +27,8 @@ import (
 	"github.com/docker/docker/client"
 
 	"lambdalab/sandbox"
+	"lambdalab/sandbox/cgroupv1"
+	"lambdalab/sandbox/instdir"
 	"lambdalab/sandbox/runtimeapi"
 )
 
@@ -130,7 +130,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	// Each instance's sockets live at DataDir/instances/<16 hex>/sock/NAME,
 	// and a Unix socket path may hold at most 107 bytes: refuse a data
 	// directory that would make every instance fail to start later.
-	if longest := len(filepath.Join(dataDir, "instances", strings.Repeat("0", 16), "sock", "runtime.sock")); longest > 107 {
+	if longest := len(filepath.Join(dataDir, "instances", strings.Repeat("0", 16), instdir.SockDir, "runtime.sock")); longest > 107 {
 		return nil, fmt.Errorf("docker backend: data directory %s is too long for the instances' Unix sockets (%d bytes of at most 107); use a shorter --data path", dataDir, longest)
 	}
 	initBin, err := filepath.Abs(opts.InitBinary)
@@ -211,7 +211,7 @@ type Instance struct {
 
 	api  *runtimeapi.Server
 	ln   net.Listener
-	xray *xrayRelay // nil when the instance has no X-Ray sink
+	xray *instdir.XRayRelay // nil when the instance has no X-Ray sink
 
 	stopWait context.CancelFunc
 	dead     chan struct{} // closed when the container has exited
@@ -223,9 +223,8 @@ type Instance struct {
 	// oomKilled is set when the memory cgroup's oom_kill counter was seen
 	// above zero. The engine's State.OOMKilled can miss a kill: it is lost
 	// when the engine learns of the exit before the OOM event.
-	oomKilled atomic.Bool
-	peakMu    sync.Mutex
-	peakFile  *os.File // memory.max_usage_in_bytes, open while the container lives
+	oomKilled  atomic.Bool
+	peakReader cgroupv1.PeakReader // open while the container lives
 
 	mu      sync.Mutex
 	bound   bool
@@ -274,13 +273,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 			in.teardown(ctx)
 		}
 	}()
-	for _, d := range []string{"sock", "task", "opt", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(in.dir, d), 0o755); err != nil {
-			return nil, fmt.Errorf("start instance: %w", err)
-		}
+	if err := instdir.Create(in.dir); err != nil {
+		return nil, fmt.Errorf("start instance: %w", err)
 	}
 	// Closed before any socket is bound in it.
-	if err := b.sock.protectDir(filepath.Join(in.dir, "sock")); err != nil {
+	if err := b.sock.protectDir(filepath.Join(in.dir, instdir.SockDir)); err != nil {
 		return nil, fmt.Errorf("start instance %s: %w", id, err)
 	}
 
@@ -293,17 +290,17 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 
 	mounts := []mount.Mount{
 		{Type: mount.TypeBind, Source: b.opts.InitBinary, Target: initPath, ReadOnly: true},
-		{Type: mount.TypeBind, Source: filepath.Join(in.dir, "sock"), Target: socketDirPath, ReadOnly: true},
-		{Type: mount.TypeBind, Source: filepath.Join(in.dir, "task"), Target: "/var/task", ReadOnly: true},
-		{Type: mount.TypeBind, Source: filepath.Join(in.dir, "opt"), Target: "/opt", ReadOnly: true},
+		{Type: mount.TypeBind, Source: filepath.Join(in.dir, instdir.SockDir), Target: socketDirPath, ReadOnly: true},
+		{Type: mount.TypeBind, Source: filepath.Join(in.dir, instdir.TaskDir), Target: "/var/task", ReadOnly: true},
+		{Type: mount.TypeBind, Source: filepath.Join(in.dir, instdir.OptDir), Target: "/opt", ReadOnly: true},
 	}
-	if err := tmpRoom(in.dir, spec.EphemeralMB); err != nil {
+	if err := instdir.TmpRoom(in.dir, spec.EphemeralMB); err != nil {
 		return nil, fmt.Errorf("start instance %s: %w", id, err)
 	}
 	var tmpfs map[string]string
 	tTmp := time.Now()
 	if b.makeTmp(ctx, in, spec.EphemeralMB) {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: filepath.Join(in.dir, "tmp"), Target: "/tmp"})
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: filepath.Join(in.dir, instdir.TmpDir), Target: "/tmp"})
 	} else {
 		// Charged to the memory limit: a small function cannot fill it.
 		tmpfs = map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,size=%dm,mode=1777", spec.EphemeralMB)}
@@ -388,7 +385,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.InstanceSpec) (_ *Inst
 
 // serve listens on the instance's socket and serves its Runtime API there.
 func (in *Instance) serve(aws http.Handler) error {
-	sock := filepath.Join(in.dir, "sock", socketName)
+	sock := filepath.Join(in.dir, instdir.SockDir, socketName)
 	if len(sock) >= 108 {
 		return fmt.Errorf("socket path %s is longer than Unix sockets allow: choose a shorter data directory", sock)
 	}
@@ -448,11 +445,11 @@ func exitText(code int64) string {
 	return "exit status " + strconv.FormatInt(code, 10)
 }
 
-// makeTmp gives the instance a private /tmp of mb megabytes: a sparse file
-// formatted as ext4 and loop-mounted under dir/tmp, owned by the sandbox
-// user. Unlike a tmpfs, its pages are not charged to the memory limit
-// (reference/sandbox-profile.md §3.4). It reports false, after one warning,
-// when loop mounts are unavailable; the caller then uses a tmpfs.
+// makeTmp gives the instance a private /tmp of mb megabytes, a loop-mounted
+// ext4 owned by the sandbox user (instdir.LoopTmp): unlike a tmpfs, its
+// pages are not charged to the memory limit. It reports false, after one
+// warning, when loop mounts are unavailable; the caller then uses a tmpfs,
+// and so do all later instances, without trying again.
 func (b *Backend) makeTmp(ctx context.Context, in *Instance, mb int) bool {
 	b.mu.Lock()
 	noLoop := b.noLoop
@@ -460,34 +457,9 @@ func (b *Backend) makeTmp(ctx context.Context, in *Instance, mb int) bool {
 	if noLoop {
 		return false
 	}
-	err := func() error {
-		img := filepath.Join(in.dir, "tmp.img")
-		f, err := os.OpenFile(img, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
-			return err
-		}
-		err = f.Truncate(int64(mb) << 20)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		// No journal and no reserved blocks: the data dies with the
-		// instance, and the learner gets the whole size.
-		if out, err := exec.CommandContext(ctx, "mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
-			"-E", fmt.Sprintf("root_owner=%d:%d,lazy_itable_init=1,nodiscard", sandboxUID, sandboxUID), img).CombinedOutput(); err != nil {
-			return fmt.Errorf("mkfs.ext4: %w: %s", err, strings.TrimSpace(string(out)))
-		}
-		mnt := filepath.Join(in.dir, "tmp")
-		if out, err := exec.CommandContext(ctx, "mount", "-o", "loop,nosuid,nodev", img, mnt).CombinedOutput(); err != nil {
-			return fmt.Errorf("mount: %w: %s", err, strings.TrimSpace(string(out)))
-		}
-		in.loopTmp = true
-		os.Remove(filepath.Join(mnt, "lost+found"))
-		return os.Chmod(mnt, 0o777|fs.ModeSticky)
-	}()
+	err := instdir.LoopTmp(ctx, in.dir, mb, sandboxUID)
 	if err == nil {
+		in.loopTmp = true
 		return true
 	}
 	if ctx.Err() != nil {
@@ -524,12 +496,12 @@ func (in *Instance) Bind(ctx context.Context, bnd sandbox.Binding) (sandbox.Init
 		return sandbox.InitResult{}, fmt.Errorf("set memory of %s to %d MB: %w", in.id, bnd.MemoryMB, err)
 	}
 	if bnd.CodeDir != "" {
-		if err := placeTree(bnd.CodeDir, filepath.Join(in.dir, "task")); err != nil {
+		if err := instdir.PlaceTree(bnd.CodeDir, filepath.Join(in.dir, instdir.TaskDir)); err != nil {
 			return sandbox.InitResult{}, fmt.Errorf("place code of %s: %w", bnd.Function, err)
 		}
 	}
 	for _, l := range bnd.LayerDirs {
-		if err := placeTree(l, filepath.Join(in.dir, "opt")); err != nil {
+		if err := instdir.PlaceTree(l, filepath.Join(in.dir, instdir.OptDir)); err != nil {
 			return sandbox.InitResult{}, fmt.Errorf("place layer of %s: %w", bnd.Function, err)
 		}
 	}
@@ -567,29 +539,19 @@ func (in *Instance) Bind(ctx context.Context, bnd sandbox.Binding) (sandbox.Init
 	return out, nil
 }
 
-// cfsPeriod is the CFS period Docker uses for NanoCPUs (100 ms).
-const cfsPeriod = 100000
-
 // setCPU applies the CPU quota. Writing the cgroup v1 files directly is
 // several times faster than a container update (see BenchmarkCPUQuota); the
 // engine's own record of the quota then stays at "none", which nothing reads.
 func (in *Instance) setCPU(ctx context.Context, nano int64) error {
-	quota := nano * cfsPeriod / 1e9
-	if quota < 1000 {
-		quota = 1000 // the kernel's floor is 1 ms per period
-	}
 	if dir := in.b.cgroupDir("cpu", in.containerID); dir != "" && !in.b.forceUpdateCPU {
-		err := os.WriteFile(filepath.Join(dir, "cpu.cfs_period_us"), []byte(strconv.Itoa(cfsPeriod)), 0)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, "cpu.cfs_quota_us"), []byte(strconv.FormatInt(quota, 10)), 0)
-		}
+		err := cgroupv1.SetCPUQuota(dir, nano)
 		if err == nil {
 			return nil
 		}
 		in.b.log.DebugContext(ctx, "cgroup cpu write failed, using the engine", "instance", in.id, "err", err)
 	}
 	_, err := in.b.cli.ContainerUpdate(ctx, in.containerID, container.UpdateConfig{
-		Resources: container.Resources{CPUPeriod: cfsPeriod, CPUQuota: quota},
+		Resources: container.Resources{CPUPeriod: cgroupv1.CFSPeriod, CPUQuota: cgroupv1.CFSQuota(nano)},
 	})
 	return err
 }
@@ -599,7 +561,7 @@ func (in *Instance) setCPU(ctx context.Context, nano int64) error {
 // and the only way under gVisor, whose runsc has no update command.
 func (in *Instance) setMemory(ctx context.Context, mem int64) error {
 	if dir := in.b.cgroupDir("memory", in.containerID); dir != "" {
-		err := writeMemoryLimit(dir, mem)
+		err := cgroupv1.SetMemoryLimit(dir, mem)
 		if err == nil {
 			return nil
 		}
@@ -609,36 +571,6 @@ func (in *Instance) setMemory(ctx context.Context, mem int64) error {
 		Resources: container.Resources{Memory: mem, MemorySwap: mem},
 	})
 	return err
-}
-
-// writeMemoryLimit sets memory.limit_in_bytes and memory.memsw.limit_in_bytes
-// to mem. The kernel wants limit <= memsw at every step, so a raise writes
-// memsw first and a cut writes the limit first.
-func writeMemoryLimit(dir string, mem int64) error {
-	limit := filepath.Join(dir, "memory.limit_in_bytes")
-	memsw := filepath.Join(dir, "memory.memsw.limit_in_bytes")
-	cur, err := os.ReadFile(limit)
-	if err != nil {
-		return err
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(cur)), 10, 64)
-	if err != nil {
-		return err
-	}
-	order := []string{limit, memsw}
-	if mem > n {
-		order = []string{memsw, limit}
-	}
-	val := []byte(strconv.FormatInt(mem, 10))
-	for _, f := range order {
-		if err := os.WriteFile(f, val, 0); err != nil {
-			if f == memsw && errors.Is(err, fs.ErrNotExist) {
-				continue // swap accounting is off: there is no swap to limit
-			}
-			return err
-		}
-	}
-	return nil
 }
 
 // cgroupDir is the container's cgroup v1 directory for controller, or ""
@@ -730,12 +662,8 @@ func (in *Instance) currentPeak(ctx context.Context, withOOM bool) (int64, error
 	}
 	if dir := in.b.cgroupDir("memory", in.containerID); dir != "" {
 		if withOOM {
-			if data, err := os.ReadFile(filepath.Join(dir, "memory.oom_control")); err == nil {
-				for line := range strings.Lines(string(data)) {
-					if n, ok := strings.CutPrefix(strings.TrimSpace(line), "oom_kill "); ok && n != "0" {
-						in.oomKilled.Store(true)
-					}
-				}
+			if killed, err := cgroupv1.OOMKilled(dir); err == nil && killed {
+				in.oomKilled.Store(true)
 			}
 		}
 		if n, err := in.readMaxUsage(dir); err == nil {
@@ -754,30 +682,16 @@ func (in *Instance) currentPeak(ctx context.Context, withOOM bool) (int64, error
 	return int64(max(v.MemoryStats.MaxUsage, v.MemoryStats.Usage)), nil
 }
 
-// readMaxUsage reads memory.max_usage_in_bytes through a file kept open for
-// the instance's life: one pread per invoke instead of an open, a read and a
-// close, which matters on the warm path (system calls are dear on VMs).
+// readMaxUsage reads the memory high-water mark through in.peakReader,
+// opening it in dir first if it is not open; with dir "" only an open
+// reader is read.
 func (in *Instance) readMaxUsage(dir string) (int64, error) {
-	in.peakMu.Lock()
-	defer in.peakMu.Unlock()
-	if in.peakFile == nil {
-		if dir == "" {
-			return 0, fs.ErrNotExist
-		}
-		f, err := os.Open(filepath.Join(dir, "memory.max_usage_in_bytes"))
-		if err != nil {
+	if dir != "" {
+		if err := in.peakReader.Open(dir); err != nil {
 			return 0, err
 		}
-		in.peakFile = f
 	}
-	var buf [32]byte
-	n, err := in.peakFile.ReadAt(buf[:], 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		in.peakFile.Close()
-		in.peakFile = nil
-		return 0, err
-	}
-	return strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
+	return in.peakReader.Read()
 }
 
 // Close kills the container (SIGKILL: a learner may ignore SIGTERM), reads
@@ -819,12 +733,7 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 			info = sandbox.CloseInfo{OOMKilled: st.State.OOMKilled, ExitCode: st.State.ExitCode}
 		}
 		info.OOMKilled = info.OOMKilled || in.oomKilled.Load()
-		in.peakMu.Lock()
-		if in.peakFile != nil {
-			in.peakFile.Close()
-			in.peakFile = nil
-		}
-		in.peakMu.Unlock()
+		in.peakReader.Close()
 		if err := in.b.cli.ContainerRemove(ctx, in.containerID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove container of %s: %w", in.id, err))
 		}
@@ -839,31 +748,15 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 		if _, dropped := in.XRayStats(); dropped > 0 {
 			in.b.log.InfoContext(ctx, "x-ray datagrams dropped", "instance", in.id, "dropped", dropped)
 		}
-		in.xray.close()
+		in.xray.Close()
 	}
-	if err := removeInstanceDir(in.dir); err != nil {
+	if err := instdir.Remove(in.dir); err != nil {
 		errs = append(errs, err)
 	}
 	in.b.mu.Lock()
 	delete(in.b.live, in.id)
 	in.b.mu.Unlock()
 	return info, errors.Join(errs...)
-}
-
-// removeInstanceDir unmounts the instance's /tmp if it is mounted and
-// removes the directory.
-func removeInstanceDir(dir string) error {
-	mnt := filepath.Join(dir, "tmp")
-	if err := syscall.Unmount(mnt, 0); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
-		// Busy (a process still holds it): detach now, freed when released.
-		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
-			return fmt.Errorf("unmount %s: %w", mnt, err)
-		}
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Sweep removes what earlier runs left behind: containers of this data
@@ -898,7 +791,7 @@ func (b *Backend) Sweep(ctx context.Context) error {
 		}
 		if owner != b.dataDir && owner != "" && c.Labels[labelInstance] != "" {
 			// Its /tmp may still be mounted under the dead owner's folder.
-			if err := removeInstanceDir(filepath.Join(owner, "instances", filepath.Base(c.Labels[labelInstance]))); err != nil {
+			if err := instdir.Remove(filepath.Join(owner, "instances", filepath.Base(c.Labels[labelInstance]))); err != nil {
 				errs = append(errs, fmt.Errorf("sweep: %w", err))
 			}
 		}
@@ -913,7 +806,7 @@ func (b *Backend) Sweep(ctx context.Context) error {
 		if live[e.Name()] {
 			continue
 		}
-		if err := removeInstanceDir(filepath.Join(b.dataDir, "instances", e.Name())); err != nil {
+		if err := instdir.Remove(filepath.Join(b.dataDir, "instances", e.Name())); err != nil {
 			errs = append(errs, fmt.Errorf("sweep: %w", err))
 			continue
 		}
@@ -954,71 +847,6 @@ func ownerAlive(label string) bool {
 		return true
 	}
 	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-}
-
-// placeTree puts the files of src into dst: hard links where both are on one
-// file system (instant, no copy), copies otherwise. A file already in dst is
-// replaced, which is how a later layer wins over an earlier one.
-func placeTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			if st, err := os.Lstat(target); err == nil && !st.IsDir() {
-				if err := os.Remove(target); err != nil {
-					return err
-				}
-			}
-			return os.MkdirAll(target, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			if err := os.RemoveAll(target); err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			if err := os.RemoveAll(target); err != nil {
-				return err
-			}
-			if err := os.Link(p, target); err == nil {
-				return nil
-			}
-			return copyFile(p, target)
-		default:
-			return fmt.Errorf("%s is not a regular file, directory or symlink", rel)
-		}
-	})
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, st.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func isNotRunning(err error) bool {

@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"lambdalab/sandbox"
+	"lambdalab/sandbox/cgroupv1"
 )
 
 // The init binary is built once per test binary (TestMain); the image is
@@ -250,7 +251,7 @@ func TestMemoryUpdate(t *testing.T) {
 					}
 				}
 				quota, _ := os.ReadFile(filepath.Join(b.cgroupDir("cpu", in.containerID), "cpu.cfs_quota_us"))
-				if q, _ := strconv.Atoi(strings.TrimSpace(string(quota))); q != int(int64(mb)*1e9/1769*cfsPeriod/1e9) {
+				if q, _ := strconv.Atoi(strings.TrimSpace(string(quota))); q != int(int64(mb)*1e9/1769*cgroupv1.CFSPeriod/1e9) {
 					t.Errorf("cpu.cfs_quota_us = %s for %d MB", quota, mb)
 				}
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/system"
 
 	"lambdalab/sandbox"
+	"lambdalab/sandbox/instdir"
 )
 
 // probeEnv, when set, makes the test binary a probe instead: it runs as
@@ -147,7 +148,7 @@ func TestSocketsClosedToOtherUsers(t *testing.T) {
 				InstanceDir: in.dir,
 				SockDir:     filepath.Join(in.dir, "sock"),
 				Stream:      filepath.Join(in.dir, "sock", socketName),
-				Dgram:       filepath.Join(in.dir, "sock", xraySocketName),
+				Dgram:       filepath.Join(in.dir, "sock", instdir.XRaySocketName),
 			}
 			stranger := runProbe(t, &syscall.Credential{Uid: 12345, Gid: 12345}, tg)
 			want := probeResult{StatInstanceDir: "", ListSockDir: "EACCES", ConnectStream: "EACCES", ConnectDgram: "EACCES"}

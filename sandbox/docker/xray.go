@@ -1,97 +1,25 @@
 package docker
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
-	"time"
-)
 
-// The host side of the X-Ray relay. Inside the container, init forwards
-// every UDP datagram sent to 127.0.0.1:2000 unchanged to the unixgram socket
-// xraySocketName in the instance's socket directory
-// (sandbox/initproc.startXRayRelay); here one goroutine per instance reads
-// that socket and hands each datagram to the instance's sink. The sink knows
-// the instance's account: the socket is the identity, never the datagram.
-const (
-	xraySocketName = "xray.sock"
-	// MaxXRayDatagram is the largest datagram passed on: the daemon's
-	// receive buffer and X-Ray's segment-document limit, 64 KB
-	// (reference/lambda-behaviour.md §14.1). Longer ones are dropped.
-	MaxXRayDatagram = 64 << 10
-	// XRayRate and XRayBurst bound what one instance may send: a token
-	// bucket of XRayBurst datagrams refilled at XRayRate per second. The
-	// SDKs send one datagram per closed subsegment, so a busy handler stays
-	// far below; a flood is dropped (and counted) here, before parsing.
-	XRayRate  = 2000
-	XRayBurst = 2000
+	"lambdalab/sandbox/instdir"
 )
-
-// xrayRelay reads one instance's xray.sock.
-type xrayRelay struct {
-	conn    *net.UnixConn
-	sink    func([]byte)
-	bucket  tokenBucket
-	dropped atomic.Int64 // over the size or the rate
-	passed  atomic.Int64
-	done    chan struct{}
-}
 
 // listenXRay binds the instance's xray.sock and starts passing datagrams
-// to sink. A nil sink binds nothing: init then drops what the function
-// sends, as UDP to a port nobody listens on would.
+// to sink (instdir.ListenXRay). A nil sink binds nothing: init then drops
+// what the function sends, as UDP to a port nobody listens on would.
 func (in *Instance) listenXRay(sink func([]byte)) error {
 	if sink == nil {
 		return nil
 	}
-	path := filepath.Join(in.dir, "sock", xraySocketName)
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", path, err)
-	}
 	// The sandbox user sends to it; no other host user may (sockets.go).
-	if err := in.b.sock.protectSocket(path); err != nil {
-		conn.Close()
+	r, err := instdir.ListenXRay(filepath.Join(in.dir, instdir.SockDir, instdir.XRaySocketName), sink, in.b.sock.protectSocket)
+	if err != nil {
 		return err
 	}
-	r := &xrayRelay{conn: conn, sink: sink, done: make(chan struct{})}
-	r.bucket.init(XRayRate, XRayBurst, time.Now())
 	in.xray = r
-	go r.serve()
 	return nil
-}
-
-func (r *xrayRelay) serve() {
-	defer close(r.done)
-	// One byte over the limit tells an oversized datagram from one that
-	// fits exactly: a unixgram read truncates silently.
-	buf := make([]byte, MaxXRayDatagram+1)
-	for {
-		n, _, err := r.conn.ReadFromUnix(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		if n == 0 || n > MaxXRayDatagram || !r.bucket.take(time.Now()) {
-			r.dropped.Add(1)
-			continue
-		}
-		r.passed.Add(1)
-		// The sink may keep the bytes; buf is reused.
-		r.sink(append([]byte(nil), buf[:n]...))
-	}
-}
-
-// close stops the relay and waits for its reader, so no datagram reaches
-// the sink after the instance is gone.
-func (r *xrayRelay) close() {
-	r.conn.Close()
-	<-r.done
 }
 
 // XRayStats reports how many datagrams this instance's relay passed to the
@@ -100,33 +28,5 @@ func (in *Instance) XRayStats() (passed, dropped int64) {
 	if in.xray == nil {
 		return 0, 0
 	}
-	return in.xray.passed.Load(), in.xray.dropped.Load()
-}
-
-// tokenBucket allows rate events per second with bursts of up to burst.
-type tokenBucket struct {
-	mu     sync.Mutex
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func (b *tokenBucket) init(rate, burst int, now time.Time) {
-	b.rate, b.burst, b.tokens, b.last = float64(rate), float64(burst), float64(burst), now
-}
-
-// take spends one token if there is one.
-func (b *tokenBucket) take(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if d := now.Sub(b.last); d > 0 {
-		b.tokens = min(b.burst, b.tokens+d.Seconds()*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return in.xray.Stats()
 }
