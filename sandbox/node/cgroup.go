@@ -1,0 +1,95 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"lambdalab/sandbox/cgroupv1"
+)
+
+// uidPattern is a Kubernetes object UID: a UUID, as the API server makes
+// them. It becomes part of a path, so nothing else may pass.
+var uidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// podCgroupPaths are where the kubelet puts a Pod's cgroup v1 folder under
+// one controller, for each QoS class: with the cgroupfs driver
+// kubepods/[burstable/|besteffort/]pod<uid>, with the systemd driver
+// kubepods.slice/[kubepods-<qos>.slice/]kubepods-[<qos>-]pod<uid with _ for
+// ->.slice (kubelet's cm.CgroupName and its systemd escaping). lambdalab's
+// Pods are Guaranteed (requests equal limits), the first of each; the
+// others are looked at too, so a Pod made otherwise is still found.
+func podCgroupPaths(uid string) []string {
+	u := strings.ReplaceAll(uid, "-", "_")
+	return []string{
+		filepath.Join("kubepods", "pod"+uid),
+		filepath.Join("kubepods", "burstable", "pod"+uid),
+		filepath.Join("kubepods", "besteffort", "pod"+uid),
+		filepath.Join("kubepods.slice", "kubepods-pod"+u+".slice"),
+		filepath.Join("kubepods.slice", "kubepods-burstable.slice", "kubepods-burstable-pod"+u+".slice"),
+		filepath.Join("kubepods.slice", "kubepods-besteffort.slice", "kubepods-besteffort-pod"+u+".slice"),
+	}
+}
+
+// podCgroups finds the Pod's folders under the memory and cpu controllers
+// of the cgroup v1 hierarchy at root.
+func podCgroups(root, podUID string) (memDir, cpuDir string, err error) {
+	if !uidPattern.MatchString(podUID) {
+		return "", "", coded(codeBad, "pod uid %q is not a Kubernetes UID", podUID)
+	}
+	find := func(controller string) (string, error) {
+		for _, p := range podCgroupPaths(podUID) {
+			dir := filepath.Join(root, controller, p)
+			if st, err := os.Stat(dir); err == nil && st.IsDir() {
+				return dir, nil
+			}
+		}
+		return "", fmt.Errorf("no cgroup v1 folder of Pod %s under %s (looked for kubepods/…/pod<uid> and kubepods.slice/…/kubepods-…pod<uid>.slice): "+
+			"is the Pod running on this node, and does the kubelet use cgroup v1?", podUID, filepath.Join(root, controller))
+	}
+	if memDir, err = find("memory"); err != nil {
+		return "", "", err
+	}
+	if cpuDir, err = find("cpu"); err != nil {
+		return "", "", err
+	}
+	return memDir, cpuDir, nil
+}
+
+// killPod kills every process of the Pod whose cgroup folder (under any
+// controller) is dir. The processes are in the containers' folders below
+// it, and a cgroup v1 folder's cgroup.procs lists only its own members, so
+// each folder is emptied in turn. One pass is enough: a process cannot
+// move itself to another cgroup (the folders are not writable inside a
+// Pod), so a folder once empty stays so, its children's forks staying in
+// their own folders.
+func killPod(ctx context.Context, dir string) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a container's folder went as we walked
+			}
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range dirs {
+		if err := cgroupv1.KillAll(ctx, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
