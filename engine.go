@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,6 +35,7 @@ type sandboxSettings struct {
 	DiskBudgetMB       int           // LAMBDALAB_DISK_BUDGET_MB, default half the data folder's free disk beyond the reserve
 	MaxProvisioned     int           // LAMBDALAB_MAX_PROVISIONED, default half of MaxInstances
 	OCIRuntime         string        // LAMBDALAB_OCI_RUNTIME: runc (default) or runsc (gVisor)
+	Backend            string        // LAMBDALAB_SANDBOX_BACKEND: docker (default) or kubernetes
 }
 
 // cpuOvercommit is how many vCPUs of quota each core of the machine backs.
@@ -141,6 +143,22 @@ func readSandboxSettings(getenv func(string) string, host hostFacts) (sandboxSet
 	if s.OCIRuntime != "" && s.OCIRuntime != "runc" && s.OCIRuntime != "runsc" {
 		return s, fmt.Errorf("LAMBDALAB_OCI_RUNTIME=%q: want runc or runsc", s.OCIRuntime)
 	}
+	switch s.Backend = cmp.Or(getenv("LAMBDALAB_SANDBOX_BACKEND"), "docker"); s.Backend {
+	case "docker":
+	case "kubernetes":
+		if getenv("LAMBDALAB_K8S_IMAGE") == "" {
+			return s, errors.New("LAMBDALAB_SANDBOX_BACKEND=kubernetes needs LAMBDALAB_K8S_IMAGE: the runtime image's reference, as `lambdalab image` printed it, present on every sandbox node")
+		}
+		if s.OCIRuntime != "" {
+			return s, errors.New("LAMBDALAB_OCI_RUNTIME is the Docker backend's; on Kubernetes the sandbox nodes' containerd chooses the runtime")
+		}
+		// The cluster books memory, CPU and disk on its nodes (a Pod that
+		// does not fit is refused at the node: sandbox.ErrCapacity); this
+		// machine's own are not the instances'.
+		s.HostMemoryMB, s.HostCPUs, s.DiskBudgetMB = 0, 0, 0
+	default:
+		return s, fmt.Errorf("LAMBDALAB_SANDBOX_BACKEND=%q: want docker (the default) or kubernetes", s.Backend)
+	}
 	return s, nil
 }
 
@@ -166,32 +184,28 @@ type sandboxServices struct {
 	xray func(sandbox.Caller, []byte)
 }
 
-func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, progress io.Writer, logger *slog.Logger) (*sandbox.Engine, error) {
+func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, progress io.Writer, logger *slog.Logger) (*sandbox.Engine, func(), error) {
 	host, err := probeHost(dataDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	settings, err := readSandboxSettings(getenv, host)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	initBin, err := initBinary(filepath.Join(dataDir, "sandbox"), logger)
-	if err != nil {
-		return nil, err
-	}
-	image, err := docker.EnsureImage(ctx, progress, false)
-	if err != nil {
-		return nil, fmt.Errorf("runtime image: %w", err)
-	}
-	backend, err := docker.New(ctx, docker.Options{
-		Image:      image,
-		InitBinary: initBin,
-		DataDir:    filepath.Join(dataDir, "sandbox"),
-		Runtime:    settings.OCIRuntime,
-		Logger:     logger,
-	})
-	if err != nil {
-		return nil, err
+	var backend sandbox.Backend
+	release := func() {}
+	switch settings.Backend {
+	case "docker":
+		if backend, err = startDockerBackend(ctx, dataDir, settings, progress, logger); err != nil {
+			return nil, nil, err
+		}
+	case "kubernetes":
+		k, err := startKubernetesBackend(ctx, dataDir, getenv, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		backend, release = k.backend, k.close
 	}
 	if err := backend.Sweep(ctx); err != nil {
 		logger.WarnContext(ctx, "sweep leftover instances", "err", err)
@@ -218,7 +232,27 @@ func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func
 		"host_cpus", b.HostCPUs, "disk_budget_mb", b.DiskBudgetMB, "max_provisioned", b.MaxProvisioned,
 		"account_concurrency", engine.AccountConcurrency(), "prestart", settings.Prestart, "cpu_cores", host.CPUs,
 		"free_disk_mb", host.FreeDiskMB)
-	return engine, nil
+	return engine, release, nil
+}
+
+// startDockerBackend runs instances as containers on this machine's Docker
+// engine, building the runtime image first if this recipe has none.
+func startDockerBackend(ctx context.Context, dataDir string, settings sandboxSettings, progress io.Writer, logger *slog.Logger) (*docker.Backend, error) {
+	initBin, err := initBinary(filepath.Join(dataDir, "sandbox"), logger)
+	if err != nil {
+		return nil, err
+	}
+	image, err := docker.EnsureImage(ctx, progress, false)
+	if err != nil {
+		return nil, fmt.Errorf("runtime image: %w", err)
+	}
+	return docker.New(ctx, docker.Options{
+		Image:      image,
+		InitBinary: initBin,
+		DataDir:    filepath.Join(dataDir, "sandbox"),
+		Runtime:    settings.OCIRuntime,
+		Logger:     logger,
+	})
 }
 
 // initBinary is the executable that becomes PID 1 in every instance: the

@@ -24,7 +24,7 @@ func TestReadSandboxSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sandboxSettings{AccountConcurrency: 10, Prestart: 2, IdleTimeout: 10 * time.Minute, MaxInstances: 16,
-		HostMemoryMB: 22000, HostCPUs: 4, DiskBudgetMB: (70000 - 1024) / 2, MaxProvisioned: 8}
+		HostMemoryMB: 22000, HostCPUs: 4, DiskBudgetMB: (70000 - 1024) / 2, MaxProvisioned: 8, Backend: "docker"}
 	if s != want {
 		t.Errorf("defaults = %+v\nwant       %+v", s, want)
 	}
@@ -39,6 +39,10 @@ func TestReadSandboxSettings(t *testing.T) {
 		{[]string{"LAMBDALAB_DISK_BUDGET_MB", "2048"}, func(s sandboxSettings) bool { return s.DiskBudgetMB == 2048 }},
 		{[]string{"LAMBDALAB_MAX_PROVISIONED", "0"}, func(s sandboxSettings) bool { return s.MaxProvisioned == 0 }},
 		{[]string{"LAMBDALAB_PRESTART", "0"}, func(s sandboxSettings) bool { return s.Prestart == 0 }},
+		// On Kubernetes the nodes hold the instances: no budget of this machine's.
+		{[]string{"LAMBDALAB_SANDBOX_BACKEND", "kubernetes", "LAMBDALAB_K8S_IMAGE", "lambdalab/runtime:x"}, func(s sandboxSettings) bool {
+			return s.Backend == "kubernetes" && s.HostMemoryMB == 0 && s.HostCPUs == 0 && s.DiskBudgetMB == 0
+		}},
 	}
 	for _, tt := range good {
 		s, err := readSandboxSettings(env(tt.kv...), host)
@@ -68,6 +72,9 @@ func TestReadSandboxSettings(t *testing.T) {
 		{[]string{"LAMBDALAB_MAX_PROVISIONED", "17"}, "LAMBDALAB_MAX_PROVISIONED"},
 		{[]string{"LAMBDALAB_MAX_PROVISIONED", "-1"}, "LAMBDALAB_MAX_PROVISIONED"},
 		{[]string{"LAMBDALAB_IDLE_TIMEOUT", "0s"}, "LAMBDALAB_IDLE_TIMEOUT"},
+		{[]string{"LAMBDALAB_SANDBOX_BACKEND", "k8s"}, `LAMBDALAB_SANDBOX_BACKEND="k8s": want docker (the default) or kubernetes`},
+		{[]string{"LAMBDALAB_SANDBOX_BACKEND", "kubernetes"}, "needs LAMBDALAB_K8S_IMAGE"},
+		{[]string{"LAMBDALAB_SANDBOX_BACKEND", "kubernetes", "LAMBDALAB_K8S_IMAGE", "x", "LAMBDALAB_OCI_RUNTIME", "runsc"}, "containerd chooses the runtime"},
 	}
 	for _, tt := range bad {
 		_, err := readSandboxSettings(env(tt.kv...), host)

@@ -143,7 +143,7 @@ func startGrading(ctx context.Context, dataDir string, getenv func(string) strin
 		defer cancel()
 		acct.close(cctx)
 	})
-	engine, err := startSandbox(ctx, db, dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, progress, logger)
+	engine, release, err := startSandbox(ctx, db, dataDir, getenv, sandboxServices{aws: acct.endpoint.Instance(), xray: acct.xray.InstanceSink}, progress, logger)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -152,6 +152,7 @@ func startGrading(ctx context.Context, dataDir string, getenv func(string) strin
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		engine.Close(cctx)
+		release()
 	})
 	if err := acct.lambda.SetEngine(ctx, engine); err != nil {
 		closeAll()

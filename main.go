@@ -48,6 +48,8 @@ Usage:
   lambdalab grade   --lab ID [--dir DIR] [--json] [--content DIR]   grade a folder (code, actions.yaml, answers.yaml)
   lambdalab check   [--content DIR] [--lab ID] [-v]   prove every lab: solution passes, starter and wrong variants fail
   lambdalab migrate-to-postgres --from DATA --to URL   copy a SQLite installation into an empty PostgreSQL database
+  lambdalab node run --server HOST:PORT --certs DIR   the agent on a Kubernetes sandbox node (LAMBDALAB_SANDBOX_BACKEND=kubernetes)
+  lambdalab node cert --name NODE --out DIR [--data DIR]   issue a sandbox node's certificate
   lambdalab help
 
 Every command that opens the database takes --database: a postgres:// URL,
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runXRayLayer(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate-to-postgres":
 		return runMigrate(ctx, args[1:], stdout, stderr)
+	case "node":
+		return runNode(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -339,9 +339,10 @@ func sweepSessions(ctx context.Context, db *store.DB, logger *slog.Logger) {
 // because the first build of the runtime image takes minutes and lessons do
 // not need it.
 type backgroundEngine struct {
-	done   chan struct{}
-	engine *sandbox.Engine
-	logger *slog.Logger
+	done    chan struct{}
+	engine  *sandbox.Engine
+	release func() // what the backend holds, after the engine's instances
+	logger  *slog.Logger
 }
 
 func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, logger *slog.Logger, ready func(*sandbox.Engine), failed func(reason string)) *backgroundEngine {
@@ -354,15 +355,22 @@ func startSandboxInBackground(ctx context.Context, db *store.DB, dataDir string,
 	}
 	go func() {
 		defer close(b.done)
-		e, err := startSandbox(ctx, db, dataDir, getenv, svcs, logWriter{logger}, logger)
+		e, release, err := startSandbox(ctx, db, dataDir, getenv, svcs, logWriter{logger}, logger)
 		if err != nil {
+			if getenv("LAMBDALAB_SANDBOX_BACKEND") == "kubernetes" {
+				if ctx.Err() == nil {
+					logger.Warn("labs are unavailable: the Kubernetes sandbox did not start", "err", err)
+				}
+				failed("its Kubernetes sandbox did not start (the server's log says why)")
+				return
+			}
 			if ctx.Err() == nil {
 				logger.Warn("labs are unavailable: they need a running Docker engine and the runtime image; run `make deps` (or scripts/deps.sh docker) and restart lambdalab", "err", err)
 			}
 			failed("its sandbox needs a running Docker engine and the runtime image (run `make deps`, then restart lambdalab)")
 			return
 		}
-		b.engine = e
+		b.engine, b.release = e, release
 		ready(e)
 		logger.Info("sandbox ready: labs can run functions")
 	}()
@@ -379,6 +387,7 @@ func (b *backgroundEngine) close(ctx context.Context) {
 	if err := b.engine.Close(ctx); err != nil {
 		b.logger.Warn("stop sandbox", "err", err)
 	}
+	b.release()
 }
 
 // logWriter turns the image builder's progress lines into log lines.
