@@ -173,7 +173,9 @@ const killPoll = 5 * time.Millisecond
 
 // KillAll sends SIGKILL to every process listed in dir/cgroup.procs (dir is
 // any controller's folder of the cgroup) and reads the list again until it
-// is empty or ctx ends. cgroup v1 has no cgroup.kill, and a fork loop may
+// is empty or ctx ends. In cgroup v1 the list holds the cgroup's own
+// members only, not its children's: a caller that kills a tree (a Pod's
+// folder and its containers' below it) calls KillAll on each folder. cgroup v1 has no cgroup.kill, and a fork loop may
 // add processes while the first ones die, so one pass is not enough. A
 // missing cgroup.procs means the cgroup is gone, with its processes: nil.
 // This is what `docker kill` does to a container, for callers without an

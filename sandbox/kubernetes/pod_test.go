@@ -112,6 +112,12 @@ func TestPodForProfile(t *testing.T) {
 	for _, v := range pod.Spec.Volumes {
 		hostPaths[v.Name] = v.HostPath.Path
 	}
+	// Exactly these five, and nothing wider: an instance must reach its own
+	// folders and no other instance's (the node agent's instances folder is
+	// closed to uid 993; sandbox/node TestSocketReach).
+	if len(pod.Spec.Volumes) != 5 || len(mounts) != 5 || len(pod.Spec.Containers) != 1 || len(pod.Spec.InitContainers) != 0 {
+		t.Errorf("%d volumes, %d mounts, %d containers, %d init containers; want 5, 5, 1, 0", len(pod.Spec.Volumes), len(mounts), len(pod.Spec.Containers), len(pod.Spec.InitContainers))
+	}
 	for path, want := range map[string]struct {
 		host     string
 		readOnly bool
