@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/lambdalab
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: help deps generate editor build run test test-gvisor bench image lint clean
+.PHONY: help deps generate editor build run test test-gvisor test-k8s-node bench image lint clean
 
 ## help: list the targets
 help:
@@ -54,6 +54,15 @@ test-gvisor:
 	@scripts/deps.sh gvisor
 	@$(GO) run . image
 	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_TEST_OCI_RUNTIME=runsc $(GO) test -count=1 -timeout 40m $(SANDBOX_PKGS)
+
+## test-k8s-node: the opt-in node tests, Pods on a real kubelet and containerd on this machine (root; kubelet and containerd built once by scripts/k8s-bins.sh kubelet, Debian's CNI plugins); not part of make test
+NODE_PKGS  := ./sandbox/kubernetes/...
+NODE_TESTS := Node
+test-k8s-node:
+	@scripts/deps.sh docker
+	@scripts/deps.sh cni
+	@scripts/k8s-bins.sh kubelet >/dev/null
+	LAMBDALAB_K8S_NODE=1 LAMBDALAB_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 20m -run '$(NODE_TESTS)' $(NODE_PKGS)
 
 ## bench: the benchmarks (numbers for the closing notes), BenchmarkFairness's 30-account load included (60 s; FAIRNESS_SECONDS=300 runs it longer)
 bench: deps

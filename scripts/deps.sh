@@ -5,6 +5,7 @@
 #   deps.sh awscli   Debian's awscli, the AWS CLI v2 at /usr/bin/aws (for the client tests)
 #   deps.sh gvisor   Debian's runsc, registered with Docker (opt-in hardened mode)
 #   deps.sh postgres Debian's postgresql server binaries (for LAMBDALAB_TEST_DATABASE=postgres)
+#   deps.sh cni      Debian's containernetworking-plugins in /usr/lib/cni (for the opt-in node tests)
 # On Debian as root it installs what is missing from Debian's packages and
 # starts dockerd; elsewhere it says what to install and stops.
 set -euo pipefail
@@ -151,11 +152,20 @@ ensure_postgres() {
   fi
 }
 
+# The node tests' containerd (sandbox/kubernetes/k8stest) takes its CNI plugins
+# from /usr/lib/cni, where Debian installs them; nothing is configured here, the
+# test writes its own network configuration.
+ensure_cni() {
+  [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] && return 0
+  apt_install containernetworking-plugins
+}
+
 case "${1:-}" in
   docker) ensure_docker ;;
   browser) ensure_browser ;;
   awscli) ensure_awscli ;;
   gvisor) ensure_gvisor ;;
   postgres) ensure_postgres ;;
-  *) echo "usage: $0 docker|browser|awscli|gvisor|postgres" >&2; exit 2 ;;
+  cni) ensure_cni ;;
+  *) echo "usage: $0 docker|browser|awscli|gvisor|postgres|cni" >&2; exit 2 ;;
 esac
