@@ -22,6 +22,7 @@ import (
 
 	"lambdalab/sandbox"
 	"lambdalab/sandbox/docker"
+	"lambdalab/sandbox/kubernetes/k8sstack"
 	"lambdalab/sandbox/runtimes"
 	"lambdalab/store"
 )
@@ -32,6 +33,23 @@ var env struct {
 	backend *docker.Backend
 	dir     string
 	initBin string
+	image   string
+}
+
+// onKubernetes says the suite runs on the Kubernetes backend
+// (LAMBDALAB_TEST_BACKEND=kubernetes, as make test-k8s-node sets it): Pods
+// on a real kubelet and containerd on this machine, through a node agent,
+// instead of containers on the Docker engine, which still builds the image.
+func onKubernetes() bool { return os.Getenv("LAMBDALAB_TEST_BACKEND") == "kubernetes" }
+
+// testBackend is the backend the suite runs on.
+func testBackend(t testing.TB) sandbox.Backend {
+	t.Helper()
+	requireDocker(t)
+	if onKubernetes() {
+		return k8sstack.Backend(t, env.image, env.initBin)
+	}
+	return env.backend
 }
 
 // requireDocker skips when no Docker engine answers, or fails when
@@ -74,6 +92,7 @@ func setupDocker() {
 		env.err = fmt.Errorf("runtime image: %w", err)
 		return
 	}
+	env.image = image
 	// LAMBDALAB_TEST_OCI_RUNTIME=runsc runs the suite under gVisor.
 	env.backend, env.err = docker.New(ctx, docker.Options{Image: image, InitBinary: env.initBin, DataDir: filepath.Join(dir, "data"),
 		Runtime: os.Getenv("LAMBDALAB_TEST_OCI_RUNTIME")})
@@ -81,6 +100,9 @@ func setupDocker() {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if onKubernetes() {
+		k8sstack.Stop()
+	}
 	if env.dir != "" {
 		if env.backend != nil {
 			env.backend.Sweep(context.Background())
@@ -94,7 +116,7 @@ func underGVisor() bool { return os.Getenv("LAMBDALAB_TEST_OCI_RUNTIME") == "run
 
 func newEngine(t testing.TB, cfg sandbox.Config) *sandbox.Engine {
 	t.Helper()
-	requireDocker(t)
+	backend := testBackend(t)
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "e2e.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +125,7 @@ func newEngine(t testing.TB, cfg sandbox.Config) *sandbox.Engine {
 		cmd, err := runtimes.Command(rt)
 		return cmd, runtimes.Env(rt), err
 	}
-	e := sandbox.New(db, env.backend, cfg)
+	e := sandbox.New(db, backend, cfg)
 	t.Cleanup(func() {
 		e.Close(context.Background())
 		db.Close()
