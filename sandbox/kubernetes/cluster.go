@@ -182,34 +182,40 @@ func (c *Cluster) follow(ctx context.Context, w watch.Interface, name string, st
 	}
 }
 
-// ResizeCPU sets the container's CPU request and limit to nanoCPUs (see
-// milliCPU for the rounding) through the pods/resize subresource: the
-// kubelet changes the CFS quota in place, without a restart
-// (reference/scale-out.md: 156 ms), and reports the progress in the Pod's
-// PodResizePending and PodResizeInProgress conditions. ResizeCPU returns
-// once the API server has taken the new spec. Request and limit move
-// together: the Pod stays in the Guaranteed class, and the API refuses a
-// resize that changes the class. A resize beyond what the Pod's node can
-// allocate is refused, with an error wrapping sandbox.ErrCapacity.
+// ResizeCPU sets the container's CPU limit to nanoCPUs (see milliCPU for
+// the rounding), and its request to the part of it PodFor requests,
+// through the pods/resize subresource: the kubelet changes the CFS quota
+// in place, without a restart (reference/scale-out.md: 156 ms), and
+// reports the progress in the Pod's PodResizePending and
+// PodResizeInProgress conditions. ResizeCPU returns once the API server
+// has taken the new spec. Request and limit move together, so the Pod
+// stays in its QoS class (the API refuses a resize that changes it). A
+// resize beyond what the Pod's node can allocate is refused, with an error
+// wrapping sandbox.ErrCapacity.
 func (c *Cluster) ResizeCPU(ctx context.Context, name string, nanoCPUs int64) error {
-	q := cpuQuantity(nanoCPUs)
-	return c.resize(ctx, name, map[string]string{"cpu": q.String()})
+	return c.resize(ctx, name, 0, nanoCPUs)
 }
 
 // Resize sets memory and CPU together, as ResizeCPU sets the CPU: how an
 // instance started at the unbound size takes its function's.
 func (c *Cluster) Resize(ctx context.Context, name string, memoryMB int, nanoCPUs int64) error {
-	mem := resource.NewQuantity(int64(memoryMB)<<20, resource.BinarySI)
-	q := cpuQuantity(nanoCPUs)
-	return c.resize(ctx, name, map[string]string{"cpu": q.String(), "memory": mem.String()})
+	return c.resize(ctx, name, memoryMB, nanoCPUs)
 }
 
-func (c *Cluster) resize(ctx context.Context, name string, to map[string]string) error {
+// resize patches the container's resources; memoryMB 0 leaves memory.
+func (c *Cluster) resize(ctx context.Context, name string, memoryMB int, nanoCPUs int64) error {
+	limit, request := cpuQuantity(nanoCPUs), cpuRequest(nanoCPUs)
+	limits := map[string]string{"cpu": limit.String()}
+	requests := map[string]string{"cpu": request.String()}
+	if memoryMB > 0 {
+		mem := resource.NewQuantity(int64(memoryMB)<<20, resource.BinarySI)
+		limits["memory"], requests["memory"] = mem.String(), mem.String()
+	}
 	// A strategic merge patch matches the container by name: one request,
 	// and no resourceVersion to lose to the kubelet's status writes.
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
 		"name":      containerName,
-		"resources": map[string]any{"requests": to, "limits": to},
+		"resources": map[string]any{"requests": requests, "limits": limits},
 	}}}})
 	if err != nil {
 		return fmt.Errorf("resize pod %s: %w", name, err)
@@ -218,7 +224,7 @@ func (c *Cluster) resize(ctx context.Context, name string, to map[string]string)
 		// The API server's PodResizeValidator admission refuses a resize
 		// of a placed Pod beyond its node's allocatable CPU or memory.
 		if apierrors.HasStatusCause(err, nodeCapacityCause) {
-			return fmt.Errorf("resize pod %s to %v: %w (%w)", name, to, sandbox.ErrCapacity, err)
+			return fmt.Errorf("resize pod %s to %v: %w (%w)", name, limits, sandbox.ErrCapacity, err)
 		}
 		return podErr("resize", name, err)
 	}

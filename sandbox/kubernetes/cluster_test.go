@@ -216,8 +216,8 @@ func TestPodAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status.QOSClass != corev1.PodQOSGuaranteed {
-		t.Errorf("QoS class %q, want Guaranteed (requests equal to limits)", got.Status.QOSClass)
+	if got.Status.QOSClass != corev1.PodQOSBurstable {
+		t.Errorf("QoS class %q, want Burstable (CPU requested at half its limit)", got.Status.QOSClass)
 	}
 	s := got.Spec
 	c := s.Containers[0]
@@ -250,12 +250,13 @@ func TestPodAccepted(t *testing.T) {
 			t.Errorf("stored Pod lost %s", ch.what)
 		}
 	}
-	for _, rl := range []corev1.ResourceList{c.Resources.Requests, c.Resources.Limits} {
+	for i, rl := range []corev1.ResourceList{c.Resources.Requests, c.Resources.Limits} {
 		if q := rl[corev1.ResourceMemory]; q.Cmp(resource.MustParse("128Mi")) != 0 {
 			t.Errorf("memory %s, want 128Mi", q.String())
 		}
-		if q := rl[corev1.ResourceCPU]; q.Cmp(resource.MustParse("72m")) != 0 {
-			t.Errorf("cpu %s, want 72m (128 MB's share)", q.String())
+		// The limit is 128 MB's share; half of it is booked on the node.
+		if q, want := rl[corev1.ResourceCPU], []string{"36m", "72m"}[i]; q.Cmp(resource.MustParse(want)) != 0 {
+			t.Errorf("cpu %s, want %s", q.String(), want)
 		}
 		if q := rl[corev1.ResourceEphemeralStorage]; q.Cmp(resource.MustParse("1Gi")) != 0 {
 			t.Errorf("ephemeral-storage %s, want 1Gi (the /tmp size)", q.String())
@@ -498,15 +499,16 @@ func TestResizeCPU(t *testing.T) {
 	}
 	res := after.Spec.Containers[0].Resources
 	for what, rl := range map[string]corev1.ResourceList{"requests": res.Requests, "limits": res.Limits} {
-		if q := rl[corev1.ResourceCPU]; q.Cmp(resource.MustParse("1700m")) != 0 {
-			t.Errorf("cpu %s after resize %s, want 1700m", what, q.String())
+		want := map[string]string{"requests": "850m", "limits": "1700m"}[what]
+		if q := rl[corev1.ResourceCPU]; q.Cmp(resource.MustParse(want)) != 0 {
+			t.Errorf("cpu %s after resize %s, want %s", what, q.String(), want)
 		}
 		if q := rl[corev1.ResourceMemory]; q.Cmp(resource.MustParse("128Mi")) != 0 {
 			t.Errorf("memory %s after a CPU resize %s, want 128Mi still", what, q.String())
 		}
 	}
-	if after.UID != before.UID || after.Status.QOSClass != corev1.PodQOSGuaranteed {
-		t.Errorf("after resize: uid %s (was %s), QoS %s; want the same Pod, still Guaranteed", after.UID, before.UID, after.Status.QOSClass)
+	if after.UID != before.UID || after.Status.QOSClass != corev1.PodQOSBurstable {
+		t.Errorf("after resize: uid %s (was %s), QoS %s; want the same Pod, still Burstable", after.UID, before.UID, after.Status.QOSClass)
 	}
 	if after.Generation <= before.Generation {
 		t.Errorf("generation %d after resize, was %d: the kubelet would not see a new spec", after.Generation, before.Generation)
@@ -521,7 +523,7 @@ func TestResizeCPU(t *testing.T) {
 		}
 	})
 	t.Run("beyond the node", func(t *testing.T) {
-		err := e.c.ResizeCPU(ctx, pod.Name, 3e9) // the node has 2
+		err := e.c.ResizeCPU(ctx, pod.Name, 5e9) // 2.5 requested; the node has 2
 		if !errors.Is(err, sandbox.ErrCapacity) || !apierrors.IsForbidden(err) {
 			t.Errorf("ResizeCPU past the node's allocatable: %v, want Forbidden wrapping sandbox.ErrCapacity", err)
 		}

@@ -1,13 +1,32 @@
-// Package kubernetes is the Kubernetes half of a sandbox backend that runs
-// each Lambda execution environment as one Pod on a sandbox node: the Pod
-// (PodFor), its life on the API server (Cluster: create, wait until it
-// runs, read its state, resize its CPU in place, delete, sweep). It and
-// its test helper k8stest are the only packages that import client-go. It
-// does not implement
-// sandbox.Backend: that needs the node agent (`lambdalab node`, not yet
-// written), which prepares each instance's folders on its node and serves
-// the instance's Runtime API on the Unix socket there
-// (reference/scale-out.md). It knows nothing of Docker.
+// Package kubernetes is a sandbox backend that runs each Lambda execution
+// environment as one Pod on a sandbox node: the Pod (PodFor), its life on
+// the API server (Cluster: create, wait until it runs or ends, read its
+// state, resize it in place, delete, sweep), and Backend, which implements
+// sandbox.Backend over a Cluster and the node agents linked to this server
+// (lambdalab/sandbox/node). On each node the agent (`lambdalab node run`)
+// prepares an instance's folders and serves its Runtime API on the Unix
+// socket there, as the Docker backend does on its host; the Pod mounts
+// those folders, so the in-container init and identity-by-socket are the
+// same on both backends (reference/scale-out.md). It and its test helpers
+// k8stest and k8sstack are the only packages that import client-go. It
+// knows nothing of Docker.
+//
+// # An instance's life
+//
+// Start picks the linked node with the fewest instances, has its agent
+// make the folder (sockets, code, layers, a loop-mounted /tmp) and creates
+// the Pod bound to that node (spec.nodeName: the folders exist only there)
+// at the unbound size, 1,024 MB and Lambda's CPU share for it; it returns
+// once the container runs and its init waits on the socket. Bind resizes
+// the Pod to the function's memory (pods/resize, so the API server refuses
+// what the node cannot hold), then the agent writes that limit on the Pod's
+// cgroup at once, places the code, starts the runtime and waits for its
+// init, and lowers the CPU quota to the function's share, which Bind also
+// writes into the Pod's spec. Invokes go to the agent over its link. A
+// watch on the Pod tells the agent when the container ends under a live
+// instance. Close has the agent kill every process of the Pod through its
+// cgroup (the kubelet would allow a grace period) and read the OOM counter,
+// then deletes the Pod.
 //
 // # What the Pod enforces
 //
@@ -17,8 +36,10 @@
 // read-only root, the init binary, code, layers and socket folder mounted
 // read-only from the node, the memory limit exactly the function's memory,
 // a CPU limit in proportion to it (sandbox.NanoCPUs, resizable in place
-// through pods/resize), requests equal to limits, no service account token,
-// no service environment variables, no DNS, never restarted.
+// through pods/resize), memory and disk requested as limited and CPU at
+// half its limit (cpuOvercommit, as the Docker backend books CPU), no
+// service account token, no service environment variables, no DNS, never
+// restarted.
 //
 // # What Kubernetes cannot enforce, and how the node closes it
 //
@@ -50,8 +71,9 @@
 //     2.4.2 on these machines, so uid 993 in the Pod is uid 993 on the node,
 //     as under Docker: no node account may have that uid, which the node
 //     agent is to check as the Docker backend does at start-up.
-//   - Swap. Docker sets swap equal to memory (none); the kubelet gives a
-//     Guaranteed Pod no swap, and sandbox nodes run without swap anyway.
+//   - Swap. Docker sets swap equal to memory (none). The node agent writes
+//     the Pod's memory+swap limit equal to its memory limit, so a kubelet
+//     that allows Burstable Pods swap (LimitedSwap) cannot give any.
 //   - A prompt SIGKILL. Docker's Close kills at once; the kubelet gives any
 //     container at least 2 s after SIGTERM. The node agent kills the
 //     instance's processes itself when it closes one, then deletes the Pod.

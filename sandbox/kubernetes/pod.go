@@ -119,10 +119,10 @@ func PodName(instanceID string) string { return "lambdalab-" + instanceID }
 // profile, the Docker backend's as far as a Pod can express it (doc.go says
 // what the node adds): uid and gid 993, no capabilities, no privilege
 // escalation, the runtime's default seccomp profile, a read-only root, the
-// code, layers and socket folder read-only, resources requested exactly
-// as limited (the Guaranteed QoS class: no overcommit, the last to be
-// evicted), no service account token, no service environment variables,
-// no DNS, never restarted, CPU resizable in place.
+// code, layers and socket folder read-only, memory and disk requested
+// exactly as limited, CPU requested at half its limit (cpuOvercommit), no
+// service account token, no service environment variables, no DNS, never
+// restarted, CPU and memory resizable in place.
 func PodFor(in PodInput) *corev1.Pod {
 	mem := in.MemoryMB
 	nano := in.NanoCPUs
@@ -138,6 +138,9 @@ func PodFor(in PodInput) *corev1.Pod {
 		corev1.ResourceMemory:           *resource.NewQuantity(int64(mem)<<20, resource.BinarySI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(tmpMB)<<20, resource.BinarySI),
 	}
+
+	requests := res.DeepCopy()
+	requests[corev1.ResourceCPU] = cpuRequest(nano)
 
 	labels := map[string]string{labelAll: "1"}
 	annotations := map[string]string{}
@@ -191,7 +194,7 @@ func PodFor(in PodInput) *corev1.Pod {
 					{Name: "PATH", Value: "/var/lang/bin:/usr/local/bin:/usr/bin:/bin"},
 					{Name: "LAMBDALAB_SOCKET_DIR", Value: socketDirPath},
 				},
-				Resources: corev1.ResourceRequirements{Requests: res, Limits: res.DeepCopy()},
+				Resources: corev1.ResourceRequirements{Requests: requests, Limits: res},
 				// NotRequired: the kubelet changes the cgroup in place and
 				// the warm instance lives on (the only policy restartPolicy
 				// Never allows, and said outright rather than defaulted).
@@ -238,6 +241,19 @@ func milliCPU(nano int64) int64 {
 func cpuQuantity(nano int64) resource.Quantity {
 	return *resource.NewMilliQuantity(milliCPU(nano), resource.DecimalSI)
 }
+
+// cpuOvercommit is how many vCPUs of quota the node books per vCPU it has,
+// as the Docker backend's default budget does (package main's
+// cpuOvercommit): a CPU limit is Lambda's ceiling, not a reservation, and
+// lab handlers mostly wait. A Pod therefore requests half its CPU limit
+// (the Burstable QoS class; its memory is still requested in full, so
+// memory is never overcommitted). Requests equal to limits (Guaranteed)
+// would book every quota: a 2-core node would hold three unbound
+// instances, or 27 of 128 MB, where the Docker backend holds 16 per core.
+const cpuOvercommit = 2
+
+// cpuRequest is the CPU a Pod with a CPU limit of nano requests.
+func cpuRequest(nano int64) resource.Quantity { return cpuQuantity(nano / cpuOvercommit) }
 
 // labelValue makes s a valid label value: s itself when it is one,
 // otherwise its valid characters (at most 46, ends trimmed to letters and

@@ -42,12 +42,13 @@ func TestPodForResources(t *testing.T) {
 		name                 string
 		memMB, ephMB         int
 		nano                 int64
-		wantCPU, wantMem     string
+		wantCPU, wantCPUReq  string
+		wantMem              string
 		wantEphemeralStorage string
 	}{
-		{"defaults from memory", 128, 0, 0, "72m", "128Mi", "512Mi"},
-		{"explicit share", 1024, 2048, 2_000_000_000, "2", "1Gi", "2Gi"},
-		{"largest", 10240, 10240, 0, "5788m", "10Gi", "10Gi"},
+		{"defaults from memory", 128, 0, 0, "72m", "36m", "128Mi", "512Mi"},
+		{"explicit share", 1024, 2048, 2_000_000_000, "2", "1", "1Gi", "2Gi"},
+		{"largest", 10240, 10240, 0, "5788m", "2894m", "10Gi", "10Gi"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,9 +57,10 @@ func TestPodForResources(t *testing.T) {
 			for _, rl := range []struct {
 				what string
 				list corev1.ResourceList
-			}{{"requests", c.Resources.Requests}, {"limits", c.Resources.Limits}} {
+				cpu  string
+			}{{"requests", c.Resources.Requests, tt.wantCPUReq}, {"limits", c.Resources.Limits, tt.wantCPU}} {
 				for name, want := range map[corev1.ResourceName]string{
-					corev1.ResourceCPU:              tt.wantCPU,
+					corev1.ResourceCPU:              rl.cpu,
 					corev1.ResourceMemory:           tt.wantMem,
 					corev1.ResourceEphemeralStorage: tt.wantEphemeralStorage,
 				} {
