@@ -266,12 +266,18 @@ func TestPodAccepted(t *testing.T) {
 	for _, m := range c.VolumeMounts {
 		readOnly[m.MountPath] = m.ReadOnly
 	}
-	for path, want := range map[string]bool{initPath: true, socketDirPath: true, "/var/task": true, "/opt": true, "/tmp": false} {
+	for path, want := range map[string]bool{initPath: true, socketDirPath: true, "/var/task": true, "/opt": true, "/tmp": false, "/dev/shm": true} {
 		if ro, ok := readOnly[path]; !ok || ro != want {
 			t.Errorf("mount %s: present %v, read-only %v; want read-only %v", path, ok, ro, want)
 		}
 	}
 	for _, v := range s.Volumes {
+		if v.Name == "no-shm" {
+			if v.EmptyDir == nil {
+				t.Errorf("volume no-shm: %+v, want an emptyDir", v.VolumeSource)
+			}
+			continue
+		}
 		if v.HostPath == nil || v.HostPath.Type == nil || *v.HostPath.Type == corev1.HostPathDirectoryOrCreate {
 			t.Errorf("volume %s: %+v, want a hostPath the node agent made", v.Name, v.VolumeSource)
 		}

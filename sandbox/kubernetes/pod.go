@@ -218,6 +218,11 @@ func PodFor(in PodInput) *corev1.Pod {
 					{Name: "task", MountPath: "/var/task", ReadOnly: true},
 					{Name: "opt", MountPath: "/opt", ReadOnly: true},
 					{Name: "tmp", MountPath: "/tmp"},
+					// Every Pod gets a writable 64 MB /dev/shm from its
+					// sandbox; Lambda has none, and Docker's IpcMode none
+					// leaves none. An empty read-only folder takes its place
+					// (containerd mounts no /dev/shm where the Pod has one).
+					{Name: "no-shm", MountPath: "/dev/shm", ReadOnly: true},
 				},
 			}},
 			Volumes: []corev1.Volume{
@@ -226,6 +231,7 @@ func PodFor(in PodInput) *corev1.Pod {
 				{Name: "task", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: in.CodeDir, Type: &hostDir}}},
 				{Name: "opt", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: in.LayersDir, Type: &hostDir}}},
 				{Name: "tmp", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: in.TmpDir, Type: &hostDir}}},
+				{Name: "no-shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			},
 		},
 	}

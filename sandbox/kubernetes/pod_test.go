@@ -112,13 +112,20 @@ func TestPodForProfile(t *testing.T) {
 	}
 	hostPaths := map[string]string{}
 	for _, v := range pod.Spec.Volumes {
-		hostPaths[v.Name] = v.HostPath.Path
+		if v.HostPath != nil {
+			hostPaths[v.Name] = v.HostPath.Path
+		}
 	}
-	// Exactly these five, and nothing wider: an instance must reach its own
-	// folders and no other instance's (the node agent's instances folder is
-	// closed to uid 993; sandbox/node TestSocketReach).
-	if len(pod.Spec.Volumes) != 5 || len(mounts) != 5 || len(pod.Spec.Containers) != 1 || len(pod.Spec.InitContainers) != 0 {
-		t.Errorf("%d volumes, %d mounts, %d containers, %d init containers; want 5, 5, 1, 0", len(pod.Spec.Volumes), len(mounts), len(pod.Spec.Containers), len(pod.Spec.InitContainers))
+	// Exactly these five host folders, and nothing wider: an instance must
+	// reach its own folders and no other instance's (the node agent's
+	// instances folder is closed to uid 993; sandbox/node TestSocketReach).
+	// The sixth volume is the empty, read-only /dev/shm.
+	if len(hostPaths) != 5 || len(pod.Spec.Volumes) != 6 || len(mounts) != 6 || len(pod.Spec.Containers) != 1 || len(pod.Spec.InitContainers) != 0 {
+		t.Errorf("%d host paths, %d volumes, %d mounts, %d containers, %d init containers; want 5, 6, 6, 1, 0",
+			len(hostPaths), len(pod.Spec.Volumes), len(mounts), len(pod.Spec.Containers), len(pod.Spec.InitContainers))
+	}
+	if m, ok := mounts["/dev/shm"]; !ok || !m.ReadOnly {
+		t.Errorf("/dev/shm mount %+v, want a read-only empty folder over the Pod's shared memory", m)
 	}
 	for path, want := range map[string]struct {
 		host     string
