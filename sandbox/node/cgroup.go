@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 
 	"lambdalab/sandbox/cgroupv1"
@@ -92,4 +95,89 @@ func killPod(ctx context.Context, dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// setPodCPUQuota limits a Pod's cpu folder dir, and every limited folder
+// below it (its containers'), to nanoCPUs billionths of a CPU. Under cgroup
+// v1 the kernel refuses (EINVAL) any quota that would leave a folder with
+// more CPU than its parent. The kubelet gives the container the Pod's
+// quota, so the Pod's folder alone can never be cut: a cut is written
+// deepest first, a raise from the Pod's folder down. Folders without a
+// quota (-1: the Pod's sandbox container) are bounded by the Pod's anyway
+// and stay as the kubelet made them.
+func setPodCPUQuota(dir string, nanoCPUs int64) error {
+	cur, err := readQuota(dir)
+	if err != nil {
+		return err
+	}
+	var limited []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a container's folder went as we walked
+			}
+			return err
+		}
+		if !d.IsDir() || p == dir {
+			return nil
+		}
+		if q, err := readQuota(p); err == nil && q != -1 {
+			limited = append(limited, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(limited, func(i, j int) bool { return strings.Count(limited[i], "/") < strings.Count(limited[j], "/") })
+	order := append([]string{dir}, limited...) // a raise: the Pod first
+	if cur == -1 || cgroupv1.CFSQuota(nanoCPUs) < cur {
+		slices.Reverse(order) // a cut: the deepest first
+	}
+	for _, d := range order {
+		if err := cgroupv1.SetCPUQuota(d, nanoCPUs); err != nil && (d == dir || !errors.Is(err, fs.ErrNotExist)) {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// readQuota reads a cpu folder's cpu.cfs_quota_us (-1: no quota).
+func readQuota(dir string) (int64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// podOOMKilled reports whether the OOM killer has killed a process in the
+// Pod whose memory folder is dir. Under cgroup v1 the oom_kill counter is
+// kept by the folder whose limit was hit and not added up in its parents
+// (measured on this kernel, 6.18): a container's folder has the Pod's
+// limit too, so a kill there shows in the container's counter alone, and
+// every folder of the Pod is read.
+func podOOMKilled(dir string) (bool, error) {
+	killed := false
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != dir {
+				return nil // a container's folder went as we walked
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		oom, err := cgroupv1.OOMKilled(p)
+		if err != nil && (p == dir || !errors.Is(err, fs.ErrNotExist)) {
+			return err
+		}
+		if oom {
+			killed = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return killed, err
 }

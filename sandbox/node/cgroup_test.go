@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lambdalab/sandbox"
+	"lambdalab/sandbox/cgroupv1"
 )
 
 const podUID = "6f1c2b9e-0d3a-4c55-9e2f-7a8b9c0d1e2f"
@@ -186,5 +187,96 @@ func TestKillPod(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("the process in the Pod's child cgroup survived killPod")
+	}
+}
+
+// TestSetPodCPUQuota cuts and raises the quota of a real cgroup v1 cpu
+// folder laid out as the kubelet lays out a Pod's: the Pod's folder and
+// its container's with the same quota, its sandbox container's with none.
+// The kernel refuses a Pod's quota below its container's, so the Pod's
+// folder alone cannot be cut (what Bind once did, failing every Pod).
+func TestSetPodCPUQuota(t *testing.T) {
+	requireRoot(t)
+	pod := filepath.Join("/sys/fs/cgroup/cpu", "lambdalab-node-test-"+strconv.Itoa(os.Getpid()), "pod"+podUID)
+	container, pause := filepath.Join(pod, "container"), filepath.Join(pod, "pause")
+	for _, d := range []string{container, pause} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Skipf("no writable cgroup v1 cpu controller here: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, d := range []string{container, pause, pod, filepath.Dir(pod)} {
+			os.Remove(d)
+		}
+	})
+	quota := func(d string) int64 { return readInt(t, filepath.Join(d, "cpu.cfs_quota_us")) }
+	// The unbound size, as the kubelet writes it: the Pod, then its
+	// container.
+	unbound := sandbox.NanoCPUs(1024)
+	for _, d := range []string{pod, container} {
+		if err := cgroupv1.SetCPUQuota(d, unbound); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small := sandbox.NanoCPUs(128)
+	if err := cgroupv1.SetCPUQuota(pod, small); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("cutting the Pod's folder alone below its container's = %v, want EINVAL: the test no longer shows the kernel's rule", err)
+	}
+	for _, tt := range []struct {
+		name string
+		nano int64
+	}{
+		{"cut to 128 MB's share", small},
+		{"raised to 3008 MB's share", sandbox.NanoCPUs(3008)},
+		{"cut to 1024 MB's share", unbound},
+	} {
+		if err := setPodCPUQuota(pod, tt.nano); err != nil {
+			t.Fatalf("%s: setPodCPUQuota = %v", tt.name, err)
+		}
+		want := cgroupv1.CFSQuota(tt.nano)
+		if p, c, s := quota(pod), quota(container), quota(pause); p != want || c != want || s != -1 {
+			t.Errorf("%s: quotas Pod %d, container %d, sandbox %d; want %d, %d and -1 (unlimited, as the kubelet left it)", tt.name, p, c, s, want, want)
+		}
+	}
+}
+
+// TestPodOOMKilled has the OOM killer strike in a container's folder below
+// a Pod's folder of a real cgroup v1 memory controller, both limited to
+// the same size as the kubelet limits them: the kill counts in the
+// container's folder, and podOOMKilled finds it from the Pod's.
+func TestPodOOMKilled(t *testing.T) {
+	requireRoot(t)
+	py := python(t)
+	pod := filepath.Join("/sys/fs/cgroup/memory", "lambdalab-node-test-"+strconv.Itoa(os.Getpid()), "pod"+podUID)
+	container := filepath.Join(pod, "container")
+	if err := os.MkdirAll(container, 0o755); err != nil {
+		t.Skipf("no writable cgroup v1 memory controller here: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, d := range []string{container, pod, filepath.Dir(pod)} {
+			os.Remove(d)
+		}
+	})
+	for _, d := range []string{pod, container} {
+		if err := cgroupv1.SetMemoryLimit(d, 64<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if oom, err := podOOMKilled(pod); err != nil || oom {
+		t.Fatalf("podOOMKilled before any kill = %v, %v; want false", oom, err)
+	}
+	// The shell moves itself into the container's folder, then becomes the
+	// hog.
+	hog := exec.Command("/bin/sh", "-c", `echo $$ > "$1/cgroup.procs" && exec "$2" -c 'h = []
+while True: h.append(bytearray(8 << 20))'`, "sh", container, py)
+	err := hog.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the hog ended with %v, want the OOM killer's SIGKILL", err)
+	}
+	own, _ := cgroupv1.OOMKilled(pod)
+	t.Logf("the Pod's own oom_kill counter after a kill in its container: above zero %v", own)
+	if oom, err := podOOMKilled(pod); err != nil || !oom {
+		t.Errorf("podOOMKilled after a kill in the container's folder = %v, %v; want true", oom, err)
 	}
 }

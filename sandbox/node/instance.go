@@ -302,7 +302,7 @@ func (in *instance) bind(ctx context.Context, body io.Reader) (runtimeapi.InitRe
 		return runtimeapi.InitResult{}, ctx.Err()
 	}
 	if res.Status == runtimeapi.StatusSuccess && m.NanoCPUs > 0 && in.cpuDir != "" {
-		if err := cgroupv1.SetCPUQuota(in.cpuDir, m.NanoCPUs); err != nil {
+		if err := setPodCPUQuota(in.cpuDir, m.NanoCPUs); err != nil {
 			return res, fmt.Errorf("cpu quota on %s: %w", in.cpuDir, err)
 		}
 	}
@@ -514,7 +514,7 @@ func (in *instance) readPeak(withOOM bool) error {
 		return errors.New("the instance is not bound to a Pod")
 	}
 	if withOOM {
-		if oom, err := cgroupv1.OOMKilled(mem); err == nil && oom {
+		if oom, err := podOOMKilled(mem); err == nil && oom {
 			in.oom.Store(true)
 		}
 	}
@@ -576,7 +576,7 @@ func (in *instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 			errs = append(errs, fmt.Errorf("kill the processes of %s: %w", in.id, err))
 		}
 		// A kill the counter had not shown yet shows now.
-		if oom, err := cgroupv1.OOMKilled(mem); err == nil && oom {
+		if oom, err := podOOMKilled(mem); err == nil && oom {
 			in.oom.Store(true)
 		}
 		in.peakRdr.Close()
