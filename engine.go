@@ -174,15 +174,18 @@ func checkSandboxSettings(getenv func(string) string, dataDir string) error {
 	return err
 }
 
-// startSandbox connects to Docker, makes sure the runtime image exists and
-// starts the execution engine. Labs need it; lessons do not, so serve keeps
-// going without it and says why.
 // sandboxServices are what code inside instances reaches: the AWS endpoint
 // and the X-Ray collector.
 type sandboxServices struct {
 	aws  http.Handler
 	xray func(sandbox.Caller, []byte)
 }
+
+// startSandbox starts the backend that settings name (this machine's Docker
+// engine, or Pods on a Kubernetes cluster's sandbox nodes) and the
+// execution engine on it; release, after the engine has closed, lets the
+// backend go. Labs need it; lessons do not, so serve keeps going without
+// it and says why.
 
 func startSandbox(ctx context.Context, db *store.DB, dataDir string, getenv func(string) string, svcs sandboxServices, progress io.Writer, logger *slog.Logger) (*sandbox.Engine, func(), error) {
 	host, err := probeHost(dataDir)

@@ -277,7 +277,9 @@ func readFacts(t *testing.T, ctx context.Context, e nodeEnv, name string) nodeFa
 }
 
 // containerCgroup is a container's cgroup in a v1 hierarchy under the
-// kubelet's cgroupfs layout: a Guaranteed Pod sits directly in kubepods.
+// kubelet's cgroupfs layout: kubepods/burstable/pod<uid>/<container> for
+// lambdalab's Pods (CPU requested below its limit), kubepods/pod<uid> for
+// a Guaranteed one.
 func containerCgroup(t *testing.T, pod *corev1.Pod, hierarchy string) string {
 	t.Helper()
 	if len(pod.Status.ContainerStatuses) == 0 {
@@ -287,7 +289,8 @@ func containerCgroup(t *testing.T, pod *corev1.Pod, hierarchy string) string {
 	if !ok {
 		t.Fatalf("container id %q is not containerd's", pod.Status.ContainerStatuses[0].ContainerID)
 	}
-	return filepath.Join("/sys/fs/cgroup", hierarchy, "kubepods", "pod"+string(pod.UID), id)
+	qos := map[corev1.PodQOSClass]string{corev1.PodQOSBurstable: "burstable", corev1.PodQOSBestEffort: "besteffort"}[pod.Status.QOSClass]
+	return filepath.Join("/sys/fs/cgroup", hierarchy, "kubepods", qos, "pod"+string(pod.UID), id)
 }
 
 func readInt(t *testing.T, path string) int {

@@ -25,8 +25,8 @@ var uidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 // kubepods/[burstable/|besteffort/]pod<uid>, with the systemd driver
 // kubepods.slice/[kubepods-<qos>.slice/]kubepods-[<qos>-]pod<uid with _ for
 // ->.slice (kubelet's cm.CgroupName and its systemd escaping). lambdalab's
-// Pods are Guaranteed (requests equal limits), the first of each; the
-// others are looked at too, so a Pod made otherwise is still found.
+// Pods are Burstable (CPU requested at half its limit); the others are
+// looked at too, so a Pod made otherwise is still found.
 func podCgroupPaths(uid string) []string {
 	u := strings.ReplaceAll(uid, "-", "_")
 	return []string{
