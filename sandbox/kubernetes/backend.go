@@ -253,7 +253,15 @@ func (in *Instance) Bind(ctx context.Context, bnd sandbox.Binding) (sandbox.Init
 	if err := in.b.cluster.Resize(ctx, in.pod, bnd.MemoryMB, unboundNanoCPUs); err != nil {
 		return sandbox.InitResult{}, fmt.Errorf("bind instance %s: %w", in.id, err)
 	}
+	// The labels are for operators, not for lambdalab (Sweep reads only
+	// the owner's), so they are written beside the agent's work, off a
+	// cold start's path, and a failure is only logged.
+	labelled := make(chan error, 1)
+	go func() { labelled <- in.b.cluster.Label(ctx, in.pod, bnd.AccountID, bnd.Function, bnd.Version) }()
 	res, err := in.node.Bind(ctx, in.id, in.uid, bnd)
+	if lerr := <-labelled; lerr != nil {
+		in.b.log.WarnContext(ctx, "label instance pod", "instance", in.id, "function", bnd.Function, "err", lerr)
+	}
 	if err != nil {
 		return res, fmt.Errorf("bind instance %s: %w", in.id, err)
 	}

@@ -231,6 +231,21 @@ func (c *Cluster) resize(ctx context.Context, name string, memoryMB int, nanoCPU
 	return nil
 }
 
+// Label adds the function's labels and annotations (account, function,
+// version) to a Pod that started unbound, so that the cluster's own tools
+// find a function's instances (kubectl get pods -l lambdalab.function=…).
+func (c *Cluster) Label(ctx context.Context, name, account, function, version string) error {
+	labels, annotations := podLabels(map[string]string{labelAccount: account, labelFunction: function, labelVersion: version})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": labels, "annotations": annotations}})
+	if err != nil {
+		return fmt.Errorf("label pod %s: %w", name, err)
+	}
+	if _, err := c.pods.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return podErr("label", name, err)
+	}
+	return nil
+}
+
 // nodeCapacityCause is the cause PodResizeValidator gives for a resize
 // beyond the node (plugin/pkg/admission/podresize).
 const nodeCapacityCause metav1.CauseType = "NodeCapacity"

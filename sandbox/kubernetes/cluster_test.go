@@ -648,6 +648,39 @@ func TestResize(t *testing.T) {
 	}
 }
 
+// Label gives an unbound Pod its function's labels and annotations and
+// keeps the ones it had; a Pod that is gone says so.
+func TestLabel(t *testing.T) {
+	e := newEnv(t)
+	ctx := testCtx(t)
+	in := testInput(e.ns, "o")
+	in.AccountID, in.Function, in.Version = "", "", "" // a prestarted instance's Pod
+	pod := e.create(t, in)
+	if err := e.c.Label(ctx, pod.Name, "123456789012", "resize-images", "$LATEST"); err != nil {
+		t.Fatalf("Label: %v", err)
+	}
+	p, err := e.pods.Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{labelAll: "1", labelInstance: in.InstanceID, labelOwner: "o",
+		labelAccount: "123456789012", labelFunction: "resize-images", labelVersion: labelValue("$LATEST")} {
+		if p.Labels[k] != want {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, p.Labels[k], want, p.Labels)
+		}
+	}
+	if p.Annotations[labelVersion] != "$LATEST" || p.Annotations[labelFunction] != "resize-images" || p.Annotations[labelInstance] != in.InstanceID {
+		t.Errorf("annotations %v, want the exact version $LATEST, the function and the instance id kept", p.Annotations)
+	}
+	list, err := e.pods.List(ctx, metav1.ListOptions{LabelSelector: labelFunction + "=resize-images"})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Name != pod.Name {
+		t.Errorf("pods with %s=resize-images: %d (%v), want %s", labelFunction, len(list.Items), err, pod.Name)
+	}
+	if err := e.c.Label(ctx, PodName(newID()), "123456789012", "f", "1"); !errors.Is(err, ErrPodGone) {
+		t.Errorf("Label of a Pod that does not exist: %v, want ErrPodGone", err)
+	}
+}
+
 func TestDelete(t *testing.T) {
 	e := newEnv(t)
 	ctx := testCtx(t)

@@ -142,21 +142,14 @@ func PodFor(in PodInput) *corev1.Pod {
 	requests := res.DeepCopy()
 	requests[corev1.ResourceCPU] = cpuRequest(nano)
 
-	labels := map[string]string{labelAll: "1"}
-	annotations := map[string]string{}
-	for _, kv := range [][2]string{
-		{labelInstance, in.InstanceID},
-		{labelOwner, in.Owner},
-		{labelAccount, in.AccountID},
-		{labelFunction, in.Function},
-		{labelVersion, in.Version},
-	} {
-		if kv[1] == "" {
-			continue
-		}
-		labels[kv[0]] = labelValue(kv[1])
-		annotations[kv[0]] = kv[1]
-	}
+	labels, annotations := podLabels(map[string]string{
+		labelInstance: in.InstanceID,
+		labelOwner:    in.Owner,
+		labelAccount:  in.AccountID,
+		labelFunction: in.Function,
+		labelVersion:  in.Version,
+	})
+	labels[labelAll] = "1"
 
 	hostDir := corev1.HostPathDirectory // the node agent made it; never an empty stand-in
 	hostFile := corev1.HostPathFile
@@ -265,6 +258,19 @@ func cpuRequest(nano int64) resource.Quantity { return cpuQuantity(nano / cpuOve
 // otherwise its valid characters (at most 46, ends trimmed to letters and
 // digits) and 16 hex digits of its SHA-256, so that two values that differ
 // keep different labels and a selector on one value stays exact.
+// podLabels are the labels and annotations for the given keys and values:
+// each value as a label (labelValue) and exactly as an annotation of the
+// same key. Empty values are left out.
+func podLabels(values map[string]string) (labels, annotations map[string]string) {
+	labels, annotations = map[string]string{}, map[string]string{}
+	for k, v := range values {
+		if v != "" {
+			labels[k], annotations[k] = labelValue(v), v
+		}
+	}
+	return labels, annotations
+}
+
 func labelValue(s string) string {
 	if len(validation.IsValidLabelValue(s)) == 0 {
 		return s
