@@ -63,6 +63,7 @@ test-k8s-node:
 	@scripts/deps.sh cni
 	@scripts/k8s-bins.sh kubelet >/dev/null
 	LAMBDALAB_K8S_NODE=1 LAMBDALAB_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 20m -run '$(NODE_TESTS)' $(NODE_PKGS)
+	LAMBDALAB_K8S_NODE=1 LAMBDALAB_REQUIRE_K8S=1 LAMBDALAB_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 20m -run '^TestServeOnKubernetes$$' .
 
 ## bench: the benchmarks (numbers for the closing notes), BenchmarkFairness's 30-account load included (60 s; FAIRNESS_SECONDS=300 runs it longer)
 bench: deps
