@@ -296,7 +296,9 @@ func (in *Instance) MaxMemoryUsed(ctx context.Context) (int64, error) {
 
 // Close has the agent kill the instance's processes at once (the kubelet
 // would give them a grace period) and read the OOM verdict, then deletes
-// the Pod. Later calls return the first result.
+// the Pod and waits until it is gone, so that a closed instance no longer
+// holds room on its node (as on Docker, where the container is removed).
+// Later calls return the first result.
 func (in *Instance) Close(ctx context.Context) (sandbox.CloseInfo, error) {
 	in.mu.Lock()
 	if in.closing {
@@ -333,6 +335,8 @@ func (in *Instance) teardown(ctx context.Context) (sandbox.CloseInfo, error) {
 	}
 	if err := in.b.cluster.Delete(ctx, in.pod); err != nil {
 		errs = append(errs, err)
+	} else if err := in.b.cluster.WaitGone(ctx, in.pod); err != nil {
+		errs = append(errs, fmt.Errorf("close instance %s: the deleted pod did not go: %w", in.id, err))
 	}
 	in.b.mu.Lock()
 	delete(in.b.live, in.id)

@@ -20,7 +20,8 @@ import (
 
 // backendEnv is a Backend on the test API server with one real node
 // agent linked to it over mutual TLS. No kubelet runs: the test writes the
-// Pods' status as one would, and the agent runs without cgroups.
+// Pods' status as one would, finishDeletions removes deleted Pods as it
+// would, and the agent runs without cgroups.
 type backendEnv struct {
 	testEnv
 	b        *Backend
@@ -82,7 +83,36 @@ func newBackendEnv(t *testing.T, agents int) backendEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.finishDeletions(t)
 	return e
+}
+
+// finishDeletions plays the kubelet's last part in a Pod's deletion until
+// the test ends: a Pod marked for deletion is removed (grace period 0), as
+// the kubelet has it removed once its containers have stopped. Without it
+// a deleted Pod would stay, and Close, which waits for it to go, would
+// time out.
+func (e backendEnv) finishDeletions(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if list, err := e.pods.List(ctx, metav1.ListOptions{}); err == nil {
+				for _, p := range list.Items {
+					if p.DeletionTimestamp != nil {
+						e.pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 // startPlaying starts an instance in the background and returns its Pod
@@ -173,9 +203,10 @@ func TestBackendStartAndClose(t *testing.T) {
 	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after Close the instance's folder %s: %v, want it gone", sock, err)
 	}
-	p, err := e.pods.Get(testCtx(t), pod.Name, metav1.GetOptions{})
-	if err == nil && p.DeletionTimestamp == nil {
-		t.Error("after Close the Pod is neither gone nor being deleted")
+	// Close returns once the Pod is gone, not only being deleted: until
+	// then its node still counts its requests.
+	if _, err := e.pods.Get(testCtx(t), pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after Close, Get of the Pod: %v; want NotFound", err)
 	}
 	if len(e.b.live) != 0 {
 		t.Errorf("after Close the Backend still holds %d instances", len(e.b.live))

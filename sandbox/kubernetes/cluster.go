@@ -91,6 +91,18 @@ func (c *Cluster) WaitEnded(ctx context.Context, name string) (PodStatus, error)
 	return st, err
 }
 
+// WaitGone waits, on a watch of the Pod, until the API server has removed
+// it, which it does once the kubelet has stopped its containers: until
+// then the node still counts the Pod's requests, and a new Pod that needs
+// them is refused (OutOfcpu). A Pod already gone is no error.
+func (c *Cluster) WaitGone(ctx context.Context, name string) error {
+	_, err := c.wait(ctx, name, func(PodStatus) (bool, error) { return false, nil })
+	if errors.Is(err, ErrPodGone) {
+		return nil
+	}
+	return err
+}
+
 // wait follows the Pod until decide says done, and returns decide's error.
 func (c *Cluster) wait(ctx context.Context, name string, decide func(PodStatus) (bool, error)) (PodStatus, error) {
 	var st PodStatus
