@@ -137,30 +137,10 @@ func TestServeOnKubernetes(t *testing.T) {
 
 	const fn = "k8s-probe"
 	probe := fmt.Sprintf(`{"name": "Ada", "node_ip": %q, "node_port": %d}`, env.IP, env.KubeletPort)
-	createStart := time.Now()
-	aws.json(nil, "lambda", "create-function", "--function-name", fn, "--runtime", "python3.13", "--handler", "app.handler",
-		"--role", testRole, "--timeout", "30", "--zip-file", aws.zipFile("probe.zip", map[string]string{"app.py": probeHandler}))
-	aws.json(nil, "lambda", "wait", "function-active-v2", "--function-name", fn)
-	invokeStart := time.Now()
-	cold := aws.invoke(fn, probe, "--log-type", "Tail")
-	coldDone := time.Now()
+	t.Logf("a list-functions through the CLI: %v", cliRoundTrip.Round(time.Millisecond))
+	cold, warm := timeProbe(t, "kubernetes", aws, lambdaClient(serve.AWSURL, keys), fn, probe)
 	checkProbe(t, "cold", cold, fn, true)
-
-	warm := aws.invoke(fn, probe, "--log-type", "Tail")
 	checkProbe(t, "warm", warm, fn, false)
-	var warmTimes []time.Duration
-	for range 3 {
-		t0 := time.Now()
-		if r := aws.invoke(fn, probe); r.StatusCode != 200 || r.FunctionError != "" {
-			t.Errorf("warm invoke: %+v, body %v", r, r.Body)
-		}
-		warmTimes = append(warmTimes, time.Since(t0))
-	}
-	slices.Sort(warmTimes)
-	sdkTimes := sdkInvokeTimes(t, lambdaClient(serve.AWSURL, keys), fn, probe)
-	t.Logf("kubernetes: create-function to first result %v (invoke alone %v, Init Duration %s ms); warm invokes through the CLI %v (median %v; a list-functions through the CLI %v), through the Go SDK %v (median %v)",
-		coldDone.Sub(createStart).Round(time.Millisecond), coldDone.Sub(invokeStart).Round(time.Millisecond), initDuration(t, cold),
-		roundAll(warmTimes), warmTimes[1].Round(time.Millisecond), cliRoundTrip.Round(time.Millisecond), roundAll(sdkTimes), sdkTimes[len(sdkTimes)/2].Round(time.Millisecond))
 
 	// A handler that allocates without end, at Lambda's smallest size: the
 	// Docker backend's answer (sandbox's TestMemoryBomb), word for word.
@@ -530,29 +510,39 @@ func dockerTimings(t *testing.T, bin, probe string) {
 	keys := addUser(t, data, "docker@example.com")
 	serve := startProgram(t, bin, data, freePort(t), "LAMBDALAB_PRESTART=1")
 	aws := newAWSCLI(t, serve.AWSURL, keys)
-	const fn = "docker-probe"
+	cold, _ := timeProbe(t, "docker", aws, lambdaClient(serve.AWSURL, keys), "docker-probe", probe)
+	if cold.StatusCode != 200 || cold.FunctionError != "" {
+		t.Errorf("docker cold invoke: %+v, body %v", cold, cold.Body)
+	}
+	serve.stop(t)
+}
+
+// timeProbe creates fn with the probe handler through the CLI, invokes it
+// cold and warm (both with their log tails, returned for checking), then
+// three more times through the CLI and five through the Go SDK, and logs
+// the times under the backend's name.
+func timeProbe(t *testing.T, backend string, aws *awsCLI, sdk *awslambda.Client, fn, probe string) (cold, warm cliInvoke) {
+	t.Helper()
 	createStart := time.Now()
 	aws.json(nil, "lambda", "create-function", "--function-name", fn, "--runtime", "python3.13", "--handler", "app.handler",
 		"--role", testRole, "--timeout", "30", "--zip-file", aws.zipFile("probe.zip", map[string]string{"app.py": probeHandler}))
 	aws.json(nil, "lambda", "wait", "function-active-v2", "--function-name", fn)
 	invokeStart := time.Now()
-	cold := aws.invoke(fn, probe, "--log-type", "Tail")
+	cold = aws.invoke(fn, probe, "--log-type", "Tail")
 	coldDone := time.Now()
-	if cold.StatusCode != 200 || cold.FunctionError != "" {
-		t.Fatalf("docker cold invoke: %+v, body %v", cold, cold.Body)
-	}
+	warm = aws.invoke(fn, probe, "--log-type", "Tail")
 	var warmTimes []time.Duration
 	for range 3 {
 		t0 := time.Now()
 		if r := aws.invoke(fn, probe); r.StatusCode != 200 || r.FunctionError != "" {
-			t.Errorf("docker warm invoke: %+v, body %v", r, r.Body)
+			t.Errorf("%s: warm invoke: %+v, body %v", backend, r, r.Body)
 		}
 		warmTimes = append(warmTimes, time.Since(t0))
 	}
 	slices.Sort(warmTimes)
-	sdkTimes := sdkInvokeTimes(t, lambdaClient(serve.AWSURL, keys), fn, probe)
-	t.Logf("docker: create-function to first result %v (invoke alone %v, Init Duration %s ms); warm invokes through the CLI %v (median %v), through the Go SDK %v (median %v)",
-		coldDone.Sub(createStart).Round(time.Millisecond), coldDone.Sub(invokeStart).Round(time.Millisecond), initDuration(t, cold),
+	sdkTimes := sdkInvokeTimes(t, sdk, fn, probe)
+	t.Logf("%s: create-function to first result %v (invoke alone %v, Init Duration %s ms); warm invokes through the CLI %v (median %v), through the Go SDK %v (median %v)",
+		backend, coldDone.Sub(createStart).Round(time.Millisecond), coldDone.Sub(invokeStart).Round(time.Millisecond), initDuration(t, cold),
 		roundAll(warmTimes), warmTimes[1].Round(time.Millisecond), roundAll(sdkTimes), sdkTimes[len(sdkTimes)/2].Round(time.Millisecond))
-	serve.stop(t)
+	return cold, warm
 }

@@ -143,6 +143,18 @@ func (e backendEnv) startPlaying(t *testing.T) (*corev1.Pod, <-chan startResult)
 	}
 }
 
+// startRunning starts an instance whose Pod the test reports running.
+func (e backendEnv) startRunning(t *testing.T) (*corev1.Pod, startResult) {
+	t.Helper()
+	pod, out := e.startPlaying(t)
+	e.setStatus(t, pod.Name, running)
+	r := <-out
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return pod, r
+}
+
 type startResult struct {
 	in  sandbox.Instance
 	err error
@@ -249,12 +261,7 @@ func TestBackendStartRefused(t *testing.T) {
 // deadline.
 func TestBackendPodDeath(t *testing.T) {
 	e := newBackendEnv(t, 1)
-	pod, out := e.startPlaying(t)
-	e.setStatus(t, pod.Name, running)
-	r := <-out
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
+	pod, r := e.startRunning(t)
 	defer r.in.Close(context.Background())
 	e.setStatus(t, pod.Name, oomKilled)
 	in := r.in.(*Instance)
@@ -277,12 +284,7 @@ func TestBackendPodDeath(t *testing.T) {
 // folders of instances the Backend does not hold; the live one stays.
 func TestBackendSweep(t *testing.T) {
 	e := newBackendEnv(t, 1)
-	pod, out := e.startPlaying(t)
-	e.setStatus(t, pod.Name, running)
-	r := <-out
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
+	pod, r := e.startRunning(t)
 	defer r.in.Close(context.Background())
 	orphanDir := filepath.Join(e.agentDir, "instances", newID())
 	if err := os.MkdirAll(filepath.Join(orphanDir, "sock"), 0o755); err != nil {
