@@ -31,12 +31,12 @@ type kubernetesBackend struct {
 // what `lambdalab image` printed where it was built.
 func startKubernetesBackend(ctx context.Context, dataDir string, getenv func(string) string, logger *slog.Logger) (*kubernetesBackend, error) {
 	image := getenv("LAMBDALAB_K8S_IMAGE") // readSandboxSettings refused it empty
-	core, err := kubernetes.Connect(cmp.Or(getenv("LAMBDALAB_KUBECONFIG"), getenv("KUBECONFIG")))
+	clients, err := kubernetes.Connect(cmp.Or(getenv("LAMBDALAB_KUBECONFIG"), getenv("KUBECONFIG")))
 	if err != nil {
 		return nil, err
 	}
 	ns := cmp.Or(getenv("LAMBDALAB_K8S_NAMESPACE"), "lambdalab-sandbox")
-	if err := kubernetes.EnsureNamespace(ctx, core, ns); err != nil {
+	if err := kubernetes.EnsureNamespace(ctx, clients, ns); err != nil {
 		return nil, err
 	}
 	ca, err := node.LoadOrCreateCA(filepath.Join(dataDir, "nodes"))
@@ -57,7 +57,7 @@ func startKubernetesBackend(ctx context.Context, dataDir string, getenv func(str
 	go hub.Serve(ln)
 	hostname, _ := os.Hostname()
 	backend, err := kubernetes.New(kubernetes.Options{
-		Core:      core,
+		Core:      clients.Core,
 		Namespace: ns,
 		Image:     image,
 		Nodes:     hub,

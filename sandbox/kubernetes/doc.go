@@ -22,7 +22,7 @@
 // what the node cannot hold), then the agent writes that limit on the Pod's
 // cgroup at once, places the code, starts the runtime and waits for its
 // init, and lowers the CPU quota to the function's share, which Bind also
-// writes into the Pod's spec. Invokes go to the agent over its link. A
+// writes into the Pod's spec; meanwhile the Pod gets its function's labels. Invokes go to the agent over its link. A
 // watch on the Pod tells the agent when the container ends under a live
 // instance. Close has the agent kill every process of the Pod through its
 // cgroup (the kubelet would allow a grace period) and read the OOM counter,
@@ -43,24 +43,31 @@
 //
 // # What Kubernetes cannot enforce, and how the node closes it
 //
-// The first four were measured on kubelet 1.37.2 with containerd 2.4.2
-// (reference/scale-out.md); the last three are read from the kubelet's
-// source and the Docker backend's, not measured here:
+// Measured on kubelet 1.37.2 with containerd 2.4.2 on cgroup v1
+// (reference/scale-out.md; k8stest.Node, node_test.go, and the sandbox
+// suite with LAMBDALAB_TEST_BACKEND=kubernetes), except where an item says
+// it was read from the kubelet's source:
 //
 //   - No network interface. Docker's NetworkMode none leaves only lo; every
 //     Pod gets an interface from the node's CNI plugin (a loopback-only CNI
 //     configuration fails: "failed to find network info for sandbox").
-//     Sandbox nodes get a CNI bridge of their own with no gateway and no
-//     masquerade, so that a Pod reaches nothing, plus a default-deny
-//     NetworkPolicy for the namespace (enforced only by a CNI plugin that
-//     implements policies; not testable here). The Runtime API does not
-//     need the network: it is the Unix socket in the read-only socket
-//     folder.
+//     Sandbox nodes get a CNI bridge of their own with no gateway, no
+//     masquerade and no routes, so that a Pod has lo and eth0 and every
+//     connection off its /24 fails with ENETUNREACH (the internet and the
+//     node's own kubelet port alike). EnsureNamespace also gives the
+//     namespace a default-deny NetworkPolicy, which holds only under a CNI
+//     plugin that enforces policies (the bridge plugin here does not, so
+//     it was not testable). The Runtime API does not need the
+//     network: it is the Unix socket in the read-only socket folder.
 //   - Ulimits. A Pod has no per-container rlimits (Docker sets nofile 1024
 //     and core 0). Sandbox nodes set them in containerd's base runtime
-//     spec, which applies to every container on the node. The process
-//     limit (Docker's pids limit, Lambda's 1,024) is the kubelet's
-//     podPidsLimit, also per node.
+//     spec, which applies to every container on the node (without one, a
+//     container inherits containerd's own). The process limit (Docker's
+//     pids limit, Lambda's 1,024) is the kubelet's podPidsLimit, also per
+//     node: a fork bomb in a Pod is refused after about a thousand forks.
+//   - No /dev/shm. Every Pod gets a writable one; PodFor mounts an empty
+//     read-only folder over it, so a write fails with EROFS (ENOENT on
+//     Docker and Lambda).
 //   - A hard /tmp size. An emptyDir's sizeLimit is enforced only by
 //     eviction, after the disk has filled. The node agent keeps the Docker
 //     backend's per-instance loop file system, a sparse file formatted as
@@ -71,15 +78,23 @@
 //     2.4.2 on these machines, so uid 993 in the Pod is uid 993 on the node,
 //     as under Docker: no node account may have that uid, which the node
 //     agent is to check as the Docker backend does at start-up.
-//   - Swap. Docker sets swap equal to memory (none). The node agent writes
-//     the Pod's memory+swap limit equal to its memory limit, so a kubelet
-//     that allows Burstable Pods swap (LimitedSwap) cannot give any.
+//   - Swap (read, not measured: these machines have none). Docker sets
+//     swap equal to memory. The node agent writes the Pod's memory+swap
+//     limit equal to its memory limit, so a kubelet that allows Burstable
+//     Pods swap (LimitedSwap) cannot give any.
 //   - A prompt SIGKILL. Docker's Close kills at once; the kubelet gives any
-//     container at least 2 s after SIGTERM. The node agent kills the
-//     instance's processes itself when it closes one, then deletes the Pod.
+//     container at least 2 s after SIGTERM (read from its source). The
+//     node agent kills the instance's processes itself when it closes one,
+//     then deletes the Pod.
 //   - A reliable OOM verdict. The kubelet reports OOMKilled from the
 //     runtime, which can miss a kill as Docker's engine can; the node agent
-//     reads the memory cgroup's oom_kill counter as the Docker backend does.
+//     reads the oom_kill counter of every memory cgroup folder of the Pod
+//     (a kill in the container's folder is not counted in the Pod's), as
+//     the Docker backend reads its container's.
+//   - Quotas below a container's. cgroup v1 refuses a Pod's folder a CFS
+//     quota below one of its children's (EINVAL), so the agent lowers the
+//     CPU quota in the container folders first and raises it in the Pod's
+//     first.
 //
 // # Names
 //

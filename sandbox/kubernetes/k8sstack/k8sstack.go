@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-
 	"lambdalab/sandbox/kubernetes"
 	"lambdalab/sandbox/kubernetes/k8stest"
 	"lambdalab/sandbox/node"
@@ -95,13 +93,14 @@ func start(env k8stest.NodeEnv, image, initBin string) (_ *running, err error) {
 			r.close()
 		}
 	}()
-	core, err := corev1client.NewForConfig(env.Config)
+	clients, err := kubernetes.NewClients(env.Config)
 	if err != nil {
 		return nil, err
 	}
+	core := clients.Core
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := kubernetes.EnsureNamespace(ctx, core, Namespace); err != nil {
+	if err := kubernetes.EnsureNamespace(ctx, clients, Namespace); err != nil {
 		return nil, err
 	}
 	ca, err := node.LoadOrCreateCA(filepath.Join(dir, "ca"))

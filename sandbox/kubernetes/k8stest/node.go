@@ -403,7 +403,9 @@ func lockMachine(t testing.TB, kubelet string) (*os.File, error) {
 // a test's call.
 func machineIsClean() error {
 	if _, err := net.InterfaceByName(NodeBridge); err == nil {
-		return fmt.Errorf("a link %s exists, left by an earlier node run: remove it (ip link del %s)", NodeBridge, NodeBridge)
+		return fmt.Errorf("a link %s exists, left by an earlier node run: if its kubelet still runs (its watchdog was killed with the test process), "+
+			"tear it down as the watchdog would: %s=/tmp/lambdalab-node-…/state.json <any test binary of this module that imports k8stest> </dev/null; "+
+			"else remove the link (ip link del %s)", NodeBridge, watchdogEnv, NodeBridge)
 	}
 	left, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", kubepodsCgroup))
 	if len(left) > 0 {
