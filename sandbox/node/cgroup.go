@@ -142,13 +142,56 @@ func setPodCPUQuota(dir string, nanoCPUs int64) error {
 	return nil
 }
 
-// readQuota reads a cpu folder's cpu.cfs_quota_us (-1: no quota).
-func readQuota(dir string) (int64, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
+// setPodMemoryLimit limits a Pod's memory folder dir, and every limited
+// folder below it (its containers'), to bytes, memory+swap included. The
+// Pod's folder alone would hold the Pod to it (cgroup v1 charges a child's
+// pages to its parents), but a function reads its limit from its own
+// container's folder, which the kubelet gave the unbound size: it would
+// see 1,024 MB. Folders without a limit (the Pod's sandbox container) are
+// bounded by the Pod's and stay as the kubelet made them.
+func setPodMemoryLimit(dir string, bytes int64) error {
+	var limited []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a container's folder went as we walked
+			}
+			return err
+		}
+		if d.IsDir() && p != dir {
+			if l, err := readInt64(filepath.Join(p, "memory.limit_in_bytes")); err == nil && l < unlimitedMemory {
+				limited = append(limited, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range append([]string{dir}, limited...) {
+		if err := cgroupv1.SetMemoryLimit(d, bytes); err != nil && (d == dir || !errors.Is(err, fs.ErrNotExist)) {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// unlimitedMemory is the least memory.limit_in_bytes that cgroup v1 shows
+// for no limit (PAGE_COUNTER_MAX pages, rounded to the page size: just
+// under 2^63 on 4 KiB pages); anything from 2^62 up is taken as none.
+const unlimitedMemory = 1 << 62
+
+func readInt64(path string) (int64, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
 	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// readQuota reads a cpu folder's cpu.cfs_quota_us (-1: no quota).
+func readQuota(dir string) (int64, error) {
+	return readInt64(filepath.Join(dir, "cpu.cfs_quota_us"))
 }
 
 // podOOMKilled reports whether the OOM killer has killed a process in the

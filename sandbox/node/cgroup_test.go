@@ -240,6 +240,42 @@ func TestSetPodCPUQuota(t *testing.T) {
 	}
 }
 
+// setPodMemoryLimit holds the Pod's folder and its container's to the
+// function's memory, as the function reads it in its own folder, and
+// leaves the unlimited sandbox container's folder alone; on a real cgroup
+// v1 memory controller.
+func TestSetPodMemoryLimit(t *testing.T) {
+	requireRoot(t)
+	pod := filepath.Join("/sys/fs/cgroup/memory", "lambdalab-node-test-"+strconv.Itoa(os.Getpid()), "pod"+podUID)
+	container, pause := filepath.Join(pod, "container"), filepath.Join(pod, "pause")
+	for _, d := range []string{container, pause} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Skipf("no writable cgroup v1 memory controller here: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, d := range []string{container, pause, pod, filepath.Dir(pod)} {
+			os.Remove(d)
+		}
+	})
+	limit := func(d string) int64 { return readInt(t, filepath.Join(d, "memory.limit_in_bytes")) }
+	// The unbound size, as the kubelet writes it on the Pod and its
+	// container.
+	for _, d := range []string{pod, container} {
+		if err := cgroupv1.SetMemoryLimit(d, 1024<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, mb := range []int64{128, 3008, 256} {
+		if err := setPodMemoryLimit(pod, mb<<20); err != nil {
+			t.Fatalf("setPodMemoryLimit(%d MB) = %v", mb, err)
+		}
+		if p, c, s := limit(pod), limit(container), limit(pause); p != mb<<20 || c != mb<<20 || s < unlimitedMemory {
+			t.Errorf("%d MB: limits Pod %d, container %d, sandbox %d; want %d, %d and none", mb, p, c, s, mb<<20, mb<<20)
+		}
+	}
+}
+
 // TestPodOOMKilled has the OOM killer strike in a container's folder below
 // a Pod's folder of a real cgroup v1 memory controller, both limited to
 // the same size as the kubelet limits them: the kill counts in the

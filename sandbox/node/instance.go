@@ -273,7 +273,7 @@ func (in *instance) bind(ctx context.Context, body io.Reader) (runtimeapi.InitRe
 		in.mu.Lock()
 		in.memDir, in.cpuDir = mem, cpu
 		in.mu.Unlock()
-		if err := cgroupv1.SetMemoryLimit(mem, int64(m.MemoryMB)<<20); err != nil {
+		if err := setPodMemoryLimit(mem, int64(m.MemoryMB)<<20); err != nil {
 			return runtimeapi.InitResult{}, fmt.Errorf("memory limit of %d MB on %s: %w", m.MemoryMB, mem, err)
 		}
 		if err := in.peakRdr.Open(mem); err != nil {
