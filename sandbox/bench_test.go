@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lambdalab/sandbox"
+	"lambdalab/sandbox/kubernetes/k8sstack"
 )
 
 const trivialPython = "def handler(event, context):\n    return 1\n"
@@ -26,12 +27,27 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[int(float64(len(s)-1)*p)]
 }
 
+// onBackends runs f as a sub-benchmark on the Docker backend and, with
+// LAMBDALAB_K8S_NODE=1, on the Kubernetes backend over this machine's real
+// node (k8sstack), so that one run compares the two:
+// LAMBDALAB_K8S_NODE=1 go test -run '^$' -bench 'WarmInvoke|ColdStart' ./sandbox/
+func onBackends(b *testing.B, f func(b *testing.B, backend sandbox.Backend)) {
+	requireDocker(b)
+	b.Run("docker", func(b *testing.B) { f(b, env.backend) })
+	if os.Getenv("LAMBDALAB_K8S_NODE") == "1" {
+		b.Run("kubernetes", func(b *testing.B) { f(b, k8sstack.Backend(b, env.image, env.initBin)) })
+	}
+}
+
 // BenchmarkWarmInvoke measures a warm invoke of a trivial Python handler at
 // 1,769 MB (one vCPU) end to end: engine, Runtime API, in-container proxy and
 // our runtime client. The handler's own work is a few microseconds, so the
-// time per op is the platform's overhead.
-func BenchmarkWarmInvoke(b *testing.B) {
-	e := newEngine(b, sandbox.Config{})
+// time per op is the platform's overhead. On Kubernetes the Runtime API is
+// the node agent's, and each invoke crosses its link.
+func BenchmarkWarmInvoke(b *testing.B) { onBackends(b, benchWarm) }
+
+func benchWarm(b *testing.B, backend sandbox.Backend) {
+	e := newEngineOn(b, backend, sandbox.Config{})
 	fn := pyFunction(b, trivialPython)
 	fn.MemoryMB = 1769
 	invoke(b, e, fn, `{}`) // cold start outside the measurement
@@ -51,8 +67,8 @@ func BenchmarkWarmInvoke(b *testing.B) {
 
 // benchCold measures request-to-response of a cold start: every iteration is
 // a new function version.
-func benchCold(b *testing.B, prestart int) {
-	e := newEngine(b, sandbox.Config{Prestart: prestart})
+func benchCold(b *testing.B, backend sandbox.Backend, prestart int) {
+	e := newEngineOn(b, backend, sandbox.Config{Prestart: prestart})
 	var lat []time.Duration
 	var initMS float64
 	for i := 0; b.Loop(); i++ {
@@ -79,7 +95,7 @@ func benchCold(b *testing.B, prestart int) {
 		b.StopTimer()
 		// Keep the machine from filling with idle instances.
 		e.Close(context.Background())
-		e = newEngine(b, sandbox.Config{Prestart: prestart})
+		e = newEngineOn(b, backend, sandbox.Config{Prestart: prestart})
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(percentile(lat, 0.5).Milliseconds()), "p50-ms")
@@ -95,8 +111,13 @@ func hasPrestarted(e *sandbox.Engine) bool {
 	return false
 }
 
-func BenchmarkColdStartPrestarted(b *testing.B)  { benchCold(b, 1) }
-func BenchmarkColdStartFromNothing(b *testing.B) { benchCold(b, 0) }
+func BenchmarkColdStartPrestarted(b *testing.B) {
+	onBackends(b, func(b *testing.B, backend sandbox.Backend) { benchCold(b, backend, 1) })
+}
+
+func BenchmarkColdStartFromNothing(b *testing.B) {
+	onBackends(b, func(b *testing.B, backend sandbox.Backend) { benchCold(b, backend, 0) })
+}
 
 // BenchmarkWarmThroughput runs warm invokes across 10 instances at once and
 // reports invokes per second.

@@ -80,6 +80,17 @@ func Node() k8stest.NodeEnv {
 	return stack.node
 }
 
+// AgentDir is the node agent's folder (its --dir), which every instance
+// Pod's hostPath volumes point into; Backend must have been called.
+func AgentDir() string {
+	mu.Lock()
+	defer mu.Unlock()
+	if stack == nil {
+		return ""
+	}
+	return filepath.Join(stack.dir, "node")
+}
+
 func start(env k8stest.NodeEnv, image, initBin string) (_ *running, err error) {
 	// Short: every instance's sockets are DIR/instances/<16 hex>/sock/NAME,
 	// at most 107 bytes.
