@@ -7,7 +7,7 @@ export GOFLAGS ?= -buildvcs=false
 
 ## help: list the targets
 help:
-	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{ i = index($$0, ": "); printf "  %-11s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }'
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{ i = index($$0, ": "); printf "  %-13s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2) }'
 
 ## deps: ensure a running Docker engine, the runtime image and (for the tests) Debian's chromium, AWS CLI v2, PostgreSQL's binaries and a Kubernetes control plane (kube-apiserver and etcd built once from the module proxy, scripts/k8s-bins.sh); installs Debian packages when root
 deps:
@@ -55,7 +55,7 @@ test-gvisor:
 	@$(GO) run . image
 	LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_TEST_OCI_RUNTIME=runsc $(GO) test -count=1 -timeout 40m $(SANDBOX_PKGS)
 
-## test-k8s-node: the opt-in node tests, Pods on a real kubelet and containerd on this machine (root; kubelet and containerd built once by scripts/k8s-bins.sh kubelet, Debian's CNI plugins); not part of make test
+## test-k8s-node: the opt-in node tests, Pods on a real kubelet and containerd on this machine (root; kubelet and containerd built once by scripts/k8s-bins.sh kubelet, Debian's CNI plugins): the node tests, the whole sandbox suite on the Kubernetes backend, and serve with a node agent driven by the AWS CLI; not part of make test
 NODE_PKGS  := ./sandbox/kubernetes/...
 NODE_TESTS := Node
 test-k8s-node:
@@ -63,6 +63,7 @@ test-k8s-node:
 	@scripts/deps.sh cni
 	@scripts/k8s-bins.sh kubelet >/dev/null
 	LAMBDALAB_K8S_NODE=1 LAMBDALAB_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 20m -run '$(NODE_TESTS)' $(NODE_PKGS)
+	LAMBDALAB_K8S_NODE=1 LAMBDALAB_REQUIRE_K8S=1 LAMBDALAB_REQUIRE_DOCKER=1 LAMBDALAB_TEST_BACKEND=kubernetes $(GO) test -count=1 -timeout 30m ./sandbox/
 	LAMBDALAB_K8S_NODE=1 LAMBDALAB_REQUIRE_K8S=1 LAMBDALAB_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 20m -run '^TestServeOnKubernetes$$' .
 
 ## bench: the benchmarks (numbers for the closing notes), BenchmarkFairness's 30-account load included (60 s; FAIRNESS_SECONDS=300 runs it longer)
