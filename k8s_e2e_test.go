@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"lambdalab/sandbox/kubernetes"
 	"lambdalab/sandbox/kubernetes/k8stest"
 )
 
@@ -106,6 +107,13 @@ func TestServeOnKubernetes(t *testing.T) {
 	)
 	if !strings.Contains(serve.Logs.String(), `msg="kubernetes backend ready" namespace=`+k8sNamespace) {
 		t.Fatalf("serve's log does not say the Kubernetes backend is ready in %s:\n%s", k8sNamespace, lastLines(serve.Logs.String(), 40))
+	}
+	clients, err := kubernetes.NewClients(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients.Networking.NetworkPolicies(k8sNamespace).Get(ctx, "lambdalab-deny-all", metav1.GetOptions{}); err != nil {
+		t.Errorf("serve made no default-deny NetworkPolicy in %s: %v", k8sNamespace, err)
 	}
 
 	// The node's certificate from serve's own node CA, as the self-hoster
