@@ -91,6 +91,20 @@ func (c *Cluster) WaitEnded(ctx context.Context, name string) (PodStatus, error)
 	return st, err
 }
 
+// WaitApplied waits, on a watch of the Pod, until the kubelet reports the
+// container's limits at memoryMB and nanoCPUs (as Resize wrote them), or
+// the container has ended. Until then the kubelet keeps writing the sizes
+// it last applied into the Pod's cgroups, over what the node agent wrote.
+func (c *Cluster) WaitApplied(ctx context.Context, name string, memoryMB int, nanoCPUs int64) error {
+	cpu := cpuQuantity(nanoCPUs)
+	wantCPU, wantMem := cpu.MilliValue(), int64(memoryMB)<<20
+	_, err := c.wait(ctx, name, func(st PodStatus) (bool, error) {
+		return st.State != StatePending && st.State != StateRunning ||
+			st.AppliedMilliCPU == wantCPU && st.AppliedMemory == wantMem, nil
+	})
+	return err
+}
+
 // WaitGone waits, on a watch of the Pod, until the API server has removed
 // it, which it does once the kubelet has stopped its containers: until
 // then the node still counts the Pod's requests, and a new Pod that needs

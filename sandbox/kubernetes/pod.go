@@ -72,10 +72,10 @@ type PodInput struct {
 	// MemoryMB is the function's memory (128 to 10,240, which the sandbox
 	// has checked): the container's memory limit and request, exactly.
 	MemoryMB int
-	// NanoCPUs is the CPU limit and request in billionths of a CPU. Zero
-	// means Lambda's share for MemoryMB (sandbox.NanoCPUs). A caller that
-	// wants init to run unthrottled, as the Docker backend does, creates
-	// the Pod with more and lowers it after init with Cluster.ResizeCPU.
+	// NanoCPUs is the CPU limit in billionths of a CPU (the request is
+	// part of it, cpuRequest). Zero means Lambda's share for MemoryMB
+	// (sandbox.NanoCPUs). Backend creates Pods at the unbound size and
+	// resizes them at Bind (Cluster.Resize).
 	NanoCPUs int64
 	// EphemeralMB is the size of the instance's /tmp (512 to 10,240; zero
 	// means 512). The /tmp is the node agent's loop file system, which

@@ -80,6 +80,11 @@ type PodStatus struct {
 	// Node is the node the Pod was placed on, if any; Image its image.
 	Node  string
 	Image string
+	// AppliedMilliCPU and AppliedMemory are the container's CPU and memory
+	// limits as the kubelet reports it has applied them (0: not reported):
+	// after a resize, the spec's until the kubelet has acted on it.
+	AppliedMilliCPU int64
+	AppliedMemory   int64
 }
 
 // CloseInfo is the status in the sandbox's terms, from which the engine
@@ -172,6 +177,10 @@ func statusOf(p *corev1.Pod) PodStatus {
 		if p.Status.ContainerStatuses[i].Name == containerName {
 			cs = &p.Status.ContainerStatuses[i]
 		}
+	}
+	if cs != nil && cs.Resources != nil {
+		st.AppliedMilliCPU = cs.Resources.Limits.Cpu().MilliValue()
+		st.AppliedMemory = cs.Resources.Limits.Memory().Value()
 	}
 	if cs != nil {
 		switch {
