@@ -233,16 +233,15 @@ func (in *Instance) watch() {
 // applyWait bounds how long Bind waits for the kubelet to apply a resize.
 const applyWait = 3 * time.Second
 
-// Bind gives the Pod's spec its function's memory and CPU share in one
-// resize, then has the agent place the code and layers, hold the Pod's
-// cgroup to that memory, start the runtime and wait for its init, which
-// runs at the unbound CPU share; after a good init the agent cuts the CPU
-// to the function's share on the node at once. The spec carries the
-// function's share from the start because the kubelet applies a resize
-// on its own schedule: a spec still at the unbound share, applied late,
-// would undo the agent's cut (measured: a 1,769 MB function read 0.578
-// CPUs in the sandbox suite). Applied early, it only runs init at the
-// function's share.
+// Bind gives the Pod its function's memory (the CPU stays at the unbound
+// share, so that init runs at it, as on Docker), then has the agent place
+// the code and layers, hold the Pod's cgroup to that memory, start the
+// runtime and wait for its init, and cut the CPU to the function's share
+// in place. Then the Pod's spec takes that share too, and Bind waits (at
+// most applyWait) until the kubelet reports it applied: until then the
+// kubelet writes the sizes it last applied back into the Pod's cgroups,
+// over the agent's cut (measured: a 1,769 MB function read 0.578 CPUs in
+// the sandbox suite).
 func (in *Instance) Bind(ctx context.Context, bnd sandbox.Binding) (sandbox.InitResult, error) {
 	in.mu.Lock()
 	if in.bound || in.closing {
@@ -259,11 +258,7 @@ func (in *Instance) Bind(ctx context.Context, bnd sandbox.Binding) (sandbox.Init
 	}
 	// The spec first: the API server refuses a size the node cannot hold
 	// (sandbox.ErrCapacity) before any code is placed.
-	cpu := bnd.NanoCPUs
-	if cpu <= 0 {
-		cpu = unboundNanoCPUs
-	}
-	if err := in.b.cluster.Resize(ctx, in.pod, bnd.MemoryMB, cpu); err != nil {
+	if err := in.b.cluster.Resize(ctx, in.pod, bnd.MemoryMB, unboundNanoCPUs); err != nil {
 		return sandbox.InitResult{}, fmt.Errorf("bind instance %s: %w", in.id, err)
 	}
 	// The labels are for operators, not for lambdalab (Sweep reads only
@@ -271,27 +266,25 @@ func (in *Instance) Bind(ctx context.Context, bnd sandbox.Binding) (sandbox.Init
 	// cold start's path, and a failure is only logged.
 	labelled := make(chan error, 1)
 	go func() { labelled <- in.b.cluster.Label(ctx, in.pod, bnd.AccountID, bnd.Function, bnd.Version) }()
-	// The kubelet acts on the resize while init runs, mostly; Bind returns
-	// once it has, so that no later write of the old size by the kubelet
-	// undoes the agent's CPU cut. The wait is bounded: a cold start
-	// waits at most applyWait longer (the kubelet was seen to take longer
-	// now and then; then the function may run at the unbound share until
-	// it acts, and the log says so).
-	applied := make(chan error, 1)
-	go func() {
-		actx, cancel := context.WithTimeout(ctx, applyWait)
-		defer cancel()
-		applied <- in.b.cluster.WaitApplied(actx, in.pod, bnd.MemoryMB, cpu)
-	}()
 	res, err := in.node.Bind(ctx, in.id, in.uid, bnd)
 	if lerr := <-labelled; lerr != nil {
 		in.b.log.WarnContext(ctx, "label instance pod", "instance", in.id, "function", bnd.Function, "err", lerr)
 	}
-	if aerr := <-applied; aerr != nil && err == nil {
-		in.b.log.WarnContext(ctx, "the kubelet did not apply the instance's size", "instance", in.id, "memory_mb", bnd.MemoryMB, "err", aerr)
-	}
 	if err != nil {
 		return res, fmt.Errorf("bind instance %s: %w", in.id, err)
+	}
+	if res.Status == sandbox.StatusSuccess && bnd.NanoCPUs > 0 {
+		if err := in.b.cluster.ResizeCPU(ctx, in.pod, bnd.NanoCPUs); err != nil {
+			return res, fmt.Errorf("bind instance %s: %w", in.id, err)
+		}
+		// Bounded: a kubelet that takes longer (seen now and then) leaves
+		// the function at the unbound share until it acts, and the log
+		// says so.
+		actx, cancel := context.WithTimeout(ctx, applyWait)
+		if err := in.b.cluster.WaitApplied(actx, in.pod, bnd.MemoryMB, bnd.NanoCPUs); err != nil {
+			in.b.log.WarnContext(ctx, "the kubelet did not apply the instance's size", "instance", in.id, "memory_mb", bnd.MemoryMB, "err", err)
+		}
+		cancel()
 	}
 	in.b.log.DebugContext(ctx, "instance bound", "instance", in.id, "account", bnd.AccountID, "function", bnd.Function,
 		"version", bnd.Version, "memory_mb", bnd.MemoryMB, "init_ms", res.Duration.Milliseconds(), "status", res.Status)

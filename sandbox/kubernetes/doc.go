@@ -18,13 +18,13 @@
 // the Pod bound to that node (spec.nodeName: the folders exist only there)
 // at the unbound size, 1,024 MB and Lambda's CPU share for it; it returns
 // once the container runs and its init waits on the socket. Bind resizes
-// the Pod's spec to the function's memory and CPU share (pods/resize, so
-// the API server refuses what the node cannot hold), then the agent writes
-// the memory limit on the Pod's cgroup at once, places the code, starts
-// the runtime, waits for its init and sets the CPU quota to the function's
-// share in place; meanwhile the Pod gets its function's labels. (The
-// kubelet applies the spec on its own schedule, so init may already run
-// at the function's share.) Invokes go to the agent over its link. A
+// the Pod to the function's memory (pods/resize, so the API server refuses
+// what the node cannot hold), then the agent writes that limit on the
+// Pod's cgroup at once, places the code, starts the runtime, waits for its
+// init and cuts the CPU quota to the function's share in place; then the
+// spec takes that share too, and Bind waits until the kubelet has applied
+// it, since until then the kubelet writes its older sizes back into the
+// cgroups. Meanwhile the Pod gets its function's labels. Invokes go to the agent over its link. A
 // watch on the Pod tells the agent when the container ends under a live
 // instance. Close has the agent kill every process of the Pod through its
 // cgroup (the kubelet would allow a grace period) and read the OOM counter,
